@@ -1,0 +1,262 @@
+//! The lifecycle state machine: `(records, entry) -> outcome`.
+//!
+//! Applying is deterministic: the result depends only on the store's contents
+//! and the entry (its position, its stamp, its command), never on a clock,
+//! randomness or the replica it runs on. Replaying the same log from the same
+//! state gives the same state and the same outcomes on every replica.
+
+use crate::command::{Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy};
+use crate::derive::derive_key;
+use crate::names::{KeyId, Namespace};
+use crate::namespace::{NamespacePolicy, NamespaceRecord, NamespaceSecret};
+use crate::outcome::{
+    CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome, Refusal,
+    ReleaseOutcome, ReserveOutcome,
+};
+use crate::record::{Completion, MintedKey, Record, Reservation};
+use crate::rules::Rules;
+use crate::store::RecordStore;
+use crate::time::Stamp;
+use crate::token::FencingToken;
+
+/// Applies one log entry to the store and returns its outcome.
+///
+/// An entry whose stamp cannot be trusted to measure time (see
+/// [`Refusal`]) changes nothing and returns [`Outcome::Refused`]. Errors are
+/// the store's own (I/O); on error the caller must not acknowledge the entry.
+pub fn apply<S: RecordStore>(store: &mut S, entry: &Entry) -> Result<Outcome, S::Error> {
+    Lifecycle { rules: Rules::default() }.apply(store, entry)
+}
+
+/// [`apply`] with one classic bug switched on, for tests that show the
+/// checks catch it.
+#[cfg(feature = "planted-bugs")]
+pub fn apply_with_planted_bug<S: RecordStore>(
+    store: &mut S,
+    entry: &Entry,
+    bug: Option<crate::rules::PlantedBug>,
+) -> Result<Outcome, S::Error> {
+    Lifecycle { rules: Rules { bug } }.apply(store, entry)
+}
+
+/// The record for `id` as a reader at time `now` sees it: `None` if it does
+/// not exist or has been forgotten (its retention has ended).
+pub fn read_record<S: RecordStore>(store: &S, id: &KeyId, now: &Stamp) -> Result<Option<Record>, S::Error> {
+    Ok(store.record(id)?.filter(|r| !r.is_forgotten(now)))
+}
+
+/// The policy keys of `ns` follow: the namespace's own, or the cluster
+/// defaults for a namespace never configured.
+pub fn namespace_policy<S: RecordStore>(store: &S, ns: &Namespace) -> Result<NamespacePolicy, S::Error> {
+    Ok(store.namespace(ns)?.map(|n| n.policy).unwrap_or_default())
+}
+
+struct Lifecycle {
+    rules: Rules,
+}
+
+impl Lifecycle {
+    fn apply<S: RecordStore>(&self, store: &mut S, entry: &Entry) -> Result<Outcome, S::Error> {
+        if entry.stamp.term != entry.position.term {
+            return Ok(Outcome::Refused(Refusal::StampFromAnotherTerm {
+                stamp_term: entry.stamp.term,
+                entry_term: entry.position.term,
+            }));
+        }
+        let clock = match store.applied_clock()?.advance(&entry.stamp) {
+            Ok(clock) => clock,
+            Err(stale) => {
+                return Ok(Outcome::Refused(Refusal::StaleStamp {
+                    stamp_term: stale.stamp_term,
+                    applied_term: stale.applied_term,
+                }))
+            }
+        };
+        store.set_applied_clock(clock)?;
+        let now = clock.now();
+        let token = FencingToken::granted_at(entry.position);
+        Ok(match &entry.command {
+            Command::Reserve(c) => Outcome::Reserve(self.reserve(store, c, &now, token)?),
+            Command::Heartbeat(c) => Outcome::Heartbeat(self.heartbeat(store, c, &now)?),
+            Command::Complete(c) => Outcome::Complete(self.complete(store, c, &now)?),
+            Command::Release(c) => Outcome::Release(self.release(store, c, &now)?),
+            Command::Purge(c) => Outcome::Purge(self.purge(store, c, &now)?),
+            Command::Mint(c) => Outcome::Mint(self.mint(store, c, &now)?),
+            Command::Derive(c) => Outcome::Derive(self.derive(store, c)?),
+            Command::SetPolicy(c) => Outcome::SetPolicy(self.set_policy(store, c)?),
+        })
+    }
+
+    /// The record as the lifecycle sees it at `now`: forgotten ones are gone.
+    fn live_record<S: RecordStore>(&self, store: &S, id: &KeyId, now: &Stamp) -> Result<Option<Record>, S::Error> {
+        Ok(store.record(id)?.filter(|r| !self.rules.has_passed(&r.forget_deadline(), now)))
+    }
+
+    fn reserve<S: RecordStore>(
+        &self,
+        store: &mut S,
+        cmd: &Reserve,
+        now: &Stamp,
+        token: FencingToken,
+    ) -> Result<ReserveOutcome, S::Error> {
+        let policy = namespace_policy(store, &cmd.id.namespace)?;
+        let (takeover, minted) = match self.live_record(store, &cmd.id, now)? {
+            None if policy.require_minted_keys => return Ok(ReserveOutcome::KeyNotMinted),
+            None => (false, false),
+            Some(Record::Minted(_)) => (false, true),
+            Some(Record::InProgress(r)) => {
+                if !self.rules.fingerprints_match(cmd.fingerprint.as_ref(), r.fingerprint.as_ref()) {
+                    return Ok(ReserveOutcome::FingerprintMismatch);
+                }
+                if !self.rules.has_passed(&r.lease(), now) {
+                    return Ok(ReserveOutcome::InProgress { retry_after_ms: r.lease().remaining_ms(now).max(1) });
+                }
+                (true, r.minted)
+            }
+            Some(Record::Completed(c)) => {
+                if !self.rules.fingerprints_match(cmd.fingerprint.as_ref(), c.fingerprint.as_ref()) {
+                    return Ok(ReserveOutcome::FingerprintMismatch);
+                }
+                return Ok(ReserveOutcome::Completed { token: c.token, response: c.response });
+            }
+        };
+        let reservation = Reservation {
+            token,
+            fingerprint: cmd.fingerprint.clone(),
+            lease_renewed_at: *now,
+            lease_duration: cmd.lease.unwrap_or(policy.default_lease),
+            retain: cmd.retain.unwrap_or(policy.default_retain),
+            minted,
+        };
+        let lease_expires_at_ms = reservation.lease().wall_ms();
+        store.put_record(&cmd.id, Record::InProgress(reservation))?;
+        Ok(ReserveOutcome::Reserved { token, lease_expires_at_ms, takeover })
+    }
+
+    /// The reservation `token` owns, or why it owns nothing.
+    fn owned_reservation<S: RecordStore>(
+        &self,
+        store: &S,
+        id: &KeyId,
+        token: FencingToken,
+        now: &Stamp,
+    ) -> Result<Result<Reservation, LostKey>, S::Error> {
+        Ok(match self.live_record(store, id, now)? {
+            None => Err(LostKey::Absent),
+            Some(Record::Minted(_)) => Err(LostKey::NotReserved),
+            Some(Record::Completed(c)) => Err(LostKey::Completed { by: c.token }),
+            Some(Record::InProgress(r)) if self.rules.owns(token, r.token) => Ok(r),
+            Some(Record::InProgress(r)) => Err(LostKey::Superseded { current: r.token }),
+        })
+    }
+
+    fn heartbeat<S: RecordStore>(&self, store: &mut S, cmd: &Heartbeat, now: &Stamp) -> Result<HeartbeatOutcome, S::Error> {
+        let mut r = match self.owned_reservation(store, &cmd.id, cmd.token, now)? {
+            Ok(r) => r,
+            Err(lost) => return Ok(HeartbeatOutcome::Lost(lost)),
+        };
+        // An owner whose lease ran out but whom nobody took over still owns
+        // the key, so it may extend it.
+        r.lease_renewed_at = *now;
+        if let Some(lease) = cmd.lease {
+            r.lease_duration = lease;
+        }
+        let outcome = HeartbeatOutcome::Extended { token: r.token, lease_expires_at_ms: r.lease().wall_ms() };
+        store.put_record(&cmd.id, Record::InProgress(r))?;
+        Ok(outcome)
+    }
+
+    fn complete<S: RecordStore>(&self, store: &mut S, cmd: &Complete, now: &Stamp) -> Result<CompleteOutcome, S::Error> {
+        if let Some(Record::Completed(c)) = self.live_record(store, &cmd.id, now)? {
+            if c.token == cmd.token {
+                let retain_until_ms = c.retention().wall_ms();
+                return Ok(if c.response == cmd.response {
+                    CompleteOutcome::AlreadyCompleted { token: c.token, retain_until_ms }
+                } else {
+                    CompleteOutcome::ConflictingResponse { token: c.token }
+                });
+            }
+        }
+        let r = match self.owned_reservation(store, &cmd.id, cmd.token, now)? {
+            Ok(r) => r,
+            Err(lost) => return Ok(CompleteOutcome::Lost(lost)),
+        };
+        let completion = Completion {
+            token: r.token,
+            fingerprint: r.fingerprint,
+            response: cmd.response.clone(),
+            completed_at: *now,
+            retain: r.retain,
+        };
+        let outcome = CompleteOutcome::Completed { token: r.token, retain_until_ms: completion.retention().wall_ms() };
+        store.put_record(&cmd.id, Record::Completed(completion))?;
+        Ok(outcome)
+    }
+
+    fn release<S: RecordStore>(&self, store: &mut S, cmd: &Release, now: &Stamp) -> Result<ReleaseOutcome, S::Error> {
+        let r = match self.owned_reservation(store, &cmd.id, cmd.token, now)? {
+            Ok(r) => r,
+            Err(lost) => return Ok(ReleaseOutcome::Lost(lost)),
+        };
+        if r.minted {
+            // A minted key stays reservable after a release.
+            store.put_record(&cmd.id, Record::Minted(MintedKey { minted_at: *now, retain: r.retain }))?;
+        } else {
+            store.delete_record(&cmd.id)?;
+        }
+        Ok(ReleaseOutcome::Released { token: r.token })
+    }
+
+    fn purge<S: RecordStore>(&self, store: &mut S, cmd: &Purge, now: &Stamp) -> Result<PurgeOutcome, S::Error> {
+        let mut outcome = PurgeOutcome { purged: Vec::new(), skipped: 0 };
+        for id in &cmd.ids {
+            match store.record(id)? {
+                Some(r) if self.rules.has_passed(&r.forget_deadline(), now) => {
+                    store.delete_record(id)?;
+                    outcome.purged.push(id.clone());
+                }
+                _ => outcome.skipped += 1,
+            }
+        }
+        Ok(outcome)
+    }
+
+    fn mint<S: RecordStore>(&self, store: &mut S, cmd: &Mint, now: &Stamp) -> Result<MintOutcome, S::Error> {
+        let ns = self.namespace_or_create(store, &cmd.id.namespace, &cmd.secret_if_new)?;
+        if self.live_record(store, &cmd.id, now)?.is_some() {
+            return Ok(MintOutcome::KeyExists);
+        }
+        let minted = MintedKey { minted_at: *now, retain: ns.policy.default_retain };
+        let expires_at_ms = minted.retention().wall_ms();
+        store.put_record(&cmd.id, Record::Minted(minted))?;
+        Ok(MintOutcome::Minted { id: cmd.id.clone(), expires_at_ms })
+    }
+
+    fn derive<S: RecordStore>(&self, store: &mut S, cmd: &Derive) -> Result<DeriveOutcome, S::Error> {
+        let ns = self.namespace_or_create(store, &cmd.namespace, &cmd.secret_if_new)?;
+        Ok(DeriveOutcome { key: derive_key(&ns.secret, &cmd.payload) })
+    }
+
+    fn set_policy<S: RecordStore>(&self, store: &mut S, cmd: &SetPolicy) -> Result<NamespacePolicy, S::Error> {
+        let mut ns = self.namespace_or_create(store, &cmd.namespace, &cmd.secret_if_new)?;
+        ns.policy = cmd.change.applied_to(&ns.policy);
+        store.put_namespace(&cmd.namespace, ns.clone())?;
+        Ok(ns.policy)
+    }
+
+    /// The namespace's record, created with the cluster defaults and the
+    /// proposer's secret on first use.
+    fn namespace_or_create<S: RecordStore>(
+        &self,
+        store: &mut S,
+        ns: &Namespace,
+        secret_if_new: &NamespaceSecret,
+    ) -> Result<NamespaceRecord, S::Error> {
+        if let Some(existing) = store.namespace(ns)? {
+            return Ok(existing);
+        }
+        let created = NamespaceRecord { policy: NamespacePolicy::default(), secret: secret_if_new.clone() };
+        store.put_namespace(ns, created.clone())?;
+        Ok(created)
+    }
+}

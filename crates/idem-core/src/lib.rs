@@ -1,0 +1,54 @@
+//! # idem-core: the key lifecycle and its time model
+//!
+//! This crate owns the meaning of idempotency keys: names and their rules,
+//! records (`in_progress` under a lease, `completed` with a stored response),
+//! the commands that change them, their outcomes, and the time model that
+//! decides when a lease or a retention window has ended (see [`time`]). Its
+//! heart is [`apply`]: a deterministic function from (records, stamped log
+//! entry) to an outcome, over the abstract [`RecordStore`].
+//!
+//! It must not do I/O of any kind: no files, no network, no clocks, no
+//! randomness, no async, no Raft, no HTTP. Everything that varies (the time, a
+//! minted key, a new secret) arrives inside a command or its stamp, so every
+//! replica that applies the same log reaches the same state.
+
+pub mod apply;
+pub mod command;
+pub mod derive;
+pub mod durations;
+pub mod error;
+pub mod fingerprint;
+pub mod mint;
+pub mod names;
+pub mod namespace;
+pub mod outcome;
+pub mod record;
+mod rules;
+pub mod response;
+pub mod store;
+pub mod time;
+pub mod token;
+
+pub use apply::{apply, namespace_policy, read_record};
+pub use command::{Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy};
+pub use derive::{derive_key, CanonicalPayload};
+pub use durations::{LeaseDuration, RetainDuration};
+pub use error::InvalidInput;
+pub use fingerprint::Fingerprint;
+pub use mint::minted_key;
+pub use names::{IdemKey, KeyId, Namespace};
+pub use namespace::{NamespacePolicy, NamespaceRecord, NamespaceSecret, PolicyChange};
+pub use outcome::{
+    CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome, Refusal,
+    ReleaseOutcome, ReserveOutcome,
+};
+pub use record::{Completion, MintedKey, Record, Reservation};
+pub use response::StoredResponse;
+pub use store::{MemoryStore, RecordStore};
+pub use time::{AppliedClock, Deadline, HlcTimestamp, Stamp};
+pub use token::{FencingToken, LogPosition};
+
+#[cfg(feature = "planted-bugs")]
+pub use apply::apply_with_planted_bug;
+#[cfg(feature = "planted-bugs")]
+pub use rules::PlantedBug;

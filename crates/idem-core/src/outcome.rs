@@ -1,0 +1,107 @@
+//! What applying a command produced: one type per command, mapped one to one
+//! onto the rows of the semantics table (and, at the HTTP edge, onto status
+//! codes).
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{IdemKey, KeyId};
+use crate::namespace::NamespacePolicy;
+use crate::response::StoredResponse;
+use crate::token::FencingToken;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Outcome {
+    Reserve(ReserveOutcome),
+    Heartbeat(HeartbeatOutcome),
+    Complete(CompleteOutcome),
+    Release(ReleaseOutcome),
+    Purge(PurgeOutcome),
+    Mint(MintOutcome),
+    Derive(DeriveOutcome),
+    SetPolicy(NamespacePolicy),
+    /// The entry could not be judged safely; nothing changed and the client
+    /// may retry.
+    Refused(Refusal),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReserveOutcome {
+    /// 201: the caller owns the key and may run the side effect.
+    Reserved { token: FencingToken, lease_expires_at_ms: u64, takeover: bool },
+    /// 409 with `Retry-After`: another worker owns the key under a live lease.
+    InProgress { retry_after_ms: u64 },
+    /// 200 with `Idempotent-Replayed: true`: the side effect already ran.
+    Completed { token: FencingToken, response: StoredResponse },
+    /// 422: the key is bound to a different request.
+    FingerprintMismatch,
+    /// 404/422: the namespace accepts only minted keys and this one was not
+    /// minted (or has been forgotten).
+    KeyNotMinted,
+}
+
+/// Why a token no longer owns its key (409: the worker must not commit its
+/// side effect).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LostKey {
+    /// No record: never reserved, released, or forgotten.
+    Absent,
+    /// Minted but not reserved.
+    NotReserved,
+    /// A later grant owns the key.
+    Superseded { current: FencingToken },
+    /// The key is completed (by `by`, possibly the caller itself).
+    Completed { by: FencingToken },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum HeartbeatOutcome {
+    Extended { token: FencingToken, lease_expires_at_ms: u64 },
+    Lost(LostKey),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CompleteOutcome {
+    /// The response is stored.
+    Completed { token: FencingToken, retain_until_ms: u64 },
+    /// The same owner sent the same response again: nothing changes, 200.
+    AlreadyCompleted { token: FencingToken, retain_until_ms: u64 },
+    /// The same owner sent a different response: 409, the first one stands.
+    ConflictingResponse { token: FencingToken },
+    Lost(LostKey),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReleaseOutcome {
+    Released { token: FencingToken },
+    Lost(LostKey),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgeOutcome {
+    /// Records deleted.
+    pub purged: Vec<KeyId>,
+    /// Candidates left alone because they are not due (or already gone).
+    pub skipped: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MintOutcome {
+    Minted { id: KeyId, expires_at_ms: u64 },
+    /// The drawn key already exists (practically never for a UUIDv7): retry.
+    KeyExists,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeriveOutcome {
+    pub key: IdemKey,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The stamp was made in another term than the entry's: a leader that
+    /// lost and regained leadership between stamping and appending. Its
+    /// monotonic reading is not comparable, so the entry is not applied.
+    StampFromAnotherTerm { stamp_term: u64, entry_term: u64 },
+    /// The stamp is older than time already applied.
+    StaleStamp { stamp_term: u64, applied_term: u64 },
+}

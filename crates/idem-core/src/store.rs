@@ -1,0 +1,74 @@
+//! The abstract record store that [`crate::apply`] works on. RocksDB
+//! implements it in `idem-store`; tests use [`MemoryStore`].
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use serde::{Deserialize, Serialize};
+
+use crate::names::{KeyId, Namespace};
+use crate::namespace::NamespaceRecord;
+use crate::record::Record;
+use crate::time::AppliedClock;
+
+/// Where the state machine keeps records, namespaces and its clock. One call
+/// of [`crate::apply`] makes its writes through this trait; the implementor
+/// makes them durable together with the applied log index (one batch).
+pub trait RecordStore {
+    type Error;
+
+    fn record(&self, id: &KeyId) -> Result<Option<Record>, Self::Error>;
+    fn put_record(&mut self, id: &KeyId, record: Record) -> Result<(), Self::Error>;
+    fn delete_record(&mut self, id: &KeyId) -> Result<(), Self::Error>;
+
+    fn namespace(&self, ns: &Namespace) -> Result<Option<NamespaceRecord>, Self::Error>;
+    fn put_namespace(&mut self, ns: &Namespace, record: NamespaceRecord) -> Result<(), Self::Error>;
+
+    fn applied_clock(&self) -> Result<AppliedClock, Self::Error>;
+    fn set_applied_clock(&mut self, clock: AppliedClock) -> Result<(), Self::Error>;
+}
+
+/// An in-memory store with a deterministic layout (sorted maps), so two
+/// stores that applied the same log serialise to the same bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoryStore {
+    pub records: BTreeMap<KeyId, Record>,
+    pub namespaces: BTreeMap<Namespace, NamespaceRecord>,
+    pub clock: AppliedClock,
+}
+
+impl RecordStore for MemoryStore {
+    type Error = Infallible;
+
+    fn record(&self, id: &KeyId) -> Result<Option<Record>, Infallible> {
+        Ok(self.records.get(id).cloned())
+    }
+
+    fn put_record(&mut self, id: &KeyId, record: Record) -> Result<(), Infallible> {
+        self.records.insert(id.clone(), record);
+        Ok(())
+    }
+
+    fn delete_record(&mut self, id: &KeyId) -> Result<(), Infallible> {
+        self.records.remove(id);
+        Ok(())
+    }
+
+    fn namespace(&self, ns: &Namespace) -> Result<Option<NamespaceRecord>, Infallible> {
+        Ok(self.namespaces.get(ns).cloned())
+    }
+
+    fn put_namespace(&mut self, ns: &Namespace, record: NamespaceRecord) -> Result<(), Infallible> {
+        self.namespaces.insert(ns.clone(), record);
+        Ok(())
+    }
+
+    fn applied_clock(&self) -> Result<AppliedClock, Infallible> {
+        Ok(self.clock)
+    }
+
+    fn set_applied_clock(&mut self, clock: AppliedClock) -> Result<(), Infallible> {
+        self.clock = clock;
+        Ok(())
+    }
+}

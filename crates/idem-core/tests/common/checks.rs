@@ -1,0 +1,269 @@
+//! The reference model: what a correct store may answer, judged against
+//! true time. It tracks, per key, the latest grant, its owner (token,
+//! fingerprint, lease, when true time last renewed it) and the stored
+//! completion. Each check below names one property; a trace passes a
+//! property when no line of it violates that property.
+//!
+//! The model is deliberately permissive about lateness (a lease may end late)
+//! and strict about earliness (nothing may end early), so it holds for any
+//! correct implementation, and its `Progress` checks make sure an
+//! implementation that refuses everything does not pass.
+
+use std::collections::BTreeMap;
+
+use idem_core::*;
+
+use super::workload::{Event, Kind, Observed};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Property {
+    /// Fencing tokens granted for a key strictly increase.
+    TokensIncrease,
+    /// Only the latest grant's holder is ever accepted as owner.
+    SingleOwner,
+    /// No key is granted again before its owner's lease has run out in true time.
+    NoEarlyTakeover,
+    /// A completed response is replayed unchanged and never forgotten before
+    /// its retention ends in true time.
+    CompletedStable,
+    /// A key answers only the request (fingerprint) it was reserved for.
+    FingerprintBinding,
+    /// What must succeed does: a free key is granted, an owner within its
+    /// lease is accepted, a completion within retention is replayed.
+    Progress,
+}
+
+#[derive(Debug, Clone)]
+pub struct Violation {
+    pub property: Property,
+    pub line: usize,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+struct Owner {
+    token: FencingToken,
+    fingerprint: Option<String>,
+    lease_ms: u64,
+    renewed_real_ms: u64,
+    retain_ms: u64,
+}
+
+impl Owner {
+    fn lease_live(&self, t: u64) -> bool {
+        t < self.renewed_real_ms + self.lease_ms
+    }
+    /// Before this, an abandoned reservation cannot have been forgotten.
+    fn surely_remembered(&self, t: u64) -> bool {
+        t < self.renewed_real_ms + self.lease_ms + self.retain_ms
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Done {
+    token: FencingToken,
+    fingerprint: Option<String>,
+    response: StoredResponse,
+    at_real_ms: u64,
+    retain_ms: u64,
+}
+
+impl Done {
+    fn retained(&self, t: u64) -> bool {
+        t < self.at_real_ms + self.retain_ms
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct KeyModel {
+    last_token: Option<FencingToken>,
+    owner: Option<Owner>,
+    done: Option<Done>,
+}
+
+/// Every violation in the trace.
+pub fn violations(trace: &[Event]) -> Vec<Violation> {
+    let mut keys: BTreeMap<String, KeyModel> = BTreeMap::new();
+    let mut found = Vec::new();
+    for (line, event) in trace.iter().enumerate() {
+        if event.sent.kind == Kind::Purge {
+            continue;
+        }
+        let m = keys.entry(event.sent.key.clone()).or_default();
+        let mut v = |property: Property, detail: String| found.push(Violation { property, line, detail });
+        observe(m, event, &mut v);
+    }
+    found
+}
+
+/// `Ok` when no line of the trace violates `property`.
+pub fn check(trace: &[Event], property: Property) -> Result<(), String> {
+    match violations(trace).into_iter().find(|v| v.property == property) {
+        None => Ok(()),
+        Some(v) => Err(format!("{:?} violated at line {}: {}\n{:#?}", v.property, v.line, v.detail, trace.get(v.line))),
+    }
+}
+
+fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
+    use Property::*;
+    let t = e.real_ms;
+    let sent = &e.sent;
+    match &e.observed {
+        Observed::Outcome(Outcome::Reserve(o)) => {
+            let fp = &sent.fingerprint;
+            if m.owner.is_none() && m.done.is_none() && !matches!(o, ReserveOutcome::Reserved { takeover: false, .. }) {
+                v(Progress, format!("a free key was not granted: {o:?}"));
+            }
+            if let Some(d) = &m.done {
+                if d.retained(t) && &d.fingerprint == fp && !matches!(o, ReserveOutcome::Completed { .. }) {
+                    v(Progress, format!("a retained completion was not replayed: {o:?}"));
+                }
+            }
+            match o {
+                ReserveOutcome::Reserved { token, .. } => {
+                    if m.last_token.is_some_and(|p| *token <= p) {
+                        v(TokensIncrease, format!("token {token} after {:?}", m.last_token));
+                    }
+                    if let Some(owner) = &m.owner {
+                        if owner.lease_live(t) {
+                            v(NoEarlyTakeover, format!("granted {token} while {} held a live lease", owner.token));
+                        }
+                        if &owner.fingerprint != fp && owner.surely_remembered(t) {
+                            v(FingerprintBinding, format!("{fp:?} took a key reserved for {:?}", owner.fingerprint));
+                        }
+                    }
+                    if let Some(d) = &m.done {
+                        if d.retained(t) {
+                            v(CompletedStable, format!("completion by {} forgotten before its retention ended", d.token));
+                        }
+                    }
+                    m.last_token = Some(*token);
+                    m.owner = Some(Owner {
+                        token: *token,
+                        fingerprint: fp.clone(),
+                        lease_ms: sent.lease_ms.unwrap_or(0),
+                        renewed_real_ms: t,
+                        retain_ms: sent.retain_ms.unwrap_or(0),
+                    });
+                    m.done = None;
+                }
+                ReserveOutcome::InProgress { .. } => match &m.owner {
+                    None => v(Progress, "in_progress reported for a key nobody owns".into()),
+                    Some(owner) if &owner.fingerprint != fp => {
+                        v(FingerprintBinding, format!("{fp:?} was told in_progress for {:?}", owner.fingerprint))
+                    }
+                    Some(_) => {}
+                },
+                ReserveOutcome::Completed { response, .. } => match &m.done {
+                    None => v(CompletedStable, "replayed a completion that was never stored".into()),
+                    Some(d) => {
+                        if &d.response != response {
+                            v(CompletedStable, format!("replayed {response:?}, stored {:?}", d.response));
+                        }
+                        if &d.fingerprint != fp {
+                            v(FingerprintBinding, format!("{fp:?} got the response of {:?}", d.fingerprint));
+                        }
+                    }
+                },
+                ReserveOutcome::FingerprintMismatch => {
+                    let differs = m.owner.as_ref().is_some_and(|o| &o.fingerprint != fp)
+                        || m.done.as_ref().is_some_and(|d| &d.fingerprint != fp);
+                    if !differs {
+                        v(Progress, "fingerprint mismatch reported for a matching fingerprint".into());
+                    }
+                }
+                ReserveOutcome::KeyNotMinted => v(Progress, "key_not_minted in a namespace that does not require it".into()),
+            }
+        }
+        Observed::Outcome(Outcome::Heartbeat(o)) => {
+            let k = sent.token;
+            match o {
+                HeartbeatOutcome::Extended { .. } => match &mut m.owner {
+                    Some(owner) if Some(owner.token) == k => {
+                        owner.renewed_real_ms = t;
+                        if let Some(l) = sent.lease_ms {
+                            owner.lease_ms = l;
+                        }
+                    }
+                    _ => v(SingleOwner, format!("heartbeat with {k:?} accepted; owner is {:?}", m.owner.as_ref().map(|o| o.token))),
+                },
+                HeartbeatOutcome::Lost(_) => refused_owner(m, k, t, v),
+            }
+        }
+        Observed::Outcome(Outcome::Complete(o)) => {
+            let k = sent.token;
+            match o {
+                CompleteOutcome::Completed { .. } => match m.owner.take() {
+                    Some(owner) if Some(owner.token) == k => {
+                        m.done = Some(Done {
+                            token: owner.token,
+                            fingerprint: owner.fingerprint,
+                            response: sent.response.clone().expect("complete carries a response"),
+                            at_real_ms: t,
+                            retain_ms: owner.retain_ms,
+                        });
+                    }
+                    owner => {
+                        v(SingleOwner, format!("complete with {k:?} accepted; owner is {:?}", owner.as_ref().map(|o| o.token)));
+                        m.owner = owner;
+                    }
+                },
+                CompleteOutcome::AlreadyCompleted { .. } => match &m.done {
+                    Some(d) if Some(d.token) == k && Some(&d.response) == sent.response.as_ref() => {}
+                    _ => v(SingleOwner, format!("complete with {k:?} called idempotent, but it did not complete")),
+                },
+                CompleteOutcome::ConflictingResponse { .. } => match &m.done {
+                    Some(d) if Some(d.token) == k && Some(&d.response) != sent.response.as_ref() => {}
+                    _ => v(Progress, format!("complete with {k:?} called conflicting")),
+                },
+                CompleteOutcome::Lost(_) => {
+                    refused_owner(m, k, t, v);
+                    if m.done.as_ref().is_some_and(|d| Some(d.token) == k && d.retained(t)) {
+                        v(Progress, "a repeated completion by its owner was refused as lost".into());
+                    }
+                }
+            }
+        }
+        Observed::Outcome(Outcome::Release(o)) => {
+            let k = sent.token;
+            match o {
+                ReleaseOutcome::Released { .. } => match &m.owner {
+                    Some(owner) if Some(owner.token) == k => m.owner = None,
+                    _ => v(SingleOwner, format!("release with {k:?} accepted; owner is {:?}", m.owner.as_ref().map(|o| o.token))),
+                },
+                ReleaseOutcome::Lost(_) => refused_owner(m, k, t, v),
+            }
+        }
+        Observed::Read(record) => match record {
+            Some(Record::InProgress(r)) => {
+                if m.owner.as_ref().map(|o| o.token) != Some(r.token) {
+                    v(SingleOwner, format!("read shows owner {}, model {:?}", r.token, m.owner.as_ref().map(|o| o.token)));
+                }
+            }
+            Some(Record::Completed(c)) => match &m.done {
+                Some(d) if d.token == c.token && d.response == c.response => {}
+                _ => v(CompletedStable, format!("read shows completion by {} that the model lacks", c.token)),
+            },
+            Some(Record::Minted(_)) => v(Progress, "read shows a minted key nobody minted".into()),
+            None => {
+                if m.done.as_ref().is_some_and(|d| d.retained(t)) {
+                    v(CompletedStable, "a retained completion reads as absent".into());
+                }
+                if m.owner.as_ref().is_some_and(|o| o.surely_remembered(t)) {
+                    v(Progress, "an owned key reads as absent".into());
+                }
+            }
+        },
+        Observed::Outcome(other) => v(Progress, format!("unexpected outcome {other:?}")),
+    }
+}
+
+/// A token was refused: that is wrong if it is the owner's and the
+/// reservation cannot have been forgotten yet.
+fn refused_owner(m: &KeyModel, token: Option<FencingToken>, t: u64, v: &mut impl FnMut(Property, String)) {
+    if let Some(owner) = &m.owner {
+        if Some(owner.token) == token && owner.surely_remembered(t) {
+            v(Property::Progress, format!("the owner's token {} was refused", owner.token));
+        }
+    }
+}

@@ -1,0 +1,28 @@
+# Installs what building and testing idem needs on a fresh Debian machine.
+# Sourced by scripts/test.sh, scripts/cluster.sh and .ci/run; safe to run
+# again (it installs only what is missing).
+
+idem_need_root() {
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null 2>&1 && echo sudo
+    fi
+}
+
+# Debian packages: clang/libclang for RocksDB's bindings and C++ build.
+ensure_build_deps() {
+    local missing=()
+    for pkg in clang libclang-dev pkg-config; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "idem: installing ${missing[*]}" >&2
+        local sudo
+        sudo=$(idem_need_root)
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "idem: cargo is not installed (https://rustup.rs)" >&2
+        return 1
+    fi
+}
