@@ -8,10 +8,11 @@ idem_need_root() {
     fi
 }
 
-# Debian packages: clang/libclang for RocksDB's bindings and C++ build.
+# Debian packages: clang/libclang for RocksDB's bindings and C++ build;
+# libfaketime for the clock-skew tests.
 ensure_build_deps() {
     local missing=()
-    for pkg in clang libclang-dev pkg-config; do
+    for pkg in clang libclang-dev pkg-config faketime libfaketime; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ "${#missing[@]}" -gt 0 ]; then

@@ -117,3 +117,18 @@ impl Command {
         }
     }
 }
+
+/// What the leader puts in the Raft log: a command and the stamp it was
+/// given when proposed. The entry's log position is added by the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StampedCommand {
+    pub stamp: Stamp,
+    pub command: Command,
+}
+
+impl StampedCommand {
+    /// The entry to apply, once the log has placed it at `position`.
+    pub fn at(self, position: LogPosition) -> Entry {
+        Entry { position, stamp: self.stamp, command: self.command }
+    }
+}

@@ -30,7 +30,7 @@ pub mod time;
 pub mod token;
 
 pub use apply::{apply, namespace_policy, read_record};
-pub use command::{Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy};
+pub use command::{Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy, StampedCommand};
 pub use derive::{derive_key, CanonicalPayload};
 pub use durations::{LeaseDuration, RetainDuration};
 pub use error::InvalidInput;

@@ -1,0 +1,193 @@
+//! The node's clocks: the hybrid logical clock that stamps entries (with the
+//! offset limiter that refuses stamps too far ahead of this node's wall
+//! clock), the monotonic start of the current leadership term, and the
+//! measured wall-clock offsets of peers.
+//!
+//! See `idem_core::time` for why a stamp carries both an HLC reading and the
+//! leader's monotonic milliseconds since its term began.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hybrid_clocks::{Clock, ClockSource, OffsetLimiter};
+use idem_core::{AppliedClock, HlcTimestamp, Stamp};
+
+use crate::types::NodeId;
+
+/// The wall clock in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WallMillis;
+
+pub fn wall_now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl ClockSource for WallMillis {
+    type Time = u64;
+    type Delta = u64;
+    fn now(&mut self) -> hybrid_clocks::Result<u64> {
+        Ok(wall_now_ms())
+    }
+}
+
+/// Where this node stands as leader: the term and the monotonic instant it
+/// learned it had become leader (a little after the true moment, which only
+/// makes leases last longer, never shorter).
+#[derive(Debug, Clone, Copy)]
+struct Leadership {
+    term: u64,
+    since: Instant,
+}
+
+/// A peer whose stamps ran too far ahead of this node's clock.
+#[derive(Debug, Clone, Copy)]
+struct Suspect {
+    term: u64,
+    until: Instant,
+}
+
+/// A stamp was too far ahead of this node's wall clock.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("stamp {stamp} is more than {max_offset_ms} ms ahead of this node's clock")]
+pub struct ClockAhead {
+    pub stamp: HlcTimestamp,
+    pub max_offset_ms: u64,
+}
+
+pub struct ClusterClock {
+    hlc: Mutex<OffsetLimiter<WallMillis>>,
+    max_offset_ms: u64,
+    leadership: Mutex<Option<Leadership>>,
+    suspects: Mutex<HashMap<NodeId, Suspect>>,
+    offsets: Mutex<BTreeMap<NodeId, i64>>,
+}
+
+/// How long a node whose clock ran ahead is refused (its entries and its
+/// candidacy), so that a node with a sane clock becomes leader.
+const SUSPECT_FOR: Duration = Duration::from_secs(10);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl ClusterClock {
+    /// A clock that never reads earlier than `applied` (the replicated
+    /// high-water mark), so a restarted node never stamps backwards.
+    pub fn new(max_offset_ms: u64, applied: AppliedClock) -> Self {
+        // A WallMillis source cannot fail.
+        let clock = match Clock::new(WallMillis) {
+            Ok(c) => c,
+            Err(_) => unreachable!("the wall-clock source does not fail"),
+        };
+        let mut hlc = clock.with_max_diff(max_offset_ms);
+        hlc.inner_mut().observe(&applied.now().hlc.into());
+        ClusterClock {
+            hlc: Mutex::new(hlc),
+            max_offset_ms,
+            leadership: Mutex::new(None),
+            suspects: Mutex::new(HashMap::new()),
+            offsets: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn max_offset_ms(&self) -> u64 {
+        self.max_offset_ms
+    }
+
+    /// Merges a stamp received from the leader, or refuses it if it is too
+    /// far ahead of this node's wall clock.
+    pub fn observe(&self, stamp: HlcTimestamp) -> Result<(), ClockAhead> {
+        lock(&self.hlc)
+            .observe(&stamp.into())
+            .map_err(|_| ClockAhead { stamp, max_offset_ms: self.max_offset_ms })
+    }
+
+    pub fn now_hlc(&self) -> HlcTimestamp {
+        match lock(&self.hlc).now() {
+            Ok(t) => t.into(),
+            Err(_) => unreachable!("the wall-clock source does not fail"),
+        }
+    }
+
+    /// Records that this node is leader of `term` (from now), or is not.
+    pub fn set_leadership(&self, term: Option<u64>) {
+        let mut l = lock(&self.leadership);
+        match (term, *l) {
+            (Some(t), Some(cur)) if cur.term == t => {}
+            (Some(t), _) => *l = Some(Leadership { term: t, since: Instant::now() }),
+            (None, _) => *l = None,
+        }
+    }
+
+    /// A stamp for a new entry, if this node is leader.
+    pub fn stamp(&self) -> Option<Stamp> {
+        let l = (*lock(&self.leadership))?;
+        let hlc = self.now_hlc();
+        Some(Stamp { hlc, term: l.term, term_elapsed_ms: l.since.elapsed().as_millis() as u64 })
+    }
+
+    /// The time at which the leader judges a read: a fresh stamp, never
+    /// earlier than what has been applied.
+    pub fn read_stamp(&self, applied: AppliedClock) -> Option<Stamp> {
+        let stamp = self.stamp()?;
+        Some(applied.advance(&stamp).map(|c| c.now()).unwrap_or(applied.now()))
+    }
+
+    /// Marks `node` as having stamped too far ahead while leader of `term`.
+    pub fn suspect(&self, node: NodeId, term: u64) {
+        lock(&self.suspects).insert(node, Suspect { term, until: Instant::now() + SUSPECT_FOR });
+    }
+
+    /// Whether entries from `node` as leader of `term` are refused.
+    pub fn is_suspect_leader(&self, node: NodeId, term: u64) -> bool {
+        lock(&self.suspects).get(&node).is_some_and(|s| s.term == term && Instant::now() < s.until)
+    }
+
+    /// Whether `node` is refused as a candidate.
+    pub fn is_suspect_candidate(&self, node: NodeId) -> bool {
+        lock(&self.suspects).get(&node).is_some_and(|s| Instant::now() < s.until)
+    }
+
+    pub fn record_offset(&self, node: NodeId, offset_ms: i64) {
+        lock(&self.offsets).insert(node, offset_ms);
+    }
+
+    /// Last measured offset of each peer's wall clock from this node's
+    /// (positive: the peer is ahead).
+    pub fn offsets(&self) -> BTreeMap<NodeId, i64> {
+        lock(&self.offsets).clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamps_exist_only_while_leader_and_never_go_back() {
+        let applied = AppliedClock(Stamp { hlc: HlcTimestamp::new(wall_now_ms() + 60_000, 5), term: 1, term_elapsed_ms: 0 });
+        let clock = ClusterClock::new(500, applied);
+        assert!(clock.stamp().is_none());
+        clock.set_leadership(Some(3));
+        let a = clock.stamp().unwrap();
+        let b = clock.stamp().unwrap();
+        assert_eq!(a.term, 3);
+        assert!(a.hlc > applied.now().hlc, "never earlier than the applied high-water mark");
+        assert!(b.hlc > a.hlc);
+        assert!(b.term_elapsed_ms >= a.term_elapsed_ms);
+        clock.set_leadership(None);
+        assert!(clock.stamp().is_none());
+    }
+
+    #[test]
+    fn stamps_far_ahead_are_refused() {
+        let clock = ClusterClock::new(500, AppliedClock::default());
+        assert!(clock.observe(HlcTimestamp::new(wall_now_ms() + 100, 0)).is_ok());
+        assert!(clock.observe(HlcTimestamp::new(wall_now_ms() + 60_000, 0)).is_err());
+        assert!(clock.observe(HlcTimestamp::new(1, 0)).is_ok());
+    }
+}

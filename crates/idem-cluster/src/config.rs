@@ -1,0 +1,56 @@
+//! How a node is configured.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::types::{NodeAddr, NodeId};
+
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub id: NodeId,
+    pub data_dir: PathBuf,
+    /// This node's addresses (the Raft one is also where it listens).
+    pub addr: NodeAddr,
+    /// Every member of the initial cluster, this node included.
+    pub members: BTreeMap<NodeId, NodeAddr>,
+    /// Followers refuse entries stamped further ahead of their own clock.
+    pub max_clock_offset_ms: u64,
+    pub heartbeat_ms: u64,
+    pub election_timeout_ms: (u64, u64),
+    /// How long a client request may wait for the log.
+    pub request_timeout: Duration,
+    /// Entries between snapshots.
+    pub snapshot_every: u64,
+}
+
+impl ClusterConfig {
+    pub fn new(id: NodeId, data_dir: PathBuf, addr: NodeAddr, members: BTreeMap<NodeId, NodeAddr>) -> Self {
+        ClusterConfig {
+            id,
+            data_dir,
+            addr,
+            members,
+            max_clock_offset_ms: 500,
+            heartbeat_ms: 100,
+            election_timeout_ms: (400, 800),
+            request_timeout: Duration::from_secs(5),
+            snapshot_every: 10_000,
+        }
+    }
+
+    pub(crate) fn raft_config(&self) -> Result<openraft::Config, String> {
+        let config = openraft::Config {
+            cluster_name: "idem".into(),
+            heartbeat_interval: self.heartbeat_ms,
+            election_timeout_min: self.election_timeout_ms.0,
+            election_timeout_max: self.election_timeout_ms.1,
+            install_snapshot_timeout: 10_000,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every),
+            max_in_snapshot_log_to_keep: 1_000,
+            max_payload_entries: 512,
+            ..Default::default()
+        };
+        config.validate().map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,113 @@
+//! openraft's network traits over the inter-node transport.
+
+use std::sync::Arc;
+
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use openraft::RPCTypes;
+
+use crate::peer_client::{CallError, PeerClient, PeerClients};
+use crate::rpc::{Request, Response};
+use crate::types::{IdemTypes, NodeAddr, NodeId};
+
+pub struct Network {
+    pub(crate) self_id: NodeId,
+    pub(crate) peers: Arc<PeerClients>,
+}
+
+pub struct PeerConnection {
+    self_id: NodeId,
+    target: NodeId,
+    target_node: NodeAddr,
+    client: Arc<PeerClient>,
+}
+
+impl RaftNetworkFactory<IdemTypes> for Network {
+    type Network = PeerConnection;
+
+    async fn new_client(&mut self, target: NodeId, node: &NodeAddr) -> PeerConnection {
+        PeerConnection { self_id: self.self_id, target, target_node: node.clone(), client: self.peers.get(&node.raft) }
+    }
+}
+
+type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, NodeAddr, RaftError<NodeId, E>>;
+
+impl PeerConnection {
+    fn call_error<E: std::error::Error>(&self, action: RPCTypes, option: &RPCOption, e: CallError) -> RPCError<NodeId, NodeAddr, E> {
+        match e {
+            CallError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&e)),
+            CallError::Timeout { .. } => RPCError::Timeout(Timeout {
+                action,
+                id: self.self_id,
+                target: self.target,
+                timeout: option.hard_ttl(),
+            }),
+            CallError::Wire { .. } => RPCError::Network(NetworkError::new(&e)),
+        }
+    }
+
+    fn unexpected<E: std::error::Error>(&self, resp: Response) -> RPCError<NodeId, NodeAddr, E> {
+        let why = match resp {
+            Response::Refused(why) => why,
+            other => format!("unexpected answer {other:?}"),
+        };
+        RPCError::Network(NetworkError::new(&std::io::Error::other(why)))
+    }
+
+    fn remote<E: std::error::Error>(&self, e: E) -> RPCError<NodeId, NodeAddr, E> {
+        RPCError::RemoteError(RemoteError::new_with_node(self.target, self.target_node.clone(), e))
+    }
+}
+
+impl RaftNetwork<IdemTypes> for PeerConnection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<IdemTypes>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        let resp = self
+            .client
+            .call(&Request::AppendEntries(rpc), option.hard_ttl(), true)
+            .await
+            .map_err(|e| self.call_error(RPCTypes::AppendEntries, &option, e))?;
+        match resp {
+            Response::AppendEntries(Ok(r)) => Ok(r),
+            Response::AppendEntries(Err(e)) => Err(self.remote(e)),
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<IdemTypes>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
+        let resp = self
+            .client
+            .call(&Request::InstallSnapshot(rpc), option.hard_ttl(), true)
+            .await
+            .map_err(|e| self.call_error(RPCTypes::InstallSnapshot, &option, e))?;
+        match resp {
+            Response::InstallSnapshot(Ok(r)) => Ok(r),
+            Response::InstallSnapshot(Err(e)) => Err(self.remote(e)),
+            other => Err(self.unexpected(other)),
+        }
+    }
+
+    async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
+        let resp = self
+            .client
+            .call(&Request::Vote(rpc), option.hard_ttl(), true)
+            .await
+            .map_err(|e| self.call_error(RPCTypes::Vote, &option, e))?;
+        match resp {
+            Response::Vote(Ok(r)) => Ok(r),
+            Response::Vote(Err(e)) => Err(self.remote(e)),
+            other => Err(self.unexpected(other)),
+        }
+    }
+}

@@ -1,0 +1,344 @@
+//! One cluster node: starts Raft on the store, listens for peers, and
+//! carries out client requests. Any node serves any request: a follower
+//! forwards it to the leader over the inter-node transport.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use idem_core::{Command, Outcome, StampedCommand};
+use idem_store::{StartupReport, StateReader};
+use openraft::{ServerState, Vote};
+use serde::Serialize;
+use tokio::net::TcpListener;
+
+use crate::clock::{wall_now_ms, ClusterClock};
+use crate::config::ClusterConfig;
+use crate::error::ClusterError;
+use crate::network::Network;
+use crate::peer_client::PeerClients;
+use crate::rpc::{ForwardError, ReadReply, ReadRequest, Request, Response};
+use crate::types::{NodeAddr, NodeId, Raft, Store};
+
+#[derive(Clone)]
+pub struct ClusterNode {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: NodeId,
+    raft: Raft,
+    reader: StateReader,
+    clock: ClusterClock,
+    peers: Arc<PeerClients>,
+    config: ClusterConfig,
+    report: StartupReport,
+}
+
+/// A member as `status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberView {
+    pub id: NodeId,
+    pub addr: NodeAddr,
+    pub voter: bool,
+    pub matched_index: Option<u64>,
+    pub clock_offset_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusView {
+    pub id: NodeId,
+    pub state: String,
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    pub last_log_index: Option<u64>,
+    pub last_applied_index: Option<u64>,
+    pub members: Vec<MemberView>,
+}
+
+impl From<ForwardError> for ClusterError {
+    fn from(e: ForwardError) -> Self {
+        match e {
+            ForwardError::NotLeader(_) => ClusterError::NoLeader,
+            ForwardError::LeadershipChanged => ClusterError::LeadershipChanged,
+            ForwardError::Timeout => ClusterError::Timeout,
+            ForwardError::Unavailable(s) => ClusterError::Unavailable(s),
+        }
+    }
+}
+
+impl ClusterNode {
+    /// Opens the data directory (refusing corrupt data), starts Raft and the
+    /// peer listener, and bootstraps the cluster on first start.
+    pub async fn start(config: ClusterConfig) -> Result<ClusterNode, ClusterError> {
+        let store = Store::open(&config.data_dir)?;
+        let fresh = store.report.last_log_index.is_none() && store.report.snapshot_index.is_none();
+        step_down_after_restart(&store, config.id)?;
+        let applied = store.reader.applied_clock()?;
+        let raft_config = config.raft_config().map_err(ClusterError::Startup)?;
+        let peers = Arc::new(PeerClients::default());
+        let network = Network { self_id: config.id, peers: peers.clone() };
+        let listener = TcpListener::bind(&config.addr.raft)
+            .await
+            .map_err(|e| ClusterError::Startup(format!("cannot listen on {}: {e}", config.addr.raft)))?;
+        let raft = Raft::new(config.id, Arc::new(raft_config), network, store.log, store.state_machine)
+            .await
+            .map_err(|e| ClusterError::Startup(e.to_string()))?;
+        let node = ClusterNode {
+            inner: Arc::new(Inner {
+                id: config.id,
+                raft: raft.clone(),
+                reader: store.reader,
+                clock: ClusterClock::new(config.max_clock_offset_ms, applied),
+                peers,
+                report: store.report,
+                config,
+            }),
+        };
+        tokio::spawn(crate::rpc_server::serve(listener, node.clone()));
+        tokio::spawn(track_leadership(node.clone()));
+        tokio::spawn(measure_clock_offsets(node.clone()));
+        if fresh && !raft.is_initialized().await.map_err(|e| ClusterError::Startup(e.to_string()))? {
+            // Every fresh member proposes the same initial membership at log
+            // index 0, so it does not matter which of them starts first.
+            if let Err(e) = raft.initialize(node.inner.config.members.clone()).await {
+                tracing::info!("cluster already initialized: {e}");
+            }
+        }
+        Ok(node)
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.inner.id
+    }
+
+    pub fn startup_report(&self) -> &StartupReport {
+        &self.inner.report
+    }
+
+    pub(crate) fn raft(&self) -> &Raft {
+        &self.inner.raft
+    }
+
+    pub(crate) fn clock(&self) -> &ClusterClock {
+        &self.inner.clock
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.inner.raft.shutdown().await;
+    }
+
+    /// Carries out a command: proposes it if this node leads, forwards it to
+    /// the leader otherwise. Waits out a short election.
+    pub async fn execute(&self, command: Command) -> Result<Outcome, ClusterError> {
+        let local = || self.execute_as_leader(command.clone());
+        let remote = || Request::Forward(command.clone());
+        self.on_leader(local, remote, false, |r| match r {
+            Response::Forward(result) => Some(result),
+            _ => None,
+        })
+        .await
+    }
+
+    /// A linearizable read, on the leader (forwarded if need be).
+    pub async fn read(&self, read: ReadRequest) -> Result<ReadReply, ClusterError> {
+        let local = || self.read_as_leader(read.clone());
+        let remote = || Request::Read(read.clone());
+        self.on_leader(local, remote, true, |r| match r {
+            Response::Read(result) => Some(result),
+            _ => None,
+        })
+        .await
+    }
+
+    /// Runs `local` if this node leads, or sends `remote()` to the leader;
+    /// retries (until the request timeout) only while no leader can be
+    /// reached, i.e. when nothing can have been applied.
+    async fn on_leader<T, Fut>(
+        &self,
+        local: impl Fn() -> Fut,
+        remote: impl Fn() -> Request,
+        repeatable: bool,
+        answer: fn(Response) -> Option<Result<T, ForwardError>>,
+    ) -> Result<T, ClusterError>
+    where
+        Fut: std::future::Future<Output = Result<T, ForwardError>>,
+    {
+        let deadline = tokio::time::Instant::now() + self.inner.config.request_timeout;
+        loop {
+            let attempt = match self.leader() {
+                Some((id, _)) if id == self.inner.id => local().await,
+                Some((_, addr)) => self.forward(remote(), &addr, repeatable).await.and_then(|r| {
+                    let text = format!("{r:?}");
+                    answer(r).unwrap_or_else(|| Err(ForwardError::Unavailable(format!("unexpected answer {text}"))))
+                }),
+                None => Err(ForwardError::NotLeader(None)),
+            };
+            match attempt {
+                Err(ForwardError::NotLeader(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                other => return other.map_err(ClusterError::from),
+            }
+        }
+    }
+
+    /// The leader as this node knows it, with its address.
+    fn leader(&self) -> Option<(NodeId, NodeAddr)> {
+        let metrics = self.inner.raft.metrics().borrow().clone();
+        let id = metrics.current_leader?;
+        let addr = metrics.membership_config.membership().get_node(&id).cloned()?;
+        Some((id, addr))
+    }
+
+    async fn forward(&self, req: Request, to: &NodeAddr, repeatable: bool) -> Result<Response, ForwardError> {
+        let client = self.inner.peers.get(&to.raft);
+        match client.call(&req, self.inner.config.request_timeout, repeatable).await {
+            Ok(resp) => Ok(resp),
+            // Could not reach the leader at all: nothing was sent, so trying
+            // again (after the election settles) is safe.
+            Err(crate::peer_client::CallError::Unreachable { .. }) => Err(ForwardError::NotLeader(None)),
+            Err(crate::peer_client::CallError::Timeout { .. }) => Err(ForwardError::Timeout),
+            Err(e) => Err(ForwardError::Unavailable(e.to_string())),
+        }
+    }
+
+    /// Stamps and proposes a command; this node must be the leader.
+    pub(crate) async fn execute_as_leader(&self, command: Command) -> Result<Outcome, ForwardError> {
+        let raft = &self.inner.raft;
+        let Some(stamp) = self.inner.clock.stamp() else {
+            return Err(ForwardError::NotLeader(raft.metrics().borrow().current_leader));
+        };
+        let write = raft.client_write(StampedCommand { stamp, command });
+        match tokio::time::timeout(self.inner.config.request_timeout, write).await {
+            Err(_) => Err(ForwardError::Timeout),
+            Ok(Err(e)) => match e.forward_to_leader::<NodeAddr>() {
+                Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
+                None => Err(ForwardError::Unavailable(e.to_string())),
+            },
+            Ok(Ok(resp)) => match resp.data {
+                Some(Outcome::Refused(_)) => Err(ForwardError::LeadershipChanged),
+                Some(outcome) => Ok(outcome),
+                None => Err(ForwardError::Unavailable("the entry produced no outcome".into())),
+            },
+        }
+    }
+
+    /// Confirms leadership with a quorum, waits until the confirmed index is
+    /// applied, then reads; this node must be the leader.
+    pub(crate) async fn read_as_leader(&self, read: ReadRequest) -> Result<ReadReply, ForwardError> {
+        let raft = &self.inner.raft;
+        match tokio::time::timeout(self.inner.config.request_timeout, raft.ensure_linearizable()).await {
+            Err(_) => return Err(ForwardError::Timeout),
+            Ok(Err(e)) => {
+                return match e.forward_to_leader::<NodeAddr>() {
+                    Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
+                    None => Err(ForwardError::Unavailable(e.to_string())),
+                }
+            }
+            Ok(Ok(_)) => {}
+        }
+        let reader = &self.inner.reader;
+        let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
+        match read {
+            ReadRequest::Record(id) => {
+                let applied = reader.applied_clock().map_err(unavailable)?;
+                let now = self.inner.clock.read_stamp(applied).ok_or(ForwardError::NotLeader(None))?;
+                let record = reader.record_at(&id, &now).map_err(unavailable)?;
+                Ok(ReadReply::Record { record, now })
+            }
+            ReadRequest::Policy(ns) => Ok(ReadReply::Policy(reader.namespace_policy(&ns).map_err(unavailable)?)),
+        }
+    }
+
+    pub fn status(&self) -> StatusView {
+        let m = self.inner.raft.metrics().borrow().clone();
+        let offsets = self.inner.clock.offsets();
+        let membership = m.membership_config.membership();
+        let voters: std::collections::BTreeSet<NodeId> = membership.voter_ids().collect();
+        let members = membership
+            .nodes()
+            .map(|(id, addr)| MemberView {
+                id: *id,
+                addr: addr.clone(),
+                voter: voters.contains(id),
+                matched_index: m.replication.as_ref().and_then(|r| r.get(id).cloned().flatten()).map(|l| l.index),
+                clock_offset_ms: if *id == self.inner.id { Some(0) } else { offsets.get(id).copied() },
+            })
+            .collect();
+        StatusView {
+            id: self.inner.id,
+            state: format!("{:?}", m.state),
+            leader: m.current_leader,
+            term: m.current_term,
+            last_log_index: m.last_log_index,
+            last_applied_index: m.last_applied.map(|l| l.index),
+            members,
+        }
+    }
+
+    /// Whether this node can serve: a leader is known and this node has
+    /// applied what it has in its log.
+    pub fn is_ready(&self) -> bool {
+        let m = self.inner.raft.metrics().borrow().clone();
+        m.current_leader.is_some() && m.running_state.is_ok()
+    }
+}
+
+/// openraft 0.9 restores a node whose stored vote is its own committed vote
+/// straight back to leader of the same term. Its monotonic clock restarted,
+/// so its stamps could not be compared with its earlier ones. Raising the
+/// term (as a candidate does) makes it start as a follower and lets a fresh
+/// election pick a leader for a new term.
+fn step_down_after_restart(store: &Store, id: NodeId) -> Result<(), ClusterError> {
+    if let Some(vote) = store.log.read_vote_now()? {
+        if vote.is_committed() && vote.leader_id().node_id == id {
+            store.log.store_vote(&Vote::new(vote.leader_id().term + 1, id))?;
+        }
+    }
+    Ok(())
+}
+
+async fn track_leadership(node: ClusterNode) {
+    let mut rx = node.inner.raft.metrics();
+    loop {
+        let (leader_term, running) = {
+            let m = rx.borrow_and_update();
+            let leading = m.state == ServerState::Leader && m.current_leader == Some(node.inner.id);
+            (leading.then_some(m.current_term), m.running_state.is_ok())
+        };
+        node.inner.clock.set_leadership(leader_term);
+        if !running || rx.changed().await.is_err() {
+            node.inner.clock.set_leadership(None);
+            return;
+        }
+    }
+}
+
+async fn measure_clock_offsets(node: ClusterNode) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let members: BTreeMap<NodeId, NodeAddr> = {
+            let m = node.inner.raft.metrics().borrow().clone();
+            if m.running_state.is_err() {
+                return;
+            }
+            m.membership_config.membership().nodes().map(|(id, a)| (*id, a.clone())).collect()
+        };
+        for (id, addr) in members {
+            if id == node.inner.id {
+                continue;
+            }
+            let client = node.inner.peers.get(&addr.raft);
+            let sent = wall_now_ms();
+            if let Ok(Response::ClockProbe { wall_ms }) =
+                client.call(&Request::ClockProbe, Duration::from_millis(500), true).await
+            {
+                let received = wall_now_ms();
+                let midpoint = (sent + received) / 2;
+                node.inner.clock.record_offset(id, wall_ms as i64 - midpoint as i64);
+            }
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! Outgoing inter-node calls: one pool of persistent TCP connections per
+//! peer address, one request in flight per connection.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+
+use crate::rpc::{Request, Response};
+use crate::wire::{read_frame, write_frame, WireError};
+
+/// Idle connections kept per peer.
+const MAX_IDLE: usize = 16;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    #[error("peer {addr} unreachable: {source}")]
+    Unreachable { addr: String, source: std::io::Error },
+    #[error("peer {addr} did not answer within {timeout:?}")]
+    Timeout { addr: String, timeout: Duration },
+    #[error("peer {addr}: {source}")]
+    Wire { addr: String, source: WireError },
+}
+
+/// Calls to one peer.
+pub struct PeerClient {
+    addr: String,
+    idle: Mutex<Vec<TcpStream>>,
+}
+
+impl PeerClient {
+    fn new(addr: String) -> Self {
+        PeerClient { addr, idle: Mutex::new(Vec::new()) }
+    }
+
+    /// A pooled connection that still looks alive: a peer that closed it
+    /// (e.g. restarted) makes it readable at end-of-file, so it is dropped
+    /// here rather than failing a request.
+    fn take_idle(&self) -> Option<TcpStream> {
+        loop {
+            let conn = self.idle.lock().ok().and_then(|mut v| v.pop())?;
+            let mut probe = [0u8; 1];
+            match conn.try_read(&mut probe) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
+                _ => continue,
+            }
+        }
+    }
+
+    fn put_idle(&self, conn: TcpStream) {
+        if let Ok(mut v) = self.idle.lock() {
+            if v.len() < MAX_IDLE {
+                v.push(conn);
+            }
+        }
+    }
+
+    async fn connect(&self, timeout: Duration) -> Result<TcpStream, CallError> {
+        let unreachable = |source| CallError::Unreachable { addr: self.addr.clone(), source };
+        let conn = tokio::time::timeout(timeout, TcpStream::connect(&self.addr))
+            .await
+            .map_err(|_| CallError::Timeout { addr: self.addr.clone(), timeout })?
+            .map_err(unreachable)?;
+        conn.set_nodelay(true).map_err(unreachable)?;
+        Ok(conn)
+    }
+
+    async fn exchange(conn: &mut TcpStream, req: &Request) -> Result<Response, WireError> {
+        write_frame(conn, req).await?;
+        read_frame(conn).await
+    }
+
+    /// Sends `req` and waits for the answer, within `timeout` overall.
+    ///
+    /// `retry_on_stale` allows one retry on a fresh connection when a pooled
+    /// connection turns out to be dead; only for requests that are safe to
+    /// repeat (Raft's own RPCs, reads, probes; not forwarded commands).
+    pub async fn call(&self, req: &Request, timeout: Duration, retry_on_stale: bool) -> Result<Response, CallError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = || CallError::Timeout { addr: self.addr.clone(), timeout };
+        if let Some(mut conn) = self.take_idle() {
+            match tokio::time::timeout_at(deadline, Self::exchange(&mut conn, req)).await {
+                Ok(Ok(resp)) => {
+                    self.put_idle(conn);
+                    return Ok(resp);
+                }
+                Ok(Err(WireError::Io(_))) if retry_on_stale => {}
+                Ok(Err(source)) => return Err(CallError::Wire { addr: self.addr.clone(), source }),
+                Err(_) => return Err(timed_out()),
+            }
+        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let mut conn = self.connect(left).await?;
+        match tokio::time::timeout_at(deadline, Self::exchange(&mut conn, req)).await {
+            Ok(Ok(resp)) => {
+                self.put_idle(conn);
+                Ok(resp)
+            }
+            Ok(Err(WireError::Io(source))) => Err(CallError::Unreachable { addr: self.addr.clone(), source }),
+            Ok(Err(source)) => Err(CallError::Wire { addr: self.addr.clone(), source }),
+            Err(_) => Err(timed_out()),
+        }
+    }
+}
+
+/// The pools for every peer this node talks to.
+#[derive(Default)]
+pub struct PeerClients {
+    by_addr: Mutex<HashMap<String, Arc<PeerClient>>>,
+}
+
+impl PeerClients {
+    pub fn get(&self, addr: &str) -> Arc<PeerClient> {
+        let mut map = match self.by_addr.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry(addr.to_string()).or_insert_with(|| Arc::new(PeerClient::new(addr.to_string()))).clone()
+    }
+}

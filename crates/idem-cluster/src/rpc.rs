@@ -1,0 +1,63 @@
+//! The messages nodes exchange: Raft's own RPCs, forwarded client requests,
+//! and clock probes.
+
+use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Record, Stamp};
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::types::{IdemTypes, NodeId};
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    AppendEntries(AppendEntriesRequest<IdemTypes>),
+    Vote(VoteRequest<NodeId>),
+    InstallSnapshot(InstallSnapshotRequest<IdemTypes>),
+    /// A follower hands a client's command to the leader.
+    Forward(Command),
+    /// A follower asks the leader for a linearizable read.
+    Read(ReadRequest),
+    /// What time does your wall clock say?
+    ClockProbe,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ReadRequest {
+    Record(KeyId),
+    Policy(Namespace),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ReadReply {
+    Record { record: Option<Record>, now: Stamp },
+    Policy(NamespacePolicy),
+}
+
+/// Why a forwarded request failed on the node it was sent to.
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+pub enum ForwardError {
+    #[error("not the leader (leader hint: {0:?})")]
+    NotLeader(Option<NodeId>),
+    #[error("leadership changed while the request was in flight")]
+    LeadershipChanged,
+    #[error("timed out")]
+    Timeout,
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
+    Forward(Result<Outcome, ForwardError>),
+    Read(Result<ReadReply, ForwardError>),
+    ClockProbe { wall_ms: u64 },
+    /// The receiver will not process this message (e.g. the sender's clock
+    /// is too far ahead); the text says why.
+    Refused(String),
+}

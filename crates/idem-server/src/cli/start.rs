@@ -1,0 +1,119 @@
+//! `idem start`: one node.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use idem_cluster::{ClusterConfig, ClusterNode, NodeAddr, NodeId};
+
+use crate::cluster_backend::ClusterBackend;
+use crate::http::{router, ApiLimits};
+
+#[derive(Debug, Clone, Args)]
+pub struct StartArgs {
+    /// This node's id (a positive number, unique in the cluster).
+    #[arg(long)]
+    pub id: NodeId,
+    /// Data directory (created on first start).
+    #[arg(long)]
+    pub data: PathBuf,
+    /// HTTP API listen address.
+    #[arg(long, default_value = "127.0.0.1:8101")]
+    pub http: String,
+    /// Inter-node (Raft) listen address.
+    #[arg(long, default_value = "127.0.0.1:7101")]
+    pub raft: String,
+    /// All members, this node included: `1=RAFT/HTTP,2=RAFT/HTTP,...`.
+    /// Left out: a single-node cluster.
+    #[arg(long, default_value = "")]
+    pub peers: String,
+    /// Followers refuse entries stamped further ahead of their wall clock.
+    #[arg(long, default_value_t = 500)]
+    pub max_clock_offset_ms: u64,
+    /// Largest stored response body accepted by `complete`, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024)]
+    pub max_response_bytes: usize,
+}
+
+pub fn run(args: StartArgs) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("idem: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("idem: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn serve(args: StartArgs) -> Result<(), String> {
+    let me = NodeAddr { raft: args.raft.clone(), http: args.http.clone() };
+    let mut members = crate::cli::peers::parse_peers(&args.peers)?;
+    match members.get(&args.id) {
+        None => {
+            members.insert(args.id, me.clone());
+        }
+        Some(listed) if listed.raft != me.raft => {
+            return Err(format!("--peers lists node {} at {}, but --raft is {}", args.id, listed.raft, me.raft));
+        }
+        Some(_) => {}
+    }
+    let mut config = ClusterConfig::new(args.id, args.data.clone(), me, members);
+    config.max_clock_offset_ms = args.max_clock_offset_ms;
+    let node = ClusterNode::start(config)
+        .await
+        .map_err(|e| format!("cannot start node {} with data in {}: {e}", args.id, args.data.display()))?;
+    let report = node.startup_report();
+    tracing::info!(
+        "node {} started: log {:?}..{:?} ({} entries), applied {:?}, snapshot {:?}",
+        args.id,
+        report.first_log_index,
+        report.last_log_index,
+        report.log_entries,
+        report.last_applied_index,
+        report.snapshot_index
+    );
+    let limits = ApiLimits { max_stored_response_bytes: args.max_response_bytes, ..ApiLimits::default() };
+    let app = router(ClusterBackend::new(node.clone()), limits);
+    let listener = tokio::net::TcpListener::bind(&args.http)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.http))?;
+    tracing::info!("node {} serving HTTP on http://{}", args.id, args.http);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("HTTP server: {e}"))?;
+    node.shutdown().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}

@@ -1,0 +1,103 @@
+//! Request bodies to `idem_core` commands, checking every rule on the way.
+//! A request that breaks one is refused here, before anything is proposed.
+
+use idem_core::{
+    CanonicalPayload, Complete, FencingToken, Fingerprint, Heartbeat, KeyId, LeaseDuration, PolicyChange, Release,
+    Reserve, RetainDuration, StoredResponse,
+};
+
+use crate::http::bodies::{
+    CompleteRequest, DeriveRequest, HeartbeatRequest, JsonNumber, PolicyRequest, ReleaseRequest, ReserveRequest,
+    ResponseToStore,
+};
+use crate::http::error::{ApiError, NumberField};
+use crate::http::limits::ApiLimits;
+
+pub fn reserve(id: KeyId, body: ReserveRequest) -> Result<Reserve, ApiError> {
+    Ok(Reserve {
+        id,
+        fingerprint: body.fingerprint.map(Fingerprint::new).transpose()?,
+        lease: body.lease_ms.as_ref().map(|ms| lease(NumberField::LeaseMs, ms)).transpose()?,
+        retain: body.retain_ms.as_ref().map(|ms| retain(NumberField::RetainMs, ms)).transpose()?,
+    })
+}
+
+pub fn heartbeat(id: KeyId, body: HeartbeatRequest) -> Result<Heartbeat, ApiError> {
+    Ok(Heartbeat {
+        id,
+        token: token(&body.token)?,
+        lease: body.lease_ms.as_ref().map(|ms| lease(NumberField::LeaseMs, ms)).transpose()?,
+    })
+}
+
+pub fn complete(id: KeyId, body: CompleteRequest, limits: &ApiLimits) -> Result<Complete, ApiError> {
+    Ok(Complete { id, token: token(&body.token)?, response: stored_response(body.response, limits)? })
+}
+
+pub fn release(id: KeyId, body: ReleaseRequest) -> Result<Release, ApiError> {
+    Ok(Release { id, token: token(&body.token)? })
+}
+
+pub fn policy_change(body: PolicyRequest) -> Result<PolicyChange, ApiError> {
+    Ok(PolicyChange {
+        default_lease: body.default_lease_ms.as_ref().map(|ms| lease(NumberField::DefaultLeaseMs, ms)).transpose()?,
+        default_retain: body
+            .default_retain_ms
+            .as_ref()
+            .map(|ms| retain(NumberField::DefaultRetainMs, ms))
+            .transpose()?,
+        require_minted_keys: body.require_minted_keys,
+    })
+}
+
+pub fn derive_payload(body: &DeriveRequest) -> Result<CanonicalPayload, ApiError> {
+    Ok(CanonicalPayload::from_value(&body.payload)?)
+}
+
+/// A fencing token: a positive integer (tokens are log indexes, from 1).
+fn token(number: &JsonNumber) -> Result<FencingToken, ApiError> {
+    match number.as_u64() {
+        Some(token) if token > 0 => Ok(FencingToken(token)),
+        _ => Err(ApiError::NumberOutOfRange {
+            field: NumberField::Token,
+            expected: "a positive integer (the token reserve returned)".to_owned(),
+            got: number.to_string(),
+        }),
+    }
+}
+
+fn lease(field: NumberField, ms: &JsonNumber) -> Result<LeaseDuration, ApiError> {
+    ms.as_u64()
+        .and_then(|ms| LeaseDuration::from_ms(ms).ok())
+        .ok_or_else(|| duration_error(field, ms, LeaseDuration::MIN_MS, LeaseDuration::MAX_MS))
+}
+
+fn retain(field: NumberField, ms: &JsonNumber) -> Result<RetainDuration, ApiError> {
+    ms.as_u64()
+        .and_then(|ms| RetainDuration::from_ms(ms).ok())
+        .ok_or_else(|| duration_error(field, ms, RetainDuration::MIN_MS, RetainDuration::MAX_MS))
+}
+
+fn duration_error(field: NumberField, got: &JsonNumber, min: u64, max: u64) -> ApiError {
+    ApiError::NumberOutOfRange {
+        field,
+        expected: format!("a whole number of milliseconds from {min} to {max}"),
+        got: got.to_string(),
+    }
+}
+
+/// The response to store: the domain's rules, then the size limit.
+fn stored_response(wire: ResponseToStore, limits: &ApiLimits) -> Result<StoredResponse, ApiError> {
+    let status =
+        wire.status.as_u64().and_then(|s| u16::try_from(s).ok()).ok_or_else(|| ApiError::NumberOutOfRange {
+            field: NumberField::ResponseStatus,
+            expected: "an HTTP status code from 100 to 599".to_owned(),
+            got: wire.status.to_string(),
+        })?;
+    let response = StoredResponse::new(status, wire.headers, wire.body)?;
+    let size = response.approximate_size();
+    if size > limits.max_stored_response_bytes {
+        return Err(ApiError::StoredResponseTooLarge { size, limit: limits.max_stored_response_bytes });
+    }
+    Ok(response)
+}

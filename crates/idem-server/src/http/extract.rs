@@ -1,0 +1,172 @@
+//! Extractors for path names and JSON bodies. Every rejection is an
+//! [`ApiError`], so it reaches the client as problem+json.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
+use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, StatusCode};
+use idem_core::{IdemKey, KeyId, Namespace};
+use serde::de::DeserializeOwned;
+
+use crate::http::bodies::JsonObject;
+use crate::http::error::ApiError;
+use crate::http::limits::ApiLimits;
+
+/// The `{ns}` of the path, percent-decoded and checked.
+#[derive(Debug, Clone)]
+pub struct NamespacePath(pub Namespace);
+
+/// The `{ns}` and `{key}` of the path, percent-decoded and checked. A key
+/// containing `/` arrives percent-encoded as `%2F` and is decoded here.
+#[derive(Debug, Clone)]
+pub struct KeyPath(pub KeyId);
+
+/// A JSON request body. An empty body (with or without a Content-Type) reads
+/// as `{}`; a non-empty one must be `application/json` (or `+json`).
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+/// The decoded value of path parameter `name`.
+async fn path_param<S: Send + Sync>(parts: &mut Parts, state: &S, name: &str) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state).await.map_err(|rejection| match rejection {
+        RawPathParamsRejection::InvalidUtf8InPathParam(_) => ApiError::InvalidPath(format!(
+            "{}: namespaces and keys must be UTF-8 once percent-decoded",
+            rejection.body_text()
+        )),
+        other => ApiError::InvalidPath(other.body_text()),
+    })?;
+    params
+        .iter()
+        .find(|(param, _)| *param == name)
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| ApiError::InvalidPath(format!("the path has no {name} segment")))
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for NamespacePath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let ns = path_param(parts, state, "ns").await?;
+        Ok(NamespacePath(Namespace::new(ns)?))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for KeyPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let NamespacePath(namespace) = NamespacePath::from_request_parts(parts, state).await?;
+        let key = IdemKey::new(path_param(parts, state, "key").await?)?;
+        Ok(KeyPath(KeyId::new(namespace, key)))
+    }
+}
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+    ApiLimits: axum::extract::FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let limits = <ApiLimits as axum::extract::FromRef<S>>::from_ref(state);
+        let headers = request.headers().clone();
+        if declared_length(&headers).is_some_and(|length| length > limits.max_request_body_bytes as u64) {
+            return Err(ApiError::BodyTooLarge { limit: limits.max_request_body_bytes });
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| body_read_error(rejection, limits.max_request_body_bytes))?;
+        if bytes.is_empty() {
+            return parse_json(b"{}").map(JsonBody);
+        }
+        check_json_content_type(&headers)?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// The `Content-Length` the client declared, if it is a number: a body
+/// declared over the limit is refused before it is read.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+}
+
+fn body_read_error(rejection: BytesRejection, limit: usize) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::BodyTooLarge { limit }
+    } else {
+        ApiError::UnreadableBody(rejection.body_text())
+    }
+}
+
+/// Accepts `application/json` and `application/<anything>+json`, with any
+/// parameters (such as `charset=utf-8`).
+fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Err(ApiError::UnsupportedMediaType { got: "no Content-Type".to_owned() });
+    };
+    let text = value.to_str().unwrap_or("");
+    let essence = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let is_json = essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType {
+            got: format!("Content-Type {:?}", String::from_utf8_lossy(value.as_bytes())),
+        })
+    }
+}
+
+/// Parses a whole body (a JSON object), naming the field where its shape is
+/// wrong.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let JsonObject(value) = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        json_error(&path, &inner)
+    })?;
+    deserializer.end().map_err(|error| json_error(".", &error))?;
+    Ok(value)
+}
+
+fn json_error(path: &str, error: &serde_json::Error) -> ApiError {
+    use serde_json::error::Category;
+    match error.classify() {
+        Category::Data if path == "." => ApiError::BodyShape(error.to_string()),
+        Category::Data => ApiError::BodyShape(format!("{path}: {error}")),
+        Category::Syntax | Category::Eof | Category::Io => ApiError::MalformedJson(error.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn with_content_type(value: &'static str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+        headers
+    }
+
+    #[test]
+    fn json_content_types_are_accepted() {
+        for ok in
+            ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"]
+        {
+            assert!(check_json_content_type(&with_content_type(ok)).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn other_content_types_are_refused() {
+        for bad in ["text/plain", "application/x-www-form-urlencoded", "json", "application/jsonx"] {
+            assert!(check_json_content_type(&with_content_type(bad)).is_err(), "{bad}");
+        }
+        assert!(check_json_content_type(&HeaderMap::new()).is_err());
+    }
+}

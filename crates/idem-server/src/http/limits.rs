@@ -1,0 +1,31 @@
+//! How much a request may carry, checked before anything reaches the cluster.
+
+/// Size limits of the HTTP API. A request over a limit gets 413 and changes
+/// nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiLimits {
+    /// The largest request body accepted, in bytes. It must leave room for a
+    /// completion's JSON around the largest stored response (escaping can
+    /// grow a body), so it is a little larger than
+    /// [`ApiLimits::max_stored_response_bytes`] by default.
+    pub max_request_body_bytes: usize,
+    /// The largest response a completion may store: its body plus its header
+    /// names and values, in bytes, as the client's service produced them.
+    pub max_stored_response_bytes: usize,
+}
+
+impl ApiLimits {
+    /// 1 MiB of stored response.
+    pub const DEFAULT_MAX_STORED_RESPONSE_BYTES: usize = 1024 * 1024;
+    /// 1 MiB plus 256 KiB for the JSON around it.
+    pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = Self::DEFAULT_MAX_STORED_RESPONSE_BYTES + 256 * 1024;
+}
+
+impl Default for ApiLimits {
+    fn default() -> Self {
+        ApiLimits {
+            max_request_body_bytes: Self::DEFAULT_MAX_REQUEST_BODY_BYTES,
+            max_stored_response_bytes: Self::DEFAULT_MAX_STORED_RESPONSE_BYTES,
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Handlers of a namespace: its policy, minting keys, deriving keys.
+
+use axum::extract::State;
+use axum::response::Response;
+use idem_core::{Command, Derive, KeyId, Mint, SetPolicy};
+
+use crate::backend::Backend;
+use crate::http::bodies::{DeriveRequest, MintRequest, PolicyRequest};
+use crate::http::commands;
+use crate::http::draws;
+use crate::http::error::ApiError;
+use crate::http::extract::{JsonBody, NamespacePath};
+use crate::http::replies;
+use crate::http::state::AppState;
+
+/// How many fresh keys mint draws before giving up (a UUIDv7 collision is
+/// practically impossible; this only bounds the loop).
+const MINT_ATTEMPTS: u32 = 3;
+
+/// `GET /v1/ns/{ns}`
+pub async fn get_policy<B: Backend>(
+    State(state): State<AppState<B>>,
+    NamespacePath(namespace): NamespacePath,
+) -> Result<Response, ApiError> {
+    let policy = state.backend.namespace_policy(namespace.clone()).await?;
+    Ok(replies::policy_reply(&namespace, &policy))
+}
+
+/// `PUT /v1/ns/{ns}`
+pub async fn put_policy<B: Backend>(
+    State(state): State<AppState<B>>,
+    NamespacePath(namespace): NamespacePath,
+    JsonBody(body): JsonBody<PolicyRequest>,
+) -> Result<Response, ApiError> {
+    let change = commands::policy_change(body)?;
+    let command = SetPolicy { namespace: namespace.clone(), change, secret_if_new: draws::namespace_secret() };
+    let outcome = state.backend.execute(Command::SetPolicy(command)).await?;
+    replies::set_policy(&namespace, outcome)
+}
+
+/// `POST /v1/ns/{ns}/keys`
+pub async fn mint<B: Backend>(
+    State(state): State<AppState<B>>,
+    NamespacePath(namespace): NamespacePath,
+    JsonBody(MintRequest {}): JsonBody<MintRequest>,
+) -> Result<Response, ApiError> {
+    for _ in 0..MINT_ATTEMPTS {
+        let id = KeyId::new(namespace.clone(), draws::new_minted_key());
+        let command = Mint { id, secret_if_new: draws::namespace_secret() };
+        let outcome = state.backend.execute(Command::Mint(command)).await?;
+        if let Some(reply) = replies::mint(outcome)? {
+            return Ok(reply);
+        }
+    }
+    Err(ApiError::MintCollisions { attempts: MINT_ATTEMPTS })
+}
+
+/// `POST /v1/ns/{ns}/derive`
+pub async fn derive<B: Backend>(
+    State(state): State<AppState<B>>,
+    NamespacePath(namespace): NamespacePath,
+    JsonBody(body): JsonBody<DeriveRequest>,
+) -> Result<Response, ApiError> {
+    let payload = commands::derive_payload(&body)?;
+    let command = Derive { namespace, payload, secret_if_new: draws::namespace_secret() };
+    let outcome = state.backend.execute(Command::Derive(command)).await?;
+    replies::derive(outcome)
+}

@@ -1,0 +1,68 @@
+//! A record as `GET /v1/ns/{ns}/keys/{key}` shows it.
+
+use idem_core::{FencingToken, KeyId, Record, Stamp, StoredResponse};
+use serde::Serialize;
+
+/// The record of one key, judged at the time of the read. Every field is a
+/// fact of the record except `lease_expired`, which is judged at the read's
+/// time (both the wall-clock and the monotonic bound).
+#[derive(Debug, Clone, Serialize)]
+pub struct RecordView {
+    pub namespace: String,
+    pub key: String,
+    #[serde(flatten)]
+    pub state: StateView,
+}
+
+/// The state-specific part (`"state"` names it).
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum StateView {
+    /// Minted by the server, not reserved yet.
+    Minted { minted_at_ms: u64, retain_until_ms: u64 },
+    /// Owned by the holder of `token` under a lease.
+    InProgress {
+        token: FencingToken,
+        fingerprint: Option<String>,
+        lease_ms: u64,
+        lease_expires_at_ms: u64,
+        lease_expired: bool,
+        retain_ms: u64,
+        minted: bool,
+    },
+    /// Finished; `response` is replayed to every retry until `retain_until_ms`.
+    Completed {
+        token: FencingToken,
+        fingerprint: Option<String>,
+        completed_at_ms: u64,
+        retain_until_ms: u64,
+        response: StoredResponse,
+    },
+}
+
+impl RecordView {
+    pub fn new(id: &KeyId, record: Record, now: &Stamp) -> Self {
+        let state = match record {
+            Record::Minted(m) => {
+                StateView::Minted { minted_at_ms: m.minted_at.hlc.wall_ms, retain_until_ms: m.retention().wall_ms() }
+            }
+            Record::InProgress(r) => StateView::InProgress {
+                token: r.token,
+                fingerprint: r.fingerprint.as_ref().map(|f| f.as_str().to_owned()),
+                lease_ms: r.lease_duration.as_ms(),
+                lease_expires_at_ms: r.lease().wall_ms(),
+                lease_expired: r.lease().has_passed(now),
+                retain_ms: r.retain.as_ms(),
+                minted: r.minted,
+            },
+            Record::Completed(c) => StateView::Completed {
+                token: c.token,
+                fingerprint: c.fingerprint.as_ref().map(|f| f.as_str().to_owned()),
+                completed_at_ms: c.completed_at.hlc.wall_ms,
+                retain_until_ms: c.retention().wall_ms(),
+                response: c.response,
+            },
+        };
+        RecordView { namespace: id.namespace.as_str().to_owned(), key: id.key.as_str().to_owned(), state }
+    }
+}

@@ -1,0 +1,17 @@
+//! # idem-server: the HTTP API and the `idem` binary
+//!
+//! This crate owns the edge: HTTP routes and their JSON bodies, input limits,
+//! the mapping of outcomes and errors to status codes and
+//! `application/problem+json` (done once, here), metrics, and the command
+//! line. It turns validated requests into `idem_core` commands and hands them
+//! to a [`backend::Backend`] (the cluster).
+//!
+//! It must not touch storage or Raft directly, and must not decide anything
+//! about leases or tokens: that is `idem-core`'s job.
+
+pub mod backend;
+pub mod http;
+#[cfg(feature = "memory-backend")]
+pub mod memory_backend;
+pub mod cli;
+pub mod cluster_backend;

@@ -1,0 +1,18 @@
+//! The `idem` command: run a node, run a local three-node cluster, or talk
+//! to a cluster from the terminal. `idem --help` lists the commands.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use idem_server::cli::{self, Cli, Commands};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Commands::Start(args) => cli::start::run(args),
+        Commands::Dev(args) => cli::dev::run(args),
+        Commands::Status(args) => cli::client::status(args),
+        Commands::Key(args) => cli::client::key(args),
+    }
+}

@@ -1,0 +1,155 @@
+//! A single-node, in-memory [`Backend`] for tests and local experiments
+//! (feature `memory-backend`). Nothing is replicated or persisted: it must
+//! never serve real traffic.
+//!
+//! It does what a single-node leader would: it stamps each command (HLC from
+//! the wall clock, never going backwards; term 1; monotonic ms since the
+//! backend was made), places it at the next log index, and applies it with
+//! [`idem_core::apply`] to an [`idem_core::MemoryStore`] behind a mutex.
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use idem_core::{
+    apply, namespace_policy, read_record, Command, Entry, HlcTimestamp, KeyId, LogPosition, MemoryStore, Namespace,
+    NamespacePolicy, Outcome, Stamp,
+};
+
+use crate::backend::{Backend, BackendError, ClusterStatus, MemberStatus, RecordRead};
+
+/// The only term this node is ever leader of.
+const TERM: u64 = 1;
+/// This node's id in [`ClusterStatus`].
+const NODE_ID: u64 = 1;
+
+/// An in-memory single-node "cluster". Clones share the same state.
+#[derive(Debug, Clone)]
+pub struct MemoryBackend {
+    node: Arc<Mutex<MemoryNode>>,
+    ready: Arc<AtomicBool>,
+}
+
+#[derive(Debug)]
+struct MemoryNode {
+    store: MemoryStore,
+    /// Index of the last entry applied (0: none yet).
+    last_index: u64,
+    /// The last HLC reading handed out.
+    last_hlc: HlcTimestamp,
+    /// When this node became leader of [`TERM`].
+    term_started: Instant,
+}
+
+impl Default for MemoryBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryBackend {
+    /// An empty store; ready.
+    pub fn new() -> Self {
+        MemoryBackend {
+            node: Arc::new(Mutex::new(MemoryNode {
+                store: MemoryStore::default(),
+                last_index: 0,
+                last_hlc: HlcTimestamp::default(),
+                term_started: Instant::now(),
+            })),
+            ready: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// What `GET /ready` reports (for testing readiness).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// Number of entries applied so far.
+    pub fn applied_entries(&self) -> u64 {
+        self.lock().last_index
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryNode> {
+        self.node.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl MemoryNode {
+    /// A leader's stamp for now: the HLC never goes backwards, even if the
+    /// wall clock does.
+    fn stamp(&mut self) -> Stamp {
+        let wall_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            .unwrap_or(0);
+        let hlc = if wall_ms > self.last_hlc.wall_ms {
+            HlcTimestamp::new(wall_ms, 0)
+        } else {
+            HlcTimestamp::new(self.last_hlc.wall_ms, self.last_hlc.logical.saturating_add(1))
+        };
+        self.last_hlc = hlc;
+        let term_elapsed_ms = u64::try_from(self.term_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Stamp { hlc, term: TERM, term_elapsed_ms }
+    }
+
+    fn execute(&mut self, command: Command) -> Outcome {
+        let stamp = self.stamp();
+        self.last_index += 1;
+        let entry = Entry { position: LogPosition { term: TERM, index: self.last_index }, stamp, command };
+        match apply(&mut self.store, &entry) {
+            Ok(outcome) => outcome,
+            Err(never) => match never {},
+        }
+    }
+}
+
+/// `MemoryStore`'s error type is `Infallible`.
+fn infallible<T>(result: Result<T, Infallible>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(never) => match never {},
+    }
+}
+
+impl Backend for MemoryBackend {
+    async fn execute(&self, command: Command) -> Result<Outcome, BackendError> {
+        Ok(self.lock().execute(command))
+    }
+
+    async fn read_record(&self, id: KeyId) -> Result<RecordRead, BackendError> {
+        let mut node = self.lock();
+        let now = node.stamp();
+        let record = infallible(read_record(&node.store, &id, &now));
+        Ok(RecordRead { record, now })
+    }
+
+    async fn namespace_policy(&self, ns: Namespace) -> Result<NamespacePolicy, BackendError> {
+        Ok(infallible(namespace_policy(&self.lock().store, &ns)))
+    }
+
+    async fn cluster_status(&self) -> ClusterStatus {
+        let last_index = self.lock().last_index;
+        ClusterStatus {
+            node_id: NODE_ID,
+            state: "Leader".to_owned(),
+            leader: Some(NODE_ID),
+            term: TERM,
+            last_log_index: Some(last_index),
+            last_applied_index: Some(last_index),
+            members: vec![MemberStatus {
+                id: NODE_ID,
+                raft_addr: "memory".to_owned(),
+                http_addr: "memory".to_owned(),
+                matched_index: Some(last_index),
+                clock_offset_ms: Some(0),
+            }],
+        }
+    }
+
+    async fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+}

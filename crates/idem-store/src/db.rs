@@ -1,0 +1,66 @@
+//! The RocksDB instance and its column families.
+//!
+//! One database holds both the Raft log and the state machine, so they share
+//! one write-ahead log: a synced log write also makes every earlier state
+//! machine write durable (which is what lets log purging trust the state
+//! machine).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{ColumnFamilyDescriptor, DBRecoveryMode, Options, DB};
+
+use crate::error::StoreError;
+
+/// Column families.
+pub const CF_LOG: &str = "log";
+pub const CF_RAFT: &str = "raft";
+pub const CF_RECORDS: &str = "records";
+pub const CF_NAMESPACES: &str = "namespaces";
+pub const CF_SM: &str = "sm";
+
+pub const ALL_CFS: [&str; 5] = [CF_LOG, CF_RAFT, CF_RECORDS, CF_NAMESPACES, CF_SM];
+
+/// Keys in `CF_RAFT`.
+pub const KEY_VOTE: &[u8] = b"vote";
+pub const KEY_COMMITTED: &[u8] = b"committed";
+pub const KEY_LAST_PURGED: &[u8] = b"last_purged";
+
+/// Keys in `CF_SM`.
+pub const KEY_LAST_APPLIED: &[u8] = b"last_applied";
+pub const KEY_MEMBERSHIP: &[u8] = b"membership";
+pub const KEY_CLOCK: &[u8] = b"clock";
+/// Present while a snapshot is being loaded; names the snapshot file.
+pub const KEY_INSTALLING: &[u8] = b"installing";
+
+fn db_options() -> Options {
+    let mut opts = Options::default();
+    opts.create_if_missing(true);
+    opts.create_missing_column_families(true);
+    opts.set_paranoid_checks(true);
+    // A torn final write (a crash mid-append, never acknowledged) is dropped;
+    // corruption anywhere else stops the start-up with an error.
+    opts.set_wal_recovery_mode(DBRecoveryMode::TolerateCorruptedTailRecords);
+    opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    opts.increase_parallelism(2);
+    opts
+}
+
+pub fn open(path: &Path) -> Result<Arc<DB>, StoreError> {
+    let cfs = ALL_CFS.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+    Ok(Arc::new(DB::open_cf_descriptors(&db_options(), path, cfs)?))
+}
+
+pub fn open_read_only(path: &Path) -> Result<DB, StoreError> {
+    Ok(DB::open_cf_for_read_only(&db_options(), path, ALL_CFS, false)?)
+}
+
+pub fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily, StoreError> {
+    db.cf_handle(name).ok_or_else(|| StoreError::corrupt("column family", format!("{name} is missing")))
+}
+
+pub fn synced() -> rocksdb::WriteOptions {
+    let mut w = rocksdb::WriteOptions::default();
+    w.set_sync(true);
+    w
+}

@@ -1,0 +1,31 @@
+//! Storage errors, typed. The cluster layer turns them into openraft's
+//! `StorageError` (which stops the node) or, at start-up, into a clear
+//! message for the operator.
+
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("RocksDB: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("I/O on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    /// Bytes on disk that do not decode: corruption, or a file from another
+    /// program or version.
+    #[error("corrupt data: {what}: {detail}")]
+    Corrupt { what: String, detail: String },
+    #[error("a blocking storage task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    pub fn corrupt(what: impl Into<String>, detail: impl ToString) -> Self {
+        StoreError::Corrupt { what: what.into(), detail: detail.to_string() }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        StoreError::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,75 @@
+//! # idem-store: durable storage on RocksDB
+//!
+//! This crate owns the bytes on disk: the Raft log, the vote and committed
+//! id ([`LogStore`], openraft's `RaftLogStorage`), and the state machine's
+//! records, namespaces and applied clock ([`StateMachineStore`], openraft's
+//! `RaftStateMachine`, applying entries with `idem_core::apply`), snapshots as
+//! streamed, checksummed files, and the start-up checks that refuse corrupt
+//! or truncated data with a clear error.
+//!
+//! It must not decide anything about keys, leases or tokens (that is
+//! `idem-core`), and must not talk to the network or read clocks for
+//! anything but file names.
+//!
+//! Data directory layout: `db/` (RocksDB), `snapshots/` (at most one current
+//! snapshot file), `checkpoints/` (point-in-time copies while a snapshot is
+//! built; removed at start-up).
+
+pub mod codec;
+mod db;
+mod error;
+mod integrity;
+mod log_store;
+mod pending;
+mod reader;
+mod snapshot_dir;
+mod snapshot_file;
+mod state_machine;
+mod types;
+
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+
+pub use error::StoreError;
+pub use integrity::StartupReport;
+pub use log_store::LogStore;
+pub use reader::StateReader;
+pub use state_machine::{SnapshotBuilder, StateMachineStore};
+pub use types::{AppliedOutcome, IdemRaftTypes, NodeId};
+
+/// An opened, checked data directory.
+pub struct Store<C> {
+    pub log: LogStore<C>,
+    pub state_machine: StateMachineStore<C>,
+    pub reader: StateReader,
+    pub report: StartupReport,
+    _types: PhantomData<C>,
+}
+
+impl<C: IdemRaftTypes> Store<C> {
+    /// Opens (or creates) the data directory and checks it. Any corruption
+    /// is returned as [`StoreError::Corrupt`] naming what is wrong.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::io(data_dir, e))?;
+        let checkpoints = data_dir.join("checkpoints");
+        if checkpoints.exists() {
+            std::fs::remove_dir_all(&checkpoints).map_err(|e| StoreError::io(&checkpoints, e))?;
+        }
+        let snapshots = snapshot_dir::SnapshotDir::open(data_dir.join("snapshots"))?;
+        let db = db::open(&data_dir.join("db"))?;
+        let log = LogStore::new(db.clone());
+        let report = integrity::check::<C>(&db, &log, &snapshots)?;
+        Ok(Store {
+            log,
+            state_machine: StateMachineStore::new(db.clone(), snapshots, checkpoints),
+            reader: StateReader::new(db),
+            report,
+            _types: PhantomData,
+        })
+    }
+
+    /// Where snapshots of this store are kept.
+    pub fn snapshot_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join("snapshots")
+    }
+}

@@ -1,0 +1,97 @@
+//! The core's `RecordStore` over RocksDB for one apply call: writes go into
+//! a `WriteBatch` and an overlay (so later entries in the same call read
+//! them), and the batch is written once, together with the last-applied id
+//! and membership.
+
+use std::collections::HashMap;
+
+use idem_core::{AppliedClock, KeyId, Namespace, NamespaceRecord, Record, RecordStore};
+use rocksdb::{WriteBatch, DB};
+
+use crate::codec::{decode, encode, record_key};
+use crate::db::{cf, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK};
+use crate::error::StoreError;
+
+pub(crate) struct PendingWrites<'a> {
+    db: &'a DB,
+    pub(crate) batch: WriteBatch,
+    records: HashMap<KeyId, Option<Record>>,
+    namespaces: HashMap<Namespace, Option<NamespaceRecord>>,
+    clock: Option<AppliedClock>,
+}
+
+impl<'a> PendingWrites<'a> {
+    pub(crate) fn new(db: &'a DB) -> Self {
+        PendingWrites { db, batch: WriteBatch::default(), records: HashMap::new(), namespaces: HashMap::new(), clock: None }
+    }
+}
+
+pub(crate) fn read_record(db: &DB, id: &KeyId) -> Result<Option<Record>, StoreError> {
+    match db.get_pinned_cf(cf(db, CF_RECORDS)?, record_key(id))? {
+        None => Ok(None),
+        Some(bytes) => decode(&bytes, &format!("record {id}")).map(Some),
+    }
+}
+
+pub(crate) fn read_namespace(db: &DB, ns: &Namespace) -> Result<Option<NamespaceRecord>, StoreError> {
+    match db.get_pinned_cf(cf(db, CF_NAMESPACES)?, ns.as_str().as_bytes())? {
+        None => Ok(None),
+        Some(bytes) => decode(&bytes, &format!("namespace {ns}")).map(Some),
+    }
+}
+
+pub(crate) fn read_clock(db: &DB) -> Result<AppliedClock, StoreError> {
+    match db.get_pinned_cf(cf(db, CF_SM)?, KEY_CLOCK)? {
+        None => Ok(AppliedClock::default()),
+        Some(bytes) => decode(&bytes, "applied clock"),
+    }
+}
+
+impl RecordStore for PendingWrites<'_> {
+    type Error = StoreError;
+
+    fn record(&self, id: &KeyId) -> Result<Option<Record>, StoreError> {
+        match self.records.get(id) {
+            Some(pending) => Ok(pending.clone()),
+            None => read_record(self.db, id),
+        }
+    }
+
+    fn put_record(&mut self, id: &KeyId, record: Record) -> Result<(), StoreError> {
+        self.batch.put_cf(cf(self.db, CF_RECORDS)?, record_key(id), encode(&record)?);
+        self.records.insert(id.clone(), Some(record));
+        Ok(())
+    }
+
+    fn delete_record(&mut self, id: &KeyId) -> Result<(), StoreError> {
+        self.batch.delete_cf(cf(self.db, CF_RECORDS)?, record_key(id));
+        self.records.insert(id.clone(), None);
+        Ok(())
+    }
+
+    fn namespace(&self, ns: &Namespace) -> Result<Option<NamespaceRecord>, StoreError> {
+        match self.namespaces.get(ns) {
+            Some(pending) => Ok(pending.clone()),
+            None => read_namespace(self.db, ns),
+        }
+    }
+
+    fn put_namespace(&mut self, ns: &Namespace, record: NamespaceRecord) -> Result<(), StoreError> {
+        self.batch.put_cf(cf(self.db, CF_NAMESPACES)?, ns.as_str().as_bytes(), encode(&record)?);
+        self.namespaces.insert(ns.clone(), Some(record));
+        Ok(())
+    }
+
+    fn applied_clock(&self) -> Result<AppliedClock, StoreError> {
+        match self.clock {
+            Some(c) => Ok(c),
+            None => read_clock(self.db),
+        }
+    }
+
+    fn set_applied_clock(&mut self, clock: AppliedClock) -> Result<(), StoreError> {
+        self.batch.put_cf(cf(self.db, CF_SM)?, KEY_CLOCK, encode(&clock)?);
+        self.clock = Some(clock);
+        Ok(())
+    }
+}

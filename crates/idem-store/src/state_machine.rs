@@ -1,0 +1,288 @@
+//! The state machine: applies committed entries with `idem_core::apply`,
+//! builds snapshots from a consistent point-in-time copy, installs snapshots
+//! received from the leader.
+//!
+//! Records, the applied clock, the last-applied log id and the membership
+//! are written in one batch per apply call, so they always agree. These
+//! writes are not synced: the log (synced) can replay them after a crash,
+//! and a log purge syncs the shared write-ahead log first.
+
+use std::io::{Seek, SeekFrom};
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use idem_core::LogPosition;
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError, StorageIOError, StoredMembership};
+use rocksdb::{IteratorMode, WriteBatch, DB};
+
+use crate::codec::{decode, encode};
+use crate::db::{
+    self, cf, synced, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK, KEY_INSTALLING, KEY_LAST_APPLIED, KEY_MEMBERSHIP,
+};
+use crate::error::StoreError;
+use crate::pending::PendingWrites;
+use crate::snapshot_dir::SnapshotDir;
+use crate::snapshot_file::{FrameKind, SnapshotReader, SnapshotWriter};
+use crate::types::{AppliedOutcome, IdemRaftTypes, NodeId};
+
+type Meta<C> = SnapshotMeta<NodeId, <C as openraft::RaftTypeConfig>::Node>;
+type Membership<C> = StoredMembership<NodeId, <C as openraft::RaftTypeConfig>::Node>;
+
+pub struct StateMachineStore<C> {
+    db: Arc<DB>,
+    snapshots: SnapshotDir,
+    checkpoints: PathBuf,
+    _types: PhantomData<C>,
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Task(e.to_string()))?
+}
+
+fn sm_read_error(e: StoreError) -> StorageError<NodeId> {
+    StorageIOError::read_state_machine(&e).into()
+}
+
+fn sm_write_error(e: StoreError) -> StorageError<NodeId> {
+    StorageIOError::write_state_machine(&e).into()
+}
+
+fn snapshot_error(e: StoreError) -> StorageError<NodeId> {
+    StorageIOError::write_snapshot(None, &e).into()
+}
+
+/// The last-applied log id and membership as stored in `db`.
+pub(crate) fn applied_state<C: IdemRaftTypes>(db: &DB) -> Result<(Option<LogId<NodeId>>, Membership<C>), StoreError> {
+    let sm = cf(db, CF_SM)?;
+    let last = match db.get_pinned_cf(sm, KEY_LAST_APPLIED)? {
+        None => None,
+        Some(b) => decode(&b, "last applied log id")?,
+    };
+    let membership = match db.get_pinned_cf(sm, KEY_MEMBERSHIP)? {
+        None => StoredMembership::default(),
+        Some(b) => decode(&b, "membership")?,
+    };
+    Ok((last, membership))
+}
+
+fn apply_entries<C: IdemRaftTypes>(db: &DB, entries: Vec<C::Entry>) -> Result<Vec<AppliedOutcome>, StoreError> {
+    let mut pending = PendingWrites::new(db);
+    let mut outcomes = Vec::with_capacity(entries.len());
+    let mut last_applied = None;
+    let mut membership = None;
+    for entry in entries {
+        last_applied = Some(entry.log_id);
+        match entry.payload {
+            EntryPayload::Blank => outcomes.push(None),
+            EntryPayload::Normal(stamped) => {
+                let position = LogPosition { term: entry.log_id.leader_id.term, index: entry.log_id.index };
+                outcomes.push(Some(idem_core::apply(&mut pending, &stamped.at(position))?));
+            }
+            EntryPayload::Membership(m) => {
+                membership = Some(StoredMembership::new(Some(entry.log_id), m));
+                outcomes.push(None);
+            }
+        }
+    }
+    let sm = cf(db, CF_SM)?;
+    let mut batch = std::mem::take(&mut pending.batch);
+    if let Some(last) = last_applied {
+        batch.put_cf(sm, KEY_LAST_APPLIED, encode(&Some(last))?);
+    }
+    if let Some(m) = membership {
+        batch.put_cf(sm, KEY_MEMBERSHIP, encode(&m)?);
+    }
+    db.write(batch)?;
+    Ok(outcomes)
+}
+
+/// Replaces the state machine's contents with the snapshot at `path`. A
+/// marker naming the file is kept (synced) while loading, so a crash part-way
+/// is finished at the next start-up instead of leaving a mixed state.
+pub(crate) fn load_snapshot<C: IdemRaftTypes>(db: &DB, path: &std::path::Path) -> Result<Meta<C>, StoreError> {
+    let (meta, mut reader): (Meta<C>, _) = SnapshotReader::open(path)?;
+    let sm = cf(db, CF_SM)?;
+    let records = cf(db, CF_RECORDS)?;
+    let namespaces = cf(db, CF_NAMESPACES)?;
+    db.put_cf_opt(sm, KEY_INSTALLING, path.to_string_lossy().as_bytes(), &synced())?;
+
+    let mut batch = WriteBatch::default();
+    batch.delete_range_cf(records, [0u8].as_slice(), [0xFFu8].as_slice());
+    batch.delete_range_cf(namespaces, [0u8].as_slice(), [0xFFu8].as_slice());
+    batch.delete_cf(sm, KEY_CLOCK);
+    let mut in_batch = 0;
+    while let Some((kind, key, value)) = reader.next_frame()? {
+        match kind {
+            FrameKind::Record => {
+                let _: idem_core::Record = decode(&value, "snapshot record")?;
+                batch.put_cf(records, key, value);
+            }
+            FrameKind::Namespace => {
+                let _: idem_core::NamespaceRecord = decode(&value, "snapshot namespace")?;
+                batch.put_cf(namespaces, key, value);
+            }
+            FrameKind::Clock => {
+                let _: idem_core::AppliedClock = decode(&value, "snapshot clock")?;
+                batch.put_cf(sm, KEY_CLOCK, value);
+            }
+        }
+        in_batch += 1;
+        if in_batch >= 10_000 {
+            db.write(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+    }
+    batch.put_cf(sm, KEY_LAST_APPLIED, encode(&meta.last_log_id)?);
+    batch.put_cf(sm, KEY_MEMBERSHIP, encode(&meta.last_membership)?);
+    batch.delete_cf(sm, KEY_INSTALLING);
+    db.write_opt(batch, &synced())?;
+    Ok(meta)
+}
+
+/// Streams the state machine of a read-only point-in-time copy into a
+/// snapshot file.
+fn write_snapshot<C: IdemRaftTypes>(copy: &DB, path: &std::path::Path, snapshot_id: String) -> Result<Meta<C>, StoreError> {
+    let (last_log_id, last_membership) = applied_state::<C>(copy)?;
+    let meta = SnapshotMeta { last_log_id, last_membership, snapshot_id };
+    let mut w = SnapshotWriter::create(path, &meta)?;
+    for (name, kind) in [(CF_RECORDS, FrameKind::Record), (CF_NAMESPACES, FrameKind::Namespace)] {
+        for item in copy.iterator_cf(cf(copy, name)?, IteratorMode::Start) {
+            let (k, v) = item?;
+            w.frame(kind, &k, &v)?;
+        }
+    }
+    if let Some(clock) = copy.get_cf(cf(copy, CF_SM)?, KEY_CLOCK)? {
+        w.frame(FrameKind::Clock, KEY_CLOCK, &clock)?;
+    }
+    w.finish()?;
+    Ok(meta)
+}
+
+impl<C: IdemRaftTypes> StateMachineStore<C> {
+    pub(crate) fn new(db: Arc<DB>, snapshots: SnapshotDir, checkpoints: PathBuf) -> Self {
+        StateMachineStore { db, snapshots, checkpoints, _types: PhantomData }
+    }
+
+    async fn open_snapshot(path: PathBuf, meta: Meta<C>) -> Result<Snapshot<C>, StoreError> {
+        let file = tokio::fs::File::open(&path).await.map_err(|e| StoreError::io(&path, e))?;
+        Ok(Snapshot { meta, snapshot: Box::new(file) })
+    }
+}
+
+pub struct SnapshotBuilder<C> {
+    /// A RocksDB checkpoint taken between two apply calls, or why it failed.
+    checkpoint: Result<PathBuf, String>,
+    snapshots: SnapshotDir,
+    _types: PhantomData<C>,
+}
+
+impl<C: IdemRaftTypes> RaftSnapshotBuilder<C> for SnapshotBuilder<C> {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<C>, StorageError<NodeId>> {
+        let checkpoint = self.checkpoint.clone().map_err(|e| snapshot_error(StoreError::Task(e)))?;
+        let snapshots = self.snapshots.clone();
+        let built = blocking(move || {
+            let copy = db::open_read_only(&checkpoint)?;
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            let (last, _) = applied_state::<C>(&copy)?;
+            let id = match last {
+                Some(l) => format!("{}-{}-{nanos}", l.leader_id.term, l.index),
+                None => format!("0-0-{nanos}"),
+            };
+            let temp = snapshots.temp_path();
+            let meta = write_snapshot::<C>(&copy, &temp, id)?;
+            drop(copy);
+            std::fs::remove_dir_all(&checkpoint).map_err(|e| StoreError::io(&checkpoint, e))?;
+            let path = snapshots.publish(&temp, &meta)?;
+            Ok((path, meta))
+        })
+        .await
+        .map_err(snapshot_error)?;
+        StateMachineStore::<C>::open_snapshot(built.0, built.1).await.map_err(snapshot_error)
+    }
+}
+
+impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
+    type SnapshotBuilder = SnapshotBuilder<C>;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId<NodeId>>, Membership<C>), StorageError<NodeId>> {
+        applied_state::<C>(&self.db).map_err(sm_read_error)
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<AppliedOutcome>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = C::Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<C::Entry> = entries.into_iter().collect();
+        let db = self.db.clone();
+        blocking(move || apply_entries::<C>(&db, entries)).await.map_err(sm_write_error)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        // This runs between two apply calls, so the checkpoint holds records,
+        // last-applied id and membership of exactly one moment.
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let path = self.checkpoints.join(format!("checkpoint-{nanos}"));
+        let checkpoint = std::fs::create_dir_all(&self.checkpoints)
+            .map_err(|e| e.to_string())
+            .and_then(|_| rocksdb::checkpoint::Checkpoint::new(self.db.as_ref()).map_err(|e| e.to_string()))
+            .and_then(|c| c.create_checkpoint(&path).map_err(|e| e.to_string()))
+            .map(|_| path);
+        SnapshotBuilder { checkpoint, snapshots: self.snapshots.clone(), _types: PhantomData }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError<NodeId>> {
+        // An anonymous file: it disappears when dropped.
+        let path = self.snapshots.temp_path();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| snapshot_error(StoreError::io(&path, e)))?;
+        std::fs::remove_file(&path).map_err(|e| snapshot_error(StoreError::io(&path, e)))?;
+        Ok(Box::new(tokio::fs::File::from_std(file)))
+    }
+
+    async fn install_snapshot(&mut self, meta: &Meta<C>, snapshot: Box<tokio::fs::File>) -> Result<(), StorageError<NodeId>> {
+        let mut received = snapshot.into_std().await;
+        let db = self.db.clone();
+        let snapshots = self.snapshots.clone();
+        let expected = meta.clone();
+        blocking(move || {
+            // Copy the received bytes to a file of our own, verify it whole,
+            // and only then let it replace anything.
+            let temp = snapshots.temp_path();
+            received.seek(SeekFrom::Start(0)).map_err(|e| StoreError::io(&temp, e))?;
+            let mut out = std::fs::File::create(&temp).map_err(|e| StoreError::io(&temp, e))?;
+            std::io::copy(&mut received, &mut out).map_err(|e| StoreError::io(&temp, e))?;
+            out.sync_all().map_err(|e| StoreError::io(&temp, e))?;
+            let (got, reader): (Meta<C>, _) = SnapshotReader::open(&temp)?;
+            reader.verify()?;
+            if got.last_log_id != expected.last_log_id || got.snapshot_id != expected.snapshot_id {
+                return Err(StoreError::corrupt(
+                    "received snapshot",
+                    format!("holds {:?}/{}, expected {:?}/{}", got.last_log_id, got.snapshot_id, expected.last_log_id, expected.snapshot_id),
+                ));
+            }
+            let path = snapshots.publish(&temp, &got)?;
+            load_snapshot::<C>(&db, &path)?;
+            Ok(())
+        })
+        .await
+        .map_err(snapshot_error)
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<C>>, StorageError<NodeId>> {
+        let current = self.snapshots.current::<C::Node>().map_err(sm_read_error)?;
+        match current {
+            None => Ok(None),
+            Some((path, meta)) => Self::open_snapshot(path, meta).await.map(Some).map_err(sm_read_error),
+        }
+    }
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# A local three-node idem cluster of separate processes, for people and for
+# the chaos scripts.
+#
+#   scripts/cluster.sh start          build (if needed) and start nodes 1-3
+#   scripts/cluster.sh stop           stop every node (SIGTERM)
+#   scripts/cluster.sh status         which nodes run; the cluster as node 1 sees it
+#   scripts/cluster.sh kill N         kill -9 node N
+#   scripts/cluster.sh restart N      (re)start node N
+#
+# Data and logs: ./data/nodeN/ (override with IDEM_DATA). HTTP ports
+# 8101-8103, Raft ports 7101-7103 (override the base with IDEM_HTTP_BASE /
+# IDEM_RAFT_BASE). Extra environment for one node (e.g. libfaketime) can be
+# given as IDEM_NODE_ENV_N="VAR=value VAR2=value".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${IDEM_DATA:-./data}
+HTTP_BASE=${IDEM_HTTP_BASE:-8101}
+RAFT_BASE=${IDEM_RAFT_BASE:-7101}
+BIN=${IDEM_BIN:-}
+
+http_addr() { echo "127.0.0.1:$((HTTP_BASE + $1 - 1))"; }
+raft_addr() { echo "127.0.0.1:$((RAFT_BASE + $1 - 1))"; }
+peers() {
+    local out="" n
+    for n in 1 2 3; do out+="${out:+,}$n=$(raft_addr $n)/$(http_addr $n)"; done
+    echo "$out"
+}
+
+binary() {
+    if [ -n "$BIN" ]; then echo "$BIN"; return; fi
+    local target="${CARGO_TARGET_DIR:-target}"
+    if [ ! -x "$target/release/idem" ] || [ -n "$(find crates -newer "$target/release/idem" -name '*.rs' -print -quit)" ]; then
+        . scripts/lib/deps.sh
+        ensure_build_deps
+        echo "building idem (release)..." >&2
+        cargo build --release --locked --bin idem >&2
+    fi
+    echo "$target/release/idem"
+}
+
+pid_of() {
+    local f="$DATA/node$1/pid"
+    [ -f "$f" ] && kill -0 "$(cat "$f")" 2>/dev/null && cat "$f"
+}
+
+start_node() {
+    local n=$1 bin=$2
+    if pid_of "$n" >/dev/null; then echo "node $n already running (pid $(pid_of "$n"))"; return; fi
+    mkdir -p "$DATA/node$n"
+    local envvar="IDEM_NODE_ENV_$n"
+    # shellcheck disable=SC2086
+    env ${!envvar:-} "$bin" start --id "$n" --data "$DATA/node$n" \
+        --http "$(http_addr "$n")" --raft "$(raft_addr "$n")" --peers "$(peers)" \
+        >>"$DATA/node$n/idem.log" 2>&1 &
+    echo $! > "$DATA/node$n/pid"
+    echo "node $n: pid $!, http://$(http_addr "$n")"
+}
+
+wait_ready() {
+    local n=$1 i
+    for i in $(seq 1 300); do
+        if curl -sf "http://$(http_addr "$n")/ready" >/dev/null 2>&1; then return 0; fi
+        if ! pid_of "$n" >/dev/null; then echo "node $n exited; see $DATA/node$n/idem.log" >&2; tail -5 "$DATA/node$n/idem.log" >&2; return 1; fi
+        sleep 0.1
+    done
+    echo "node $n not ready after 30 s; see $DATA/node$n/idem.log" >&2
+    return 1
+}
+
+case "${1:-}" in
+    start)
+        bin=$(binary)
+        for n in 1 2 3; do start_node "$n" "$bin"; done
+        for n in 1 2 3; do wait_ready "$n"; done
+        echo "cluster ready"
+        ;;
+    stop)
+        for n in 1 2 3; do
+            if pid=$(pid_of "$n"); then kill -TERM "$pid" && echo "node $n stopped"; fi
+            rm -f "$DATA/node$n/pid"
+        done
+        ;;
+    status)
+        for n in 1 2 3; do
+            if pid=$(pid_of "$n"); then echo "node $n: running (pid $pid) http://$(http_addr "$n")"; else echo "node $n: stopped"; fi
+        done
+        for n in 1 2 3; do
+            if curl -sf "http://$(http_addr "$n")/v1/cluster" 2>/dev/null; then echo; break; fi
+        done
+        ;;
+    kill)
+        n=${2:?usage: cluster.sh kill N}
+        if pid=$(pid_of "$n"); then kill -KILL "$pid"; echo "node $n killed (pid $pid)"; else echo "node $n not running"; fi
+        rm -f "$DATA/node$n/pid"
+        ;;
+    restart)
+        n=${2:?usage: cluster.sh restart N}
+        if pid=$(pid_of "$n"); then kill -TERM "$pid"; sleep 0.5; fi
+        start_node "$n" "$(binary)"
+        wait_ready "$n"
+        ;;
+    *)
+        sed -n '2,16p' "$0"
+        exit 2
+        ;;
+esac

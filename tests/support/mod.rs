@@ -1,0 +1,235 @@
+//! Starts real `idem` processes as a local three-node cluster for end-to-end
+//! tests, and talks to them over HTTP.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const FAKETIME_LIB: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
+/// An HTTP answer: status, the headers tests look at, and the JSON body.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub replayed: Option<String>,
+    pub retry_after: Option<String>,
+    pub body: Value,
+    pub raw: String,
+}
+
+fn reply(r: ureq::Response) -> Reply {
+    let status = r.status();
+    let content_type = r.header("content-type").unwrap_or("").to_string();
+    let replayed = r.header("idempotent-replayed").map(str::to_string);
+    let retry_after = r.header("retry-after").map(str::to_string);
+    let raw = r.into_string().unwrap_or_default();
+    let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
+    Reply { status, content_type, replayed, retry_after, body, raw }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new().timeout(Duration::from_secs(15)).build()
+}
+
+/// Sends a request; `Err` only when no HTTP answer came back at all.
+pub fn send(method: &str, url: &str, content_type: Option<&str>, body: Option<&str>) -> Result<Reply, String> {
+    let mut req = agent().request(method, url);
+    if let Some(ct) = content_type {
+        req = req.set("content-type", ct);
+    }
+    let result = match body {
+        Some(b) => req.send_string(b),
+        None => req.call(),
+    };
+    match result {
+        Ok(r) => Ok(reply(r)),
+        Err(ureq::Error::Status(_, r)) => Ok(reply(r)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+pub fn post(url: &str, body: Value) -> Result<Reply, String> {
+    send("POST", url, Some("application/json"), Some(&body.to_string()))
+}
+
+pub fn get(url: &str) -> Result<Reply, String> {
+    send("GET", url, None, None)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+pub struct Node {
+    pub id: u64,
+    pub http: String,
+    pub raft: String,
+    pub data: PathBuf,
+    /// libfaketime's offset file, when the node runs under libfaketime.
+    pub clock_file: Option<PathBuf>,
+    child: Option<Child>,
+}
+
+pub struct Cluster {
+    pub nodes: Vec<Node>,
+    peers: String,
+    _dir: tempfile::TempDir,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Run every node under libfaketime, with an offset file per node.
+    pub faketime: bool,
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        Cluster::start_with(Options::default())
+    }
+
+    pub fn start_with(options: Options) -> Cluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let nodes: Vec<Node> = (1..=3u64)
+            .map(|id| Node {
+                id,
+                http: format!("127.0.0.1:{}", free_port()),
+                raft: format!("127.0.0.1:{}", free_port()),
+                data: dir.path().join(format!("node{id}")),
+                clock_file: options.faketime.then(|| dir.path().join(format!("clock{id}"))),
+                child: None,
+            })
+            .collect();
+        let peers = nodes.iter().map(|n| format!("{}={}/{}", n.id, n.raft, n.http)).collect::<Vec<_>>().join(",");
+        let mut cluster = Cluster { nodes, peers, _dir: dir };
+        for i in 0..3 {
+            if let Some(f) = &cluster.nodes[i].clock_file {
+                std::fs::write(f, "+0\n").expect("clock file");
+            }
+            cluster.spawn(i);
+        }
+        for i in 0..3 {
+            cluster.wait_ready(i);
+        }
+        cluster
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let node = &self.nodes[i];
+        std::fs::create_dir_all(&node.data).expect("data dir");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(node.data.join("idem.log")).expect("log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_idem"));
+        cmd.args(["start", "--id", &node.id.to_string(), "--http", &node.http, "--raft", &node.raft, "--peers", &self.peers])
+            .arg("--data")
+            .arg(&node.data)
+            .env("RUST_LOG", "info,openraft=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        if let Some(f) = &node.clock_file {
+            cmd.env("LD_PRELOAD", FAKETIME_LIB)
+                .env("FAKETIME_TIMESTAMP_FILE", f)
+                .env("FAKETIME_CACHE_DURATION", "1")
+                .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+        }
+        self.nodes[i].child = Some(cmd.spawn().expect("start idem"));
+    }
+
+    pub fn url(&self, i: usize) -> String {
+        format!("http://{}", self.nodes[i].http)
+    }
+
+    pub fn key_url(&self, i: usize, ns: &str, key: &str, action: &str) -> String {
+        if action.is_empty() {
+            format!("{}/v1/ns/{ns}/keys/{key}", self.url(i))
+        } else {
+            format!("{}/v1/ns/{ns}/keys/{key}/{action}", self.url(i))
+        }
+    }
+
+    pub fn wait_ready(&self, i: usize) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if get(&format!("{}/ready", self.url(i))).is_ok_and(|r| r.status == 200) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("node {} did not become ready:\n{}", i + 1, self.log(i));
+    }
+
+    pub fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.nodes[i].data.join("idem.log")).unwrap_or_default()
+    }
+
+    /// `kill -9`.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self, i: usize) {
+        self.kill(i);
+        self.spawn(i);
+        self.wait_ready(i);
+    }
+
+    pub fn is_running(&self, i: usize) -> bool {
+        self.nodes[i].child.is_some()
+    }
+
+    pub fn status(&self, i: usize) -> Option<Value> {
+        get(&format!("{}/v1/cluster", self.url(i))).ok().filter(|r| r.status == 200).map(|r| r.body)
+    }
+
+    /// Index (0-based) of the leader, as the running nodes agree on it.
+    pub fn leader(&self) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            for i in 0..3 {
+                if !self.is_running(i) {
+                    continue;
+                }
+                if let Some(s) = self.status(i) {
+                    if let Some(id) = s["leader"].as_u64() {
+                        if let Some(j) = self.nodes.iter().position(|n| n.id == id) {
+                            if self.is_running(j) && self.status(j).is_some_and(|s| s["state"] == "Leader") {
+                                return j;
+                            }
+                        }
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("no leader");
+    }
+
+    /// Moves node `i`'s wall clock to `offset_secs` from true time.
+    pub fn set_clock_offset(&self, i: usize, offset_secs: i64) {
+        let f = self.nodes[i].clock_file.as_ref().expect("node runs under libfaketime");
+        std::fs::write(f, format!("{offset_secs:+}\n")).expect("clock file");
+    }
+
+    pub fn reserve(&self, i: usize, ns: &str, key: &str, body: Value) -> Reply {
+        post(&self.key_url(i, ns, key, "reserve"), body).expect("reserve answered")
+    }
+
+    pub fn complete(&self, i: usize, ns: &str, key: &str, token: u64, response: Value) -> Reply {
+        post(&self.key_url(i, ns, key, "complete"), json!({"token": token, "response": response})).expect("complete answered")
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}
