@@ -87,7 +87,7 @@ fn sixty_four_concurrent_reserves_grant_exactly_one() {
 
 #[test]
 fn a_full_cluster_restart_keeps_every_record_and_tokens_keep_increasing() {
-    let mut c = Cluster::start();
+    let c = Cluster::start();
     let mut tokens = Vec::new();
     for k in 0..20 {
         let r = c.reserve(k % 3, "ns", &format!("k{k}"), json!({"fingerprint": "f"}));

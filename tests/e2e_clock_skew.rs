@@ -51,7 +51,7 @@ fn the_leaders_clock_jumping_ten_minutes_ahead_does_not_end_a_lease() {
     if !std::path::Path::new(support::FAKETIME_LIB).exists() {
         panic!("libfaketime is not installed (scripts/test.sh installs it)");
     }
-    let c = Cluster::start_with(Options { faketime: true });
+    let c = Cluster::start_with(Options { faketime: true, ..Options::default() });
     let leader = c.leader();
     let sent = grant(&c, "leader-jumps");
     c.set_clock_offset(leader, 600);
@@ -64,7 +64,7 @@ fn every_clock_jumping_ten_minutes_ahead_does_not_end_a_lease() {
     if !std::path::Path::new(support::FAKETIME_LIB).exists() {
         panic!("libfaketime is not installed (scripts/test.sh installs it)");
     }
-    let c = Cluster::start_with(Options { faketime: true });
+    let c = Cluster::start_with(Options { faketime: true, ..Options::default() });
     let sent = grant(&c, "all-jump");
     for i in 0..3 {
         c.set_clock_offset(i, 600);

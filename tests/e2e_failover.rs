@@ -23,7 +23,7 @@ struct Acked {
 
 #[test]
 fn killing_the_leader_under_load_loses_no_acknowledged_completion() {
-    let mut c = Cluster::start();
+    let c = Cluster::start();
     let urls: Vec<String> = (0..3).map(|i| c.url(i)).collect();
     let acked = Arc::new(Mutex::new(Acked::default()));
     let stop = Arc::new(AtomicBool::new(false));

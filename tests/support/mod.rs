@@ -5,6 +5,7 @@
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -72,19 +73,22 @@ pub struct Node {
     pub data: PathBuf,
     /// libfaketime's offset file, when the node runs under libfaketime.
     pub clock_file: Option<PathBuf>,
-    child: Option<Child>,
+    child: Mutex<Option<Child>>,
 }
 
 pub struct Cluster {
     pub nodes: Vec<Node>,
     peers: String,
+    args: Vec<String>,
     _dir: tempfile::TempDir,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Run every node under libfaketime, with an offset file per node.
     pub faketime: bool,
+    /// Extra `idem start` arguments for every node.
+    pub args: Vec<String>,
 }
 
 impl Cluster {
@@ -101,11 +105,11 @@ impl Cluster {
                 raft: format!("127.0.0.1:{}", free_port()),
                 data: dir.path().join(format!("node{id}")),
                 clock_file: options.faketime.then(|| dir.path().join(format!("clock{id}"))),
-                child: None,
+                child: Mutex::new(None),
             })
             .collect();
         let peers = nodes.iter().map(|n| format!("{}={}/{}", n.id, n.raft, n.http)).collect::<Vec<_>>().join(",");
-        let mut cluster = Cluster { nodes, peers, _dir: dir };
+        let cluster = Cluster { nodes, peers, args: options.args.clone(), _dir: dir };
         for i in 0..3 {
             if let Some(f) = &cluster.nodes[i].clock_file {
                 std::fs::write(f, "+0\n").expect("clock file");
@@ -118,7 +122,7 @@ impl Cluster {
         cluster
     }
 
-    fn spawn(&mut self, i: usize) {
+    fn spawn(&self, i: usize) {
         let node = &self.nodes[i];
         std::fs::create_dir_all(&node.data).expect("data dir");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(node.data.join("idem.log")).expect("log");
@@ -126,6 +130,7 @@ impl Cluster {
         cmd.args(["start", "--id", &node.id.to_string(), "--http", &node.http, "--raft", &node.raft, "--peers", &self.peers])
             .arg("--data")
             .arg(&node.data)
+            .args(&self.args)
             .env("RUST_LOG", "info,openraft=warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -136,7 +141,7 @@ impl Cluster {
                 .env("FAKETIME_CACHE_DURATION", "1")
                 .env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
         }
-        self.nodes[i].child = Some(cmd.spawn().expect("start idem"));
+        *self.nodes[i].child.lock().expect("lock") = Some(cmd.spawn().expect("start idem"));
     }
 
     pub fn url(&self, i: usize) -> String {
@@ -167,21 +172,22 @@ impl Cluster {
     }
 
     /// `kill -9`.
-    pub fn kill(&mut self, i: usize) {
-        if let Some(mut child) = self.nodes[i].child.take() {
+    pub fn kill(&self, i: usize) {
+        let child = self.nodes[i].child.lock().expect("lock").take();
+        if let Some(mut child) = child {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    pub fn restart(&mut self, i: usize) {
+    pub fn restart(&self, i: usize) {
         self.kill(i);
         self.spawn(i);
         self.wait_ready(i);
     }
 
     pub fn is_running(&self, i: usize) -> bool {
-        self.nodes[i].child.is_some()
+        self.nodes[i].child.lock().expect("lock").is_some()
     }
 
     pub fn status(&self, i: usize) -> Option<Value> {

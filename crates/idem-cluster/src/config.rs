@@ -22,6 +22,8 @@ pub struct ClusterConfig {
     pub request_timeout: Duration,
     /// Entries between snapshots.
     pub snapshot_every: u64,
+    /// How often the leader looks for records to purge.
+    pub purge_every: Duration,
 }
 
 impl ClusterConfig {
@@ -36,6 +38,7 @@ impl ClusterConfig {
             election_timeout_ms: (400, 800),
             request_timeout: Duration::from_secs(5),
             snapshot_every: 10_000,
+            purge_every: Duration::from_secs(1),
         }
     }
 

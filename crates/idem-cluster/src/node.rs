@@ -98,6 +98,7 @@ impl ClusterNode {
         tokio::spawn(crate::rpc_server::serve(listener, node.clone()));
         tokio::spawn(track_leadership(node.clone()));
         tokio::spawn(measure_clock_offsets(node.clone()));
+        tokio::spawn(crate::cleaner::clean_expired(node.clone(), node.inner.config.purge_every));
         if fresh && !raft.is_initialized().await.map_err(|e| ClusterError::Startup(e.to_string()))? {
             // Every fresh member proposes the same initial membership at log
             // index 0, so it does not matter which of them starts first.
@@ -122,6 +123,15 @@ impl ClusterNode {
 
     pub(crate) fn clock(&self) -> &ClusterClock {
         &self.inner.clock
+    }
+
+    pub(crate) fn reader(&self) -> &StateReader {
+        &self.inner.reader
+    }
+
+    /// Whether Raft is still running on this node.
+    pub fn is_running(&self) -> bool {
+        self.inner.raft.metrics().borrow().running_state.is_ok()
     }
 
     pub async fn shutdown(&self) {

@@ -208,14 +208,19 @@ impl Lifecycle {
     }
 
     fn purge<S: RecordStore>(&self, store: &mut S, cmd: &Purge, now: &Stamp) -> Result<PurgeOutcome, S::Error> {
-        let mut outcome = PurgeOutcome { purged: Vec::new(), skipped: 0 };
+        let mut outcome = PurgeOutcome { purged: Vec::new(), skipped: 0, next_due_in_ms: None };
         for id in &cmd.ids {
             match store.record(id)? {
                 Some(r) if self.rules.has_passed(&r.forget_deadline(), now) => {
                     store.delete_record(id)?;
                     outcome.purged.push(id.clone());
                 }
-                _ => outcome.skipped += 1,
+                Some(r) => {
+                    outcome.skipped += 1;
+                    let due_in = r.forget_deadline().remaining_ms(now).max(1);
+                    outcome.next_due_in_ms = Some(outcome.next_due_in_ms.map_or(due_in, |d| d.min(due_in)));
+                }
+                None => outcome.skipped += 1,
             }
         }
         Ok(outcome)

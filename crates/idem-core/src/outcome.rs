@@ -82,6 +82,9 @@ pub struct PurgeOutcome {
     pub purged: Vec<KeyId>,
     /// Candidates left alone because they are not due (or already gone).
     pub skipped: u64,
+    /// The soonest a skipped candidate can become due, judged at this
+    /// entry's time (the cleaner waits this long before trying again).
+    pub next_due_in_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

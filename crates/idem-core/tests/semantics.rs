@@ -368,6 +368,8 @@ fn purge_deletes_only_what_is_due() {
     let out = sim.purge(&["a", "b", "c", "never"]);
     assert_eq!(out.purged, vec![id("a"), id("c")]);
     assert_eq!(out.skipped, 2);
+    // "b" is due 8 s later.
+    assert_eq!(out.next_due_in_ms, Some(8_000));
     assert!(sim.get("b").is_some());
 }
 

@@ -69,6 +69,23 @@ pub fn record_id_from_key(bytes: &[u8]) -> Result<KeyId, StoreError> {
     Ok(KeyId::new(ns, key))
 }
 
+/// Key of a record in the expiry index: the wall-clock hint of its forget
+/// deadline (big-endian, so the index scans in deadline order), then its
+/// record key.
+pub fn expiry_key(forget_after_wall_ms: u64, id: &KeyId) -> Vec<u8> {
+    let mut out = forget_after_wall_ms.to_be_bytes().to_vec();
+    out.extend_from_slice(&record_key(id));
+    out
+}
+
+pub fn expiry_key_parts(bytes: &[u8]) -> Result<(u64, KeyId), StoreError> {
+    if bytes.len() < 9 {
+        return Err(StoreError::corrupt("expiry key", format!("{} bytes", bytes.len())));
+    }
+    let (time, rest) = bytes.split_at(8);
+    Ok((index_from_key(time)?, record_id_from_key(rest)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +107,7 @@ mod tests {
         let id = KeyId::new(Namespace::new("ns").unwrap(), IdemKey::new("a/b ü").unwrap());
         assert_eq!(record_id_from_key(&record_key(&id)).unwrap(), id);
         assert!(record_id_from_key(b"nosep").is_err());
+        assert_eq!(expiry_key_parts(&expiry_key(42, &id)).unwrap(), (42, id.clone()));
+        assert!(expiry_key(1, &id) < expiry_key(2, &id));
     }
 }

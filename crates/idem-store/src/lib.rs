@@ -68,6 +68,17 @@ impl<C: IdemRaftTypes> Store<C> {
         })
     }
 
+    /// Compacts every column family now, so deleted records give their disk
+    /// space back (RocksDB otherwise does this in the background, in its own
+    /// time).
+    pub fn compact(&self) -> Result<(), StoreError> {
+        let db = self.reader.db();
+        for name in db::ALL_CFS {
+            db.compact_range_cf(db::cf(db, name)?, None::<&[u8]>, None::<&[u8]>);
+        }
+        Ok(())
+    }
+
     /// Where snapshots of this store are kept.
     pub fn snapshot_dir(data_dir: &Path) -> PathBuf {
         data_dir.join("snapshots")

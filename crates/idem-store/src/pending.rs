@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use idem_core::{AppliedClock, KeyId, Namespace, NamespaceRecord, Record, RecordStore};
 use rocksdb::{WriteBatch, DB};
 
-use crate::codec::{decode, encode, record_key};
-use crate::db::{cf, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK};
+use crate::codec::{decode, encode, expiry_key, record_key};
+use crate::db::{cf, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK};
 use crate::error::StoreError;
 
 pub(crate) struct PendingWrites<'a> {
@@ -23,6 +23,16 @@ pub(crate) struct PendingWrites<'a> {
 impl<'a> PendingWrites<'a> {
     pub(crate) fn new(db: &'a DB) -> Self {
         PendingWrites { db, batch: WriteBatch::default(), records: HashMap::new(), namespaces: HashMap::new(), clock: None }
+    }
+}
+
+impl PendingWrites<'_> {
+    /// Removes the expiry-index entry of the record currently stored for `id`.
+    fn unindex(&mut self, id: &KeyId) -> Result<(), StoreError> {
+        if let Some(old) = self.record(id)? {
+            self.batch.delete_cf(cf(self.db, CF_EXPIRY)?, expiry_key(old.forget_deadline().wall_ms(), id));
+        }
+        Ok(())
     }
 }
 
@@ -58,12 +68,16 @@ impl RecordStore for PendingWrites<'_> {
     }
 
     fn put_record(&mut self, id: &KeyId, record: Record) -> Result<(), StoreError> {
+        self.unindex(id)?;
+        let expiry = cf(self.db, CF_EXPIRY)?;
+        self.batch.put_cf(expiry, expiry_key(record.forget_deadline().wall_ms(), id), []);
         self.batch.put_cf(cf(self.db, CF_RECORDS)?, record_key(id), encode(&record)?);
         self.records.insert(id.clone(), Some(record));
         Ok(())
     }
 
     fn delete_record(&mut self, id: &KeyId) -> Result<(), StoreError> {
+        self.unindex(id)?;
         self.batch.delete_cf(cf(self.db, CF_RECORDS)?, record_key(id));
         self.records.insert(id.clone(), None);
         Ok(())

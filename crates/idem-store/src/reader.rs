@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use idem_core::{AppliedClock, KeyId, Namespace, NamespacePolicy, Record, Stamp};
-use rocksdb::DB;
+use rocksdb::{IteratorMode, DB};
+
+use crate::codec::expiry_key_parts;
+use crate::db::{cf, CF_EXPIRY, CF_RECORDS};
 
 use crate::error::StoreError;
 use crate::pending::{read_clock, read_namespace, read_record};
@@ -31,6 +34,33 @@ impl StateReader {
 
     pub fn namespace_policy(&self, ns: &Namespace) -> Result<NamespacePolicy, StoreError> {
         Ok(read_namespace(&self.db, ns)?.map(|n| n.policy).unwrap_or_default())
+    }
+
+    /// Up to `limit` records whose forget deadline's wall-clock hint is at or
+    /// before `wall_ms`, soonest first: candidates for a purge (which checks
+    /// each again, with both time bounds).
+    pub fn due_for_purge(&self, wall_ms: u64, limit: usize) -> Result<Vec<KeyId>, StoreError> {
+        let expiry = cf(&self.db, CF_EXPIRY)?;
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(expiry, IteratorMode::Start) {
+            let (key, _) = item?;
+            let (due, id) = expiry_key_parts(&key)?;
+            if due > wall_ms || out.len() >= limit {
+                break;
+            }
+            out.push(id);
+        }
+        Ok(out)
+    }
+
+    /// How many records are stored (an estimate from RocksDB).
+    pub fn estimated_records(&self) -> Result<u64, StoreError> {
+        let records = cf(&self.db, CF_RECORDS)?;
+        Ok(self.db.property_int_value_cf(records, "rocksdb.estimate-num-keys")?.unwrap_or(0))
+    }
+
+    pub(crate) fn db(&self) -> &DB {
+        &self.db
     }
 
     /// The largest stamp applied so far.

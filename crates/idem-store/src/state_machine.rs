@@ -17,9 +17,9 @@ use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError, StorageIOError, StoredMembership};
 use rocksdb::{IteratorMode, WriteBatch, DB};
 
-use crate::codec::{decode, encode};
+use crate::codec::{decode, encode, expiry_key, record_id_from_key};
 use crate::db::{
-    self, cf, synced, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK, KEY_INSTALLING, KEY_LAST_APPLIED, KEY_MEMBERSHIP,
+    self, cf, synced, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK, KEY_INSTALLING, KEY_LAST_APPLIED, KEY_MEMBERSHIP,
 };
 use crate::error::StoreError;
 use crate::pending::PendingWrites;
@@ -106,17 +106,21 @@ pub(crate) fn load_snapshot<C: IdemRaftTypes>(db: &DB, path: &std::path::Path) -
     let sm = cf(db, CF_SM)?;
     let records = cf(db, CF_RECORDS)?;
     let namespaces = cf(db, CF_NAMESPACES)?;
+    let expiry = cf(db, CF_EXPIRY)?;
     db.put_cf_opt(sm, KEY_INSTALLING, path.to_string_lossy().as_bytes(), &synced())?;
 
     let mut batch = WriteBatch::default();
     batch.delete_range_cf(records, [0u8].as_slice(), [0xFFu8].as_slice());
     batch.delete_range_cf(namespaces, [0u8].as_slice(), [0xFFu8].as_slice());
+    batch.delete_range_cf(expiry, [0u8; 8].as_slice(), [0xFFu8; 9].as_slice());
     batch.delete_cf(sm, KEY_CLOCK);
     let mut in_batch = 0;
     while let Some((kind, key, value)) = reader.next_frame()? {
         match kind {
             FrameKind::Record => {
-                let _: idem_core::Record = decode(&value, "snapshot record")?;
+                let record: idem_core::Record = decode(&value, "snapshot record")?;
+                let id = record_id_from_key(&key)?;
+                batch.put_cf(expiry, expiry_key(record.forget_deadline().wall_ms(), &id), []);
                 batch.put_cf(records, key, value);
             }
             FrameKind::Namespace => {

@@ -14,7 +14,7 @@ fn blank(index: u64) -> Entry<TestTypes> {
 
 fn raw_db(dir: &std::path::Path) -> rocksdb::DB {
     let opts = rocksdb::Options::default();
-    rocksdb::DB::open_cf(&opts, dir.join("db"), ["log", "raft", "records", "namespaces", "sm"]).expect("raw open")
+    rocksdb::DB::open_cf(&opts, dir.join("db"), ["log", "raft", "records", "namespaces", "sm", "expiry"]).expect("raw open")
 }
 
 fn write_log(dir: &std::path::Path, entries: &[(u64, Vec<u8>)]) {

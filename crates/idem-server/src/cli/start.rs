@@ -30,6 +30,12 @@ pub struct StartArgs {
     /// Followers refuse entries stamped further ahead of their wall clock.
     #[arg(long, default_value_t = 500)]
     pub max_clock_offset_ms: u64,
+    /// Log entries between snapshots (the log is purged behind a snapshot).
+    #[arg(long, default_value_t = 10_000)]
+    pub snapshot_every: u64,
+    /// How often the leader purges records whose retention has ended.
+    #[arg(long, default_value_t = 1_000)]
+    pub purge_every_ms: u64,
     /// Largest stored response body accepted by `complete`, in bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_response_bytes: usize,
@@ -73,6 +79,8 @@ async fn serve(args: StartArgs) -> Result<(), String> {
     }
     let mut config = ClusterConfig::new(args.id, args.data.clone(), me, members);
     config.max_clock_offset_ms = args.max_clock_offset_ms;
+    config.snapshot_every = args.snapshot_every;
+    config.purge_every = std::time::Duration::from_millis(args.purge_every_ms);
     let node = ClusterNode::start(config)
         .await
         .map_err(|e| format!("cannot start node {} with data in {}: {e}", args.id, args.data.display()))?;
