@@ -98,7 +98,8 @@ impl Cluster {
 
     pub fn start_with(options: Options) -> Cluster {
         let dir = tempfile::tempdir().expect("temp dir");
-        let nodes: Vec<Node> = (1..=3u64)
+        // Three members and one spare (not started) for membership tests.
+        let nodes: Vec<Node> = (1..=4u64)
             .map(|id| Node {
                 id,
                 http: format!("127.0.0.1:{}", free_port()),
@@ -108,7 +109,7 @@ impl Cluster {
                 child: Mutex::new(None),
             })
             .collect();
-        let peers = nodes.iter().map(|n| format!("{}={}/{}", n.id, n.raft, n.http)).collect::<Vec<_>>().join(",");
+        let peers = nodes[..3].iter().map(|n| format!("{}={}/{}", n.id, n.raft, n.http)).collect::<Vec<_>>().join(",");
         let cluster = Cluster { nodes, peers, args: options.args.clone(), _dir: dir };
         for i in 0..3 {
             if let Some(f) = &cluster.nodes[i].clock_file {
@@ -123,14 +124,32 @@ impl Cluster {
     }
 
     fn spawn(&self, i: usize) {
+        self.spawn_with(i, &self.peers, &[]);
+    }
+
+    /// Starts the spare node (index 3) empty, waiting to be added with
+    /// `POST /v1/cluster/members`.
+    pub fn start_joining(&self, i: usize) {
+        let n = &self.nodes[i];
+        let me = format!("{}={}/{}", n.id, n.raft, n.http);
+        self.spawn_with(i, &me, &["--join"]);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !get(&format!("{}/health", self.url(i))).is_ok_and(|r| r.status == 200) {
+            assert!(Instant::now() < deadline, "joining node did not start:\n{}", self.log(i));
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn spawn_with(&self, i: usize, peers: &str, extra: &[&str]) {
         let node = &self.nodes[i];
         std::fs::create_dir_all(&node.data).expect("data dir");
         let log = std::fs::OpenOptions::new().create(true).append(true).open(node.data.join("idem.log")).expect("log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_idem"));
-        cmd.args(["start", "--id", &node.id.to_string(), "--http", &node.http, "--raft", &node.raft, "--peers", &self.peers])
+        cmd.args(["start", "--id", &node.id.to_string(), "--http", &node.http, "--raft", &node.raft, "--peers", peers])
             .arg("--data")
             .arg(&node.data)
             .args(&self.args)
+            .args(extra)
             .env("RUST_LOG", "info,openraft=warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
@@ -198,7 +217,7 @@ impl Cluster {
     pub fn leader(&self) -> usize {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            for i in 0..3 {
+            for i in 0..self.nodes.len() {
                 if !self.is_running(i) {
                     continue;
                 }

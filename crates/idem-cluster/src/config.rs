@@ -24,6 +24,9 @@ pub struct ClusterConfig {
     pub snapshot_every: u64,
     /// How often the leader looks for records to purge.
     pub purge_every: Duration,
+    /// Start empty and wait to be added to an existing cluster (do not
+    /// bootstrap a new one).
+    pub join: bool,
 }
 
 impl ClusterConfig {
@@ -39,6 +42,7 @@ impl ClusterConfig {
             request_timeout: Duration::from_secs(5),
             snapshot_every: 10_000,
             purge_every: Duration::from_secs(1),
+            join: false,
         }
     }
 

@@ -42,6 +42,8 @@ pub struct MemberView {
     pub addr: NodeAddr,
     pub voter: bool,
     pub matched_index: Option<u64>,
+    /// Entries this member is behind the leader's log (leader only).
+    pub lag: Option<u64>,
     pub clock_offset_ms: Option<i64>,
 }
 
@@ -99,7 +101,7 @@ impl ClusterNode {
         tokio::spawn(track_leadership(node.clone()));
         tokio::spawn(measure_clock_offsets(node.clone()));
         tokio::spawn(crate::cleaner::clean_expired(node.clone(), node.inner.config.purge_every));
-        if fresh && !raft.is_initialized().await.map_err(|e| ClusterError::Startup(e.to_string()))? {
+        if fresh && !node.inner.config.join && !raft.is_initialized().await.map_err(|e| ClusterError::Startup(e.to_string()))? {
             // Every fresh member proposes the same initial membership at log
             // index 0, so it does not matter which of them starts first.
             if let Err(e) = raft.initialize(node.inner.config.members.clone()).await {
@@ -143,7 +145,7 @@ impl ClusterNode {
     pub async fn execute(&self, command: Command) -> Result<Outcome, ClusterError> {
         let local = || self.execute_as_leader(command.clone());
         let remote = || Request::Forward(command.clone());
-        self.on_leader(local, remote, false, |r| match r {
+        self.on_leader(local, remote, false, self.inner.config.request_timeout, |r| match r {
             Response::Forward(result) => Some(result),
             _ => None,
         })
@@ -154,7 +156,7 @@ impl ClusterNode {
     pub async fn read(&self, read: ReadRequest) -> Result<ReadReply, ClusterError> {
         let local = || self.read_as_leader(read.clone());
         let remote = || Request::Read(read.clone());
-        self.on_leader(local, remote, true, |r| match r {
+        self.on_leader(local, remote, true, self.inner.config.request_timeout, |r| match r {
             Response::Read(result) => Some(result),
             _ => None,
         })
@@ -164,11 +166,12 @@ impl ClusterNode {
     /// Runs `local` if this node leads, or sends `remote()` to the leader;
     /// retries (until the request timeout) only while no leader can be
     /// reached, i.e. when nothing can have been applied.
-    async fn on_leader<T, Fut>(
+    pub(crate) async fn on_leader<T, Fut>(
         &self,
         local: impl Fn() -> Fut,
         remote: impl Fn() -> Request,
         repeatable: bool,
+        timeout: Duration,
         answer: fn(Response) -> Option<Result<T, ForwardError>>,
     ) -> Result<T, ClusterError>
     where
@@ -178,7 +181,7 @@ impl ClusterNode {
         loop {
             let attempt = match self.leader() {
                 Some((id, _)) if id == self.inner.id => local().await,
-                Some((_, addr)) => self.forward(remote(), &addr, repeatable).await.and_then(|r| {
+                Some((_, addr)) => self.forward(remote(), &addr, repeatable, timeout).await.and_then(|r| {
                     let text = format!("{r:?}");
                     answer(r).unwrap_or_else(|| Err(ForwardError::Unavailable(format!("unexpected answer {text}"))))
                 }),
@@ -201,9 +204,9 @@ impl ClusterNode {
         Some((id, addr))
     }
 
-    async fn forward(&self, req: Request, to: &NodeAddr, repeatable: bool) -> Result<Response, ForwardError> {
+    async fn forward(&self, req: Request, to: &NodeAddr, repeatable: bool, timeout: Duration) -> Result<Response, ForwardError> {
         let client = self.inner.peers.get(&to.raft);
-        match client.call(&req, self.inner.config.request_timeout, repeatable).await {
+        match client.call(&req, timeout, repeatable).await {
             Ok(resp) => Ok(resp),
             // Could not reach the leader at all: nothing was sent, so trying
             // again (after the election settles) is safe.
@@ -268,13 +271,16 @@ impl ClusterNode {
         let voters: std::collections::BTreeSet<NodeId> = membership.voter_ids().collect();
         let members = membership
             .nodes()
-            .map(|(id, addr)| MemberView {
+            .map(|(id, addr)| {
+                let matched = m.replication.as_ref().map(|r| r.get(id).cloned().flatten().map(|l| l.index));
+                MemberView {
                 id: *id,
                 addr: addr.clone(),
                 voter: voters.contains(id),
-                matched_index: m.replication.as_ref().and_then(|r| r.get(id).cloned().flatten()).map(|l| l.index),
+                matched_index: matched.flatten(),
+                lag: matched.map(|i| m.last_log_index.unwrap_or(0).saturating_sub(i.unwrap_or(0))),
                 clock_offset_ms: if *id == self.inner.id { Some(0) } else { offsets.get(id).copied() },
-            })
+            }})
             .collect();
         StatusView {
             id: self.inner.id,

@@ -20,6 +20,8 @@ pub enum Request {
     Forward(Command),
     /// A follower asks the leader for a linearizable read.
     Read(ReadRequest),
+    /// A follower hands a membership change to the leader.
+    Membership(crate::membership::MembershipChange),
     /// What time does your wall clock say?
     ClockProbe,
 }
@@ -56,6 +58,7 @@ pub enum Response {
     InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
     Forward(Result<Outcome, ForwardError>),
     Read(Result<ReadReply, ForwardError>),
+    Membership(Result<(), ForwardError>),
     ClockProbe { wall_ms: u64 },
     /// The receiver will not process this message (e.g. the sender's clock
     /// is too far ahead); the text says why.

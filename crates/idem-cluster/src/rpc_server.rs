@@ -69,6 +69,7 @@ async fn handle(node: &ClusterNode, req: Request) -> Response {
         Request::InstallSnapshot(req) => Response::InstallSnapshot(raft.install_snapshot(req).await),
         Request::Forward(command) => Response::Forward(node.execute_as_leader(command).await),
         Request::Read(read) => Response::Read(node.read_as_leader(read).await),
+        Request::Membership(change) => Response::Membership(node.change_membership_as_leader(change).await),
         Request::ClockProbe => Response::ClockProbe { wall_ms: wall_now_ms() },
     }
 }

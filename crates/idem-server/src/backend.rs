@@ -57,9 +57,22 @@ pub struct MemberStatus {
     /// Index of the last entry known to be replicated to this member (leader
     /// only).
     pub matched_index: Option<u64>,
+    /// Whether the member votes (false: a learner still catching up).
+    pub voter: bool,
+    /// Entries this member is behind the leader's log (leader only).
+    pub lag: Option<u64>,
     /// Measured wall-clock offset of this member relative to this node, in
     /// milliseconds (positive: the member's clock is ahead).
     pub clock_offset_ms: Option<i64>,
+}
+
+/// A change to the cluster's membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberChange {
+    /// Add a node: it joins as a learner and becomes a voter once caught up.
+    Add { id: u64, raft_addr: String, http_addr: String },
+    /// Remove a node from the cluster.
+    Remove { id: u64 },
 }
 
 /// The cluster as the HTTP API sees it. Every method is linearizable: a
@@ -78,6 +91,10 @@ pub trait Backend: Clone + Send + Sync + 'static {
 
     /// Where this node stands in the cluster.
     fn cluster_status(&self) -> impl Future<Output = ClusterStatus> + Send;
+
+    /// Changes the membership; returns once the new configuration is
+    /// committed.
+    fn change_membership(&self, change: MemberChange) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Whether this node can serve requests now (a leader is known and this
     /// node has caught up).

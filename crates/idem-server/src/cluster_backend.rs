@@ -1,9 +1,9 @@
 //! The real cluster behind the HTTP API.
 
-use idem_cluster::{ClusterError, ClusterNode, ReadReply, ReadRequest};
+use idem_cluster::{ClusterError, ClusterNode, MembershipChange, NodeAddr, ReadReply, ReadRequest};
 use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome};
 
-use crate::backend::{Backend, BackendError, ClusterStatus, MemberStatus, RecordRead};
+use crate::backend::{Backend, BackendError, ClusterStatus, MemberChange, MemberStatus, RecordRead};
 
 #[derive(Clone)]
 pub struct ClusterBackend {
@@ -69,10 +69,22 @@ impl Backend for ClusterBackend {
                     raft_addr: m.addr.raft,
                     http_addr: m.addr.http,
                     matched_index: m.matched_index,
+                    voter: m.voter,
+                    lag: m.lag,
                     clock_offset_ms: m.clock_offset_ms,
                 })
                 .collect(),
         }
+    }
+
+    async fn change_membership(&self, change: MemberChange) -> Result<(), BackendError> {
+        let change = match change {
+            MemberChange::Add { id, raft_addr, http_addr } => {
+                MembershipChange::Add { id, addr: NodeAddr { raft: raft_addr, http: http_addr } }
+            }
+            MemberChange::Remove { id } => MembershipChange::Remove { id },
+        };
+        self.node.change_membership(change).await.map_err(backend_error)
     }
 
     async fn is_ready(&self) -> bool {

@@ -14,5 +14,6 @@ fn main() -> ExitCode {
         Commands::Dev(args) => cli::dev::run(args),
         Commands::Status(args) => cli::client::status(args),
         Commands::Key(args) => cli::client::key(args),
+        Commands::Cluster(args) => cli::client::cluster(args),
     }
 }

@@ -144,9 +144,15 @@ impl Backend for MemoryBackend {
                 raft_addr: "memory".to_owned(),
                 http_addr: "memory".to_owned(),
                 matched_index: Some(last_index),
+                voter: true,
+                lag: Some(0),
                 clock_offset_ms: Some(0),
             }],
         }
+    }
+
+    async fn change_membership(&self, _change: crate::backend::MemberChange) -> Result<(), BackendError> {
+        Err(BackendError::Unavailable("the in-memory backend is a single node; it has no membership to change".into()))
     }
 
     async fn is_ready(&self) -> bool {

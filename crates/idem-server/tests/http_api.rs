@@ -803,6 +803,13 @@ impl Backend for FailingBackend {
         ClusterStatus::default()
     }
 
+    async fn change_membership(&self, _change: idem_server::backend::MemberChange) -> Result<(), BackendError> {
+        match &self.0 {
+            Failure::Error(error) => Err(error.clone()),
+            _ => Ok(()),
+        }
+    }
+
     async fn is_ready(&self) -> bool {
         false
     }
@@ -857,4 +864,33 @@ async fn a_refusal_is_503_and_a_wrong_outcome_is_500() {
     }
     // A node that is not ready says so.
     refusing.get("/ready").await.assert_problem(503);
+}
+
+// ---- membership ----
+
+#[tokio::test]
+async fn membership_requests_are_checked() {
+    let api = Api::new(MemoryBackend::new());
+    let members = api.get("/v1/cluster/members").await;
+    assert_eq!(members.status, StatusCode::OK, "{}", members.text);
+    assert_eq!(members.json.as_array().map(Vec::len), Some(1));
+    for body in [
+        json!({"id": 0, "raft_addr": "127.0.0.1:7104"}),
+        json!({"id": 4, "raft_addr": "no-port"}),
+        json!({"id": 4, "raft_addr": "127.0.0.1:99999"}),
+        json!({"id": 4, "raft_addr": "127.0.0.1:7104", "http_addr": ":8104"}),
+        json!({"id": -4, "raft_addr": "127.0.0.1:7104"}),
+        json!({"id": 4}),
+        json!({"id": 4, "raft_addr": "127.0.0.1:7104", "extra": true}),
+    ] {
+        api.post("/v1/cluster/members", body).await.assert_problem(400);
+    }
+    api.raw(Method::DELETE, "/v1/cluster/members/abc", None, Body::empty()).await.assert_problem(400);
+    api.raw(Method::DELETE, "/v1/cluster/members/0", None, Body::empty()).await.assert_problem(400);
+    api.raw(Method::DELETE, "/v1/cluster/members/9", None, Body::empty()).await.assert_problem(404);
+    // The in-memory backend is one node: a well-formed change is refused as
+    // unavailable, never half-done.
+    let add = api.post("/v1/cluster/members", json!({"id": 4, "raft_addr": "127.0.0.1:7104"})).await;
+    add.assert_problem(503);
+    assert_eq!(api.get("/v1/cluster/members").await.json, members.json);
 }

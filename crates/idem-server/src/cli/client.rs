@@ -23,6 +23,37 @@ pub struct KeyArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ClusterArgs {
+    #[command(subcommand)]
+    pub action: ClusterAction,
+    #[command(flatten)]
+    pub target: Target,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterAction {
+    /// List the members, their state, lag and clock offset.
+    Members,
+    /// Add a node (started with `idem start --join`): it joins as a learner
+    /// and becomes a voter once it has caught up.
+    Add {
+        #[arg(long)]
+        id: u64,
+        /// The new node's inter-node address.
+        #[arg(long)]
+        raft: String,
+        /// The new node's HTTP address.
+        #[arg(long, default_value = "")]
+        http: String,
+    },
+    /// Remove a node from the cluster.
+    Remove {
+        #[arg(long)]
+        id: u64,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct KeyName {
     /// Namespace (a short slug, e.g. `payments`).
     pub namespace: String,
@@ -80,6 +111,15 @@ pub enum KeyAction {
         #[command(flatten)]
         name: KeyName,
     },
+}
+
+pub fn cluster(args: ClusterArgs) -> ExitCode {
+    let url = format!("{}/v1/cluster/members", args.target.url.trim_end_matches('/'));
+    match args.action {
+        ClusterAction::Members => show(ureq::get(&url).call()),
+        ClusterAction::Add { id, raft, http } => post(&url, json!({"id": id, "raft_addr": raft, "http_addr": http})),
+        ClusterAction::Remove { id } => show(ureq::delete(&format!("{url}/{id}")).call()),
+    }
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {

@@ -24,6 +24,8 @@ pub enum Commands {
     Status(client::StatusArgs),
     /// Reserve, heartbeat, complete, release or read a key.
     Key(client::KeyArgs),
+    /// List, add or remove cluster members.
+    Cluster(client::ClusterArgs),
 }
 
 /// Which node to talk to.

@@ -36,6 +36,10 @@ pub struct StartArgs {
     /// How often the leader purges records whose retention has ended.
     #[arg(long, default_value_t = 1_000)]
     pub purge_every_ms: u64,
+    /// Start empty and wait to be added to an existing cluster
+    /// (`idem cluster add`) instead of bootstrapping a new one.
+    #[arg(long)]
+    pub join: bool,
     /// Largest stored response body accepted by `complete`, in bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_response_bytes: usize,
@@ -80,6 +84,7 @@ async fn serve(args: StartArgs) -> Result<(), String> {
     let mut config = ClusterConfig::new(args.id, args.data.clone(), me, members);
     config.max_clock_offset_ms = args.max_clock_offset_ms;
     config.snapshot_every = args.snapshot_every;
+    config.join = args.join;
     config.purge_every = std::time::Duration::from_millis(args.purge_every_ms);
     let node = ClusterNode::start(config)
         .await

@@ -65,6 +65,16 @@ impl fmt::Display for JsonNumber {
 
 // ---- requests ----
 
+/// `POST /v1/cluster/members`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a JSON object with fields id, raft_addr and optional http_addr")]
+pub struct AddMemberRequest {
+    pub id: u64,
+    pub raft_addr: String,
+    #[serde(default)]
+    pub http_addr: String,
+}
+
 /// `POST /v1/ns/{ns}/keys/{key}/reserve`; an empty body is `{}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "a JSON object with optional fields fingerprint, lease_ms, retain_ms")]

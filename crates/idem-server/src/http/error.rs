@@ -81,6 +81,13 @@ pub enum ApiError {
     #[error("key {:?} was already completed by token {token} with a different response; the first response stands", .id.key.as_str())]
     ConflictingResponse { id: KeyId, token: FencingToken },
 
+    #[error("{0}")]
+    InvalidMember(String),
+    #[error("node {0} is not a member of the cluster")]
+    MemberNotFound(u64),
+    #[error("node {0} is already a member of the cluster")]
+    MemberExists(u64),
+
     // The cluster could not answer (5xx).
     #[error("{0}")]
     Backend(#[from] BackendError),
@@ -176,6 +183,9 @@ impl ApiError {
             ApiError::ConflictingResponse { .. } => {
                 (S::CONFLICT, "conflicting-completion", "Key already completed with a different response")
             }
+            ApiError::InvalidMember(_) => (S::BAD_REQUEST, "invalid-member", "Invalid member"),
+            ApiError::MemberNotFound(_) => (S::NOT_FOUND, "member-not-found", "No such member"),
+            ApiError::MemberExists(_) => (S::CONFLICT, "member-exists", "Member already exists"),
             ApiError::Backend(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Cluster unavailable"),
             ApiError::Refused(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Cluster unavailable"),
             ApiError::NotReady => (S::SERVICE_UNAVAILABLE, "not-ready", "Node not ready"),

@@ -28,7 +28,7 @@ pub struct KeyPath(pub KeyId);
 pub struct JsonBody<T>(pub T);
 
 /// The decoded value of path parameter `name`.
-async fn path_param<S: Send + Sync>(parts: &mut Parts, state: &S, name: &str) -> Result<String, ApiError> {
+pub(crate) async fn path_param<S: Send + Sync>(parts: &mut Parts, state: &S, name: &str) -> Result<String, ApiError> {
     let params = RawPathParams::from_request_parts(parts, state).await.map_err(|rejection| match rejection {
         RawPathParamsRejection::InvalidUtf8InPathParam(_) => ApiError::InvalidPath(format!(
             "{}: namespaces and keys must be UTF-8 once percent-decoded",
@@ -41,6 +41,23 @@ async fn path_param<S: Send + Sync>(parts: &mut Parts, state: &S, name: &str) ->
         .find(|(param, _)| *param == name)
         .map(|(_, value)| value.to_owned())
         .ok_or_else(|| ApiError::InvalidPath(format!("the path has no {name} segment")))
+}
+
+/// The `{id}` of a member path: a positive node id.
+#[derive(Debug, Clone, Copy)]
+pub struct MemberIdPath(pub u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for MemberIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = path_param(parts, state, "id").await?;
+        raw.parse::<u64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(MemberIdPath)
+            .ok_or_else(|| ApiError::InvalidMember(format!("member id must be a positive number, got {raw:?}")))
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for NamespacePath {

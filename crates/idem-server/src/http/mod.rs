@@ -15,6 +15,7 @@ pub mod extract;
 pub mod fallback;
 pub mod keys;
 pub mod limits;
+pub mod members;
 pub mod metrics;
 pub mod namespaces;
 pub mod problem;

@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 
 use crate::backend::Backend;
 use crate::http::limits::ApiLimits;
 use crate::http::state::AppState;
-use crate::http::{fallback, keys, metrics, namespaces, service};
+use crate::http::{fallback, keys, members, metrics, namespaces, service};
 
 /// The HTTP API over `backend`, with `limits` on what requests may carry.
 /// Every route, status code and body is described in docs/API.md.
@@ -27,6 +27,8 @@ pub fn router<B: Backend>(backend: B, limits: ApiLimits) -> Router {
         .route("/v1/ns/{ns}/derive", post(namespaces::derive::<B>))
         .route("/v1/ns/{ns}", get(namespaces::get_policy::<B>).put(namespaces::put_policy::<B>))
         .route("/v1/cluster", get(service::cluster::<B>))
+        .route("/v1/cluster/members", get(members::list::<B>).post(members::add::<B>))
+        .route("/v1/cluster/members/{id}", delete(members::remove::<B>))
         .route("/health", get(service::health))
         .route("/ready", get(service::ready::<B>))
         .route("/metrics", get(service::metrics::<B>))
