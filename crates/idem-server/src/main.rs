@@ -15,5 +15,6 @@ fn main() -> ExitCode {
         Commands::Status(args) => cli::client::status(args),
         Commands::Key(args) => cli::client::key(args),
         Commands::Cluster(args) => cli::client::cluster(args),
+        Commands::Bench(args) => idem_bench::run(args),
     }
 }

@@ -26,6 +26,8 @@ pub enum Commands {
     Key(client::KeyArgs),
     /// List, add or remove cluster members.
     Cluster(client::ClusterArgs),
+    /// Load-test idem, etcd or Redis with the same client.
+    Bench(idem_bench::BenchArgs),
 }
 
 /// Which node to talk to.

@@ -1,0 +1,87 @@
+//! One HTTP/1.1 keep-alive connection with one request in flight. A broken
+//! or timed-out connection is dropped and the next request opens a new one.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+use crate::error::OpError;
+use crate::plan::Endpoint;
+
+/// Replies larger than this are refused (the workloads' replies are small).
+const MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
+
+/// A status and the whole body.
+#[derive(Debug, Clone)]
+pub struct HttpReply {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+/// A keep-alive connection to one endpoint.
+pub struct HttpConnection {
+    endpoint: Endpoint,
+    timeout: Duration,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl HttpConnection {
+    pub fn new(endpoint: Endpoint, timeout: Duration) -> HttpConnection {
+        HttpConnection { endpoint, timeout, sender: None }
+    }
+
+    /// `POST path` with a JSON body; the whole exchange (connecting if need
+    /// be) is bounded by the timeout.
+    pub async fn post_json(&mut self, path: &str, body: Vec<u8>) -> Result<HttpReply, OpError> {
+        match tokio::time::timeout(self.timeout, self.exchange(path, body)).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(error)) => {
+                self.sender = None;
+                Err(error)
+            }
+            Err(_elapsed) => {
+                self.sender = None;
+                Err(OpError::Timeout)
+            }
+        }
+    }
+
+    async fn exchange(&mut self, path: &str, body: Vec<u8>) -> Result<HttpReply, OpError> {
+        let open = matches!(&self.sender, Some(sender) if !sender.is_closed());
+        if !open {
+            self.sender = Some(connect(&self.endpoint.authority).await?);
+        }
+        let sender = self.sender.as_mut().ok_or_else(|| OpError::transport("no connection"))?;
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header(HOST, &self.endpoint.authority)
+            .header(CONTENT_TYPE, "application/json")
+            .body(Full::new(Bytes::from(body)))
+            .map_err(OpError::protocol)?;
+        sender.ready().await.map_err(OpError::transport)?;
+        let response = sender.send_request(request).await.map_err(OpError::transport)?;
+        let status = response.status().as_u16();
+        let body =
+            Limited::new(response.into_body(), MAX_REPLY_BYTES).collect().await.map_err(OpError::transport)?.to_bytes();
+        Ok(HttpReply { status, body })
+    }
+}
+
+async fn connect(authority: &str) -> Result<SendRequest<Full<Bytes>>, OpError> {
+    let stream =
+        TcpStream::connect(authority).await.map_err(|e| OpError::transport(format!("connect {authority}: {e}")))?;
+    stream.set_nodelay(true).map_err(OpError::transport)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(OpError::transport)?;
+    // Drives the connection; ends when the sender is dropped or the peer closes.
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
