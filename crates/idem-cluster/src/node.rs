@@ -54,7 +54,13 @@ pub struct StatusView {
     pub leader: Option<NodeId>,
     pub term: u64,
     pub last_log_index: Option<u64>,
+    /// The highest index replicated on a majority of voters (leader only).
+    pub commit_index: Option<u64>,
     pub last_applied_index: Option<u64>,
+    /// The log id up to which the last snapshot covers the state.
+    pub snapshot_index: Option<u64>,
+    /// The log is purged up to here (compacted behind a snapshot).
+    pub purged_index: Option<u64>,
     pub members: Vec<MemberView>,
 }
 
@@ -282,13 +288,23 @@ impl ClusterNode {
                 clock_offset_ms: if *id == self.inner.id { Some(0) } else { offsets.get(id).copied() },
             }})
             .collect();
+        // The commit index is the highest index a majority of voters hold.
+        let commit_index = m.replication.as_ref().and_then(|r| {
+            let mut matched: Vec<u64> =
+                voters.iter().map(|id| r.get(id).cloned().flatten().map(|l| l.index).unwrap_or(0)).collect();
+            matched.sort_unstable_by(|a, b| b.cmp(a));
+            matched.get(voters.len() / 2).copied()
+        });
         StatusView {
             id: self.inner.id,
             state: format!("{:?}", m.state),
             leader: m.current_leader,
             term: m.current_term,
             last_log_index: m.last_log_index,
+            commit_index,
             last_applied_index: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
             members,
         }
     }

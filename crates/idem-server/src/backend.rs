@@ -45,7 +45,13 @@ pub struct ClusterStatus {
     pub leader: Option<u64>,
     pub term: u64,
     pub last_log_index: Option<u64>,
+    /// The highest index replicated on a majority (known on the leader).
+    pub commit_index: Option<u64>,
     pub last_applied_index: Option<u64>,
+    /// Index covered by the latest snapshot.
+    pub snapshot_index: Option<u64>,
+    /// The log is compacted (purged) up to this index.
+    pub purged_index: Option<u64>,
     pub members: Vec<MemberStatus>,
 }
 

@@ -60,7 +60,10 @@ impl Backend for ClusterBackend {
             leader: s.leader,
             term: s.term,
             last_log_index: s.last_log_index,
+            commit_index: s.commit_index,
             last_applied_index: s.last_applied_index,
+            snapshot_index: s.snapshot_index,
+            purged_index: s.purged_index,
             members: s
                 .members
                 .into_iter()

@@ -138,7 +138,10 @@ impl Backend for MemoryBackend {
             leader: Some(NODE_ID),
             term: TERM,
             last_log_index: Some(last_index),
+            commit_index: Some(last_index),
             last_applied_index: Some(last_index),
+            snapshot_index: None,
+            purged_index: None,
             members: vec![MemberStatus {
                 id: NODE_ID,
                 raft_addr: "memory".to_owned(),
