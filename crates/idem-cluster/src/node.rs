@@ -222,8 +222,48 @@ impl ClusterNode {
         }
     }
 
-    /// Stamps and proposes a command; this node must be the leader.
+    /// Carries out a command on the leader. A reserve that would leave the
+    /// record unchanged (a replay, in progress, a mismatch) is answered by a
+    /// linearizable read; everything else is stamped and proposed.
     pub(crate) async fn execute_as_leader(&self, command: Command) -> Result<Outcome, ForwardError> {
+        if let Command::Reserve(reserve) = &command {
+            if let Some(answer) = self.reserve_by_read(reserve).await? {
+                return Ok(Outcome::Reserve(answer));
+            }
+        }
+        self.propose(command).await
+    }
+
+    /// The answer to `reserve` if it leaves the record unchanged, judged
+    /// after a linearizable read barrier; `None` when it must go through the
+    /// log. A cheap local look first keeps fresh keys from paying for the
+    /// barrier.
+    async fn reserve_by_read(&self, reserve: &idem_core::Reserve) -> Result<Option<idem_core::ReserveOutcome>, ForwardError> {
+        let reader = &self.inner.reader;
+        let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
+        let judge = || -> Result<Option<idem_core::ReserveOutcome>, ForwardError> {
+            let applied = reader.applied_clock().map_err(unavailable)?;
+            let Some(now) = self.inner.clock.read_stamp(applied) else { return Ok(None) };
+            idem_core::reserve_without_write(reader, reserve, &now).map_err(unavailable)
+        };
+        if judge()?.is_none() {
+            return Ok(None);
+        }
+        match tokio::time::timeout(self.inner.config.request_timeout, self.inner.raft.ensure_linearizable()).await {
+            Err(_) => return Err(ForwardError::Timeout),
+            Ok(Err(e)) => {
+                return match e.forward_to_leader::<NodeAddr>() {
+                    Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
+                    None => Err(ForwardError::Unavailable(e.to_string())),
+                }
+            }
+            Ok(Ok(_)) => {}
+        }
+        judge()
+    }
+
+    /// Stamps and proposes a command; this node must be the leader.
+    async fn propose(&self, command: Command) -> Result<Outcome, ForwardError> {
         let raft = &self.inner.raft;
         let Some(stamp) = self.inner.clock.stamp() else {
             return Err(ForwardError::NotLeader(raft.metrics().borrow().current_leader));

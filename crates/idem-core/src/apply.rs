@@ -39,6 +39,25 @@ pub fn apply_with_planted_bug<S: RecordStore>(
     Lifecycle { rules: Rules { bug } }.apply(store, entry)
 }
 
+/// The outcome a reserve would have at `now` if it leaves the record
+/// unchanged (in progress under a live lease, a replay of a completion, a
+/// fingerprint mismatch, a key not minted); `None` if it would grant the key,
+/// which only the log may do.
+///
+/// This lets the leader answer such reserves with a linearizable read instead
+/// of a log write: the answer is the one `apply` gives for the same state and
+/// time, and none of these answers changes the state.
+pub fn reserve_without_write<S: RecordStore>(
+    store: &S,
+    cmd: &Reserve,
+    now: &Stamp,
+) -> Result<Option<ReserveOutcome>, S::Error> {
+    Ok(match (Lifecycle { rules: Rules::default() }).judge_reserve(store, cmd, now)? {
+        ReserveJudgement::Answer(outcome) => Some(outcome),
+        ReserveJudgement::Grant { .. } => None,
+    })
+}
+
 /// The record for `id` as a reader at time `now` sees it: `None` if it does
 /// not exist or has been forgotten (its retention has ended).
 pub fn read_record<S: RecordStore>(store: &S, id: &KeyId, now: &Stamp) -> Result<Option<Record>, S::Error> {
@@ -53,6 +72,13 @@ pub fn namespace_policy<S: RecordStore>(store: &S, ns: &Namespace) -> Result<Nam
 
 struct Lifecycle {
     rules: Rules,
+}
+
+enum ReserveJudgement {
+    /// The reserve is answered without changing the record.
+    Answer(ReserveOutcome),
+    /// The key is granted (a write).
+    Grant { takeover: bool, minted: bool, policy: NamespacePolicy },
 }
 
 impl Lifecycle {
@@ -92,6 +118,34 @@ impl Lifecycle {
         Ok(store.record(id)?.filter(|r| !self.rules.has_passed(&r.forget_deadline(), now)))
     }
 
+    /// What a reserve of `cmd` at `now` comes to, without writing: an answer
+    /// that leaves the record as it is, or a grant to be written.
+    fn judge_reserve<S: RecordStore>(&self, store: &S, cmd: &Reserve, now: &Stamp) -> Result<ReserveJudgement, S::Error> {
+        let policy = namespace_policy(store, &cmd.id.namespace)?;
+        let answer = |o| Ok(ReserveJudgement::Answer(o));
+        let (takeover, minted) = match self.live_record(store, &cmd.id, now)? {
+            None if policy.require_minted_keys => return answer(ReserveOutcome::KeyNotMinted),
+            None => (false, false),
+            Some(Record::Minted(_)) => (false, true),
+            Some(Record::InProgress(r)) => {
+                if !self.rules.fingerprints_match(cmd.fingerprint.as_ref(), r.fingerprint.as_ref()) {
+                    return answer(ReserveOutcome::FingerprintMismatch);
+                }
+                if !self.rules.has_passed(&r.lease(), now) {
+                    return answer(ReserveOutcome::InProgress { retry_after_ms: r.lease().remaining_ms(now).max(1) });
+                }
+                (true, r.minted)
+            }
+            Some(Record::Completed(c)) => {
+                if !self.rules.fingerprints_match(cmd.fingerprint.as_ref(), c.fingerprint.as_ref()) {
+                    return answer(ReserveOutcome::FingerprintMismatch);
+                }
+                return answer(ReserveOutcome::Completed { token: c.token, response: c.response });
+            }
+        };
+        Ok(ReserveJudgement::Grant { takeover, minted, policy })
+    }
+
     fn reserve<S: RecordStore>(
         &self,
         store: &mut S,
@@ -99,26 +153,9 @@ impl Lifecycle {
         now: &Stamp,
         token: FencingToken,
     ) -> Result<ReserveOutcome, S::Error> {
-        let policy = namespace_policy(store, &cmd.id.namespace)?;
-        let (takeover, minted) = match self.live_record(store, &cmd.id, now)? {
-            None if policy.require_minted_keys => return Ok(ReserveOutcome::KeyNotMinted),
-            None => (false, false),
-            Some(Record::Minted(_)) => (false, true),
-            Some(Record::InProgress(r)) => {
-                if !self.rules.fingerprints_match(cmd.fingerprint.as_ref(), r.fingerprint.as_ref()) {
-                    return Ok(ReserveOutcome::FingerprintMismatch);
-                }
-                if !self.rules.has_passed(&r.lease(), now) {
-                    return Ok(ReserveOutcome::InProgress { retry_after_ms: r.lease().remaining_ms(now).max(1) });
-                }
-                (true, r.minted)
-            }
-            Some(Record::Completed(c)) => {
-                if !self.rules.fingerprints_match(cmd.fingerprint.as_ref(), c.fingerprint.as_ref()) {
-                    return Ok(ReserveOutcome::FingerprintMismatch);
-                }
-                return Ok(ReserveOutcome::Completed { token: c.token, response: c.response });
-            }
+        let (takeover, minted, policy) = match self.judge_reserve(store, cmd, now)? {
+            ReserveJudgement::Answer(outcome) => return Ok(outcome),
+            ReserveJudgement::Grant { takeover, minted, policy } => (takeover, minted, policy),
         };
         let reservation = Reservation {
             token,

@@ -29,7 +29,7 @@ pub mod store;
 pub mod time;
 pub mod token;
 
-pub use apply::{apply, namespace_policy, read_record};
+pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
 pub use command::{Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy, StampedCommand};
 pub use derive::{derive_key, CanonicalPayload};
 pub use durations::{LeaseDuration, RetainDuration};

@@ -90,4 +90,31 @@ proptest! {
         prop_assert_eq!(&rest[..], &logged[split..]);
         prop_assert_eq!(bytes(&restored), bytes(&sim.store));
     }
+
+    #[test]
+    fn a_reserve_answered_without_a_write_matches_apply(steps in workload()) {
+        let (sim, _) = run(&steps, None);
+        let mut store = MemoryStore::default();
+        for entry in &sim.log {
+            let hint = match (&entry.command, store.clock.advance(&entry.stamp)) {
+                (Command::Reserve(cmd), Ok(clock)) if entry.stamp.term == entry.position.term => {
+                    Some(reserve_without_write(&store, cmd, &clock.now()).unwrap_or_else(|e| match e {}))
+                }
+                _ => None,
+            };
+            let records_before = store.records.clone();
+            let outcome = apply(&mut store, entry).unwrap_or_else(|e| match e {});
+            match hint {
+                Some(Some(answer)) => {
+                    prop_assert_eq!(&outcome, &Outcome::Reserve(answer));
+                    prop_assert_eq!(&store.records, &records_before);
+                }
+                Some(None) => {
+                    let granted = matches!(outcome, Outcome::Reserve(ReserveOutcome::Reserved { .. }));
+                    prop_assert!(granted, "{:?}", outcome);
+                }
+                None => {}
+            }
+        }
+    }
 }

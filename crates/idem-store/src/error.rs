@@ -16,6 +16,8 @@ pub enum StoreError {
     /// program or version.
     #[error("corrupt data: {what}: {detail}")]
     Corrupt { what: String, detail: String },
+    #[error("the state reader is read-only; writes go through the log")]
+    ReadOnly,
     #[error("a blocking storage task failed: {0}")]
     Task(String),
 }

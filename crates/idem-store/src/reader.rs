@@ -68,3 +68,37 @@ impl StateReader {
         read_clock(&self.db)
     }
 }
+
+/// Reads through the core's store interface, for judging requests that need
+/// no write (see `idem_core::reserve_without_write`). Writes are refused.
+impl idem_core::RecordStore for StateReader {
+    type Error = StoreError;
+
+    fn record(&self, id: &KeyId) -> Result<Option<Record>, StoreError> {
+        read_record(&self.db, id)
+    }
+
+    fn put_record(&mut self, _id: &KeyId, _record: Record) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+
+    fn delete_record(&mut self, _id: &KeyId) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+
+    fn namespace(&self, ns: &Namespace) -> Result<Option<idem_core::NamespaceRecord>, StoreError> {
+        read_namespace(&self.db, ns)
+    }
+
+    fn put_namespace(&mut self, _ns: &Namespace, _record: idem_core::NamespaceRecord) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+
+    fn applied_clock(&self) -> Result<AppliedClock, StoreError> {
+        read_clock(&self.db)
+    }
+
+    fn set_applied_clock(&mut self, _clock: AppliedClock) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+}
