@@ -57,8 +57,28 @@ fn db_options() -> Options {
     opts
 }
 
+/// Column family options: small memtables, and one small block cache shared
+/// by all column families that also holds index and filter blocks, so memory
+/// stays bounded as the number of table files grows.
+fn cf_options(cache: &rocksdb::Cache) -> Options {
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    let mut opts = Options::default();
+    opts.set_block_based_table_factory(&table);
+    opts.set_write_buffer_size(8 * 1024 * 1024);
+    opts.set_max_write_buffer_number(2);
+    opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    opts
+}
+
+/// Block cache shared by the column families of one database.
+const BLOCK_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 pub fn open(path: &Path) -> Result<Arc<DB>, StoreError> {
-    let cfs = ALL_CFS.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+    let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+    let cfs = ALL_CFS.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(&cache)));
     Ok(Arc::new(DB::open_cf_descriptors(&db_options(), path, cfs)?))
 }
 

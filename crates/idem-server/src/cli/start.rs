@@ -47,7 +47,9 @@ pub struct StartArgs {
 
 pub fn run(args: StartArgs) -> ExitCode {
     init_logging();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // Storage calls run on the blocking pool; a bounded pool keeps the number
+    // of threads (and their allocator arenas) small.
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(16).build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("idem: cannot start the async runtime: {e}");
