@@ -100,12 +100,7 @@ fn a_full_cluster_restart_keeps_every_record_and_tokens_keep_increasing() {
         }
     }
     let before: Vec<Value> = (0..20).map(|k| get(&c.key_url(0, "ns", &format!("k{k}"), "")).expect("get").body).collect();
-    for i in 0..3 {
-        c.kill(i);
-    }
-    for i in 0..3 {
-        c.restart(i);
-    }
+    c.restart_all();
     for (k, expected) in before.iter().enumerate() {
         let after = get(&c.key_url(k % 3, "ns", &format!("k{k}"), "")).expect("get").body;
         // Deadlines are judged at read time; the stored facts must match.

@@ -205,6 +205,21 @@ impl Cluster {
         self.wait_ready(i);
     }
 
+    /// Stops every member at once (kill -9) and starts them all again; a
+    /// single node cannot become ready without a majority, so all three are
+    /// started before waiting.
+    pub fn restart_all(&self) {
+        for i in 0..3 {
+            self.kill(i);
+        }
+        for i in 0..3 {
+            self.spawn(i);
+        }
+        for i in 0..3 {
+            self.wait_ready(i);
+        }
+    }
+
     pub fn is_running(&self, i: usize) -> bool {
         self.nodes[i].child.lock().expect("lock").is_some()
     }
