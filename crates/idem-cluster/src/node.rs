@@ -85,13 +85,22 @@ impl ClusterNode {
         let applied = store.reader.applied_clock()?;
         let raft_config = config.raft_config().map_err(ClusterError::Startup)?;
         let peers = Arc::new(PeerClients::default());
-        let network = Network { self_id: config.id, peers: peers.clone() };
-        let listener = TcpListener::bind(&config.addr.raft)
-            .await
-            .map_err(|e| ClusterError::Startup(format!("cannot listen on {}: {e}", config.addr.raft)))?;
-        let raft = Raft::new(config.id, Arc::new(raft_config), network, store.log, store.state_machine)
-            .await
-            .map_err(|e| ClusterError::Startup(e.to_string()))?;
+        let network = Network {
+            self_id: config.id,
+            peers: peers.clone(),
+        };
+        let listener = TcpListener::bind(&config.addr.raft).await.map_err(|e| {
+            ClusterError::Startup(format!("cannot listen on {}: {e}", config.addr.raft))
+        })?;
+        let raft = Raft::new(
+            config.id,
+            Arc::new(raft_config),
+            network,
+            store.log,
+            store.state_machine,
+        )
+        .await
+        .map_err(|e| ClusterError::Startup(e.to_string()))?;
         let node = ClusterNode {
             inner: Arc::new(Inner {
                 id: config.id,
@@ -106,8 +115,17 @@ impl ClusterNode {
         tokio::spawn(crate::rpc_server::serve(listener, node.clone()));
         tokio::spawn(track_leadership(node.clone()));
         tokio::spawn(measure_clock_offsets(node.clone()));
-        tokio::spawn(crate::cleaner::clean_expired(node.clone(), node.inner.config.purge_every));
-        if fresh && !node.inner.config.join && !raft.is_initialized().await.map_err(|e| ClusterError::Startup(e.to_string()))? {
+        tokio::spawn(crate::cleaner::clean_expired(
+            node.clone(),
+            node.inner.config.purge_every,
+        ));
+        if fresh
+            && !node.inner.config.join
+            && !raft
+                .is_initialized()
+                .await
+                .map_err(|e| ClusterError::Startup(e.to_string()))?
+        {
             // Every fresh member proposes the same initial membership at log
             // index 0, so it does not matter which of them starts first.
             if let Err(e) = raft.initialize(node.inner.config.members.clone()).await {
@@ -151,10 +169,16 @@ impl ClusterNode {
     pub async fn execute(&self, command: Command) -> Result<Outcome, ClusterError> {
         let local = || self.execute_as_leader(command.clone());
         let remote = || Request::Forward(command.clone());
-        self.on_leader(local, remote, false, self.inner.config.request_timeout, |r| match r {
-            Response::Forward(result) => Some(result),
-            _ => None,
-        })
+        self.on_leader(
+            local,
+            remote,
+            false,
+            self.inner.config.request_timeout,
+            |r| match r {
+                Response::Forward(result) => Some(result),
+                _ => None,
+            },
+        )
         .await
     }
 
@@ -162,10 +186,16 @@ impl ClusterNode {
     pub async fn read(&self, read: ReadRequest) -> Result<ReadReply, ClusterError> {
         let local = || self.read_as_leader(read.clone());
         let remote = || Request::Read(read.clone());
-        self.on_leader(local, remote, true, self.inner.config.request_timeout, |r| match r {
-            Response::Read(result) => Some(result),
-            _ => None,
-        })
+        self.on_leader(
+            local,
+            remote,
+            true,
+            self.inner.config.request_timeout,
+            |r| match r {
+                Response::Read(result) => Some(result),
+                _ => None,
+            },
+        )
         .await
     }
 
@@ -187,10 +217,17 @@ impl ClusterNode {
         loop {
             let attempt = match self.leader() {
                 Some((id, _)) if id == self.inner.id => local().await,
-                Some((_, addr)) => self.forward(remote(), &addr, repeatable, timeout).await.and_then(|r| {
-                    let text = format!("{r:?}");
-                    answer(r).unwrap_or_else(|| Err(ForwardError::Unavailable(format!("unexpected answer {text}"))))
-                }),
+                Some((_, addr)) => self
+                    .forward(remote(), &addr, repeatable, timeout)
+                    .await
+                    .and_then(|r| {
+                        let text = format!("{r:?}");
+                        answer(r).unwrap_or_else(|| {
+                            Err(ForwardError::Unavailable(format!(
+                                "unexpected answer {text}"
+                            )))
+                        })
+                    }),
                 None => Err(ForwardError::NotLeader(None)),
             };
             match attempt {
@@ -206,17 +243,29 @@ impl ClusterNode {
     fn leader(&self) -> Option<(NodeId, NodeAddr)> {
         let metrics = self.inner.raft.metrics().borrow().clone();
         let id = metrics.current_leader?;
-        let addr = metrics.membership_config.membership().get_node(&id).cloned()?;
+        let addr = metrics
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .cloned()?;
         Some((id, addr))
     }
 
-    async fn forward(&self, req: Request, to: &NodeAddr, repeatable: bool, timeout: Duration) -> Result<Response, ForwardError> {
+    async fn forward(
+        &self,
+        req: Request,
+        to: &NodeAddr,
+        repeatable: bool,
+        timeout: Duration,
+    ) -> Result<Response, ForwardError> {
         let client = self.inner.peers.get(&to.raft);
         match client.call(&req, timeout, repeatable).await {
             Ok(resp) => Ok(resp),
             // Could not reach the leader at all: nothing was sent, so trying
             // again (after the election settles) is safe.
-            Err(crate::peer_client::CallError::Unreachable { .. }) => Err(ForwardError::NotLeader(None)),
+            Err(crate::peer_client::CallError::Unreachable { .. }) => {
+                Err(ForwardError::NotLeader(None))
+            }
             Err(crate::peer_client::CallError::Timeout { .. }) => Err(ForwardError::Timeout),
             Err(e) => Err(ForwardError::Unavailable(e.to_string())),
         }
@@ -225,7 +274,10 @@ impl ClusterNode {
     /// Carries out a command on the leader. A reserve that would leave the
     /// record unchanged (a replay, in progress, a mismatch) is answered by a
     /// linearizable read; everything else is stamped and proposed.
-    pub(crate) async fn execute_as_leader(&self, command: Command) -> Result<Outcome, ForwardError> {
+    pub(crate) async fn execute_as_leader(
+        &self,
+        command: Command,
+    ) -> Result<Outcome, ForwardError> {
         if let Command::Reserve(reserve) = &command {
             if let Some(answer) = self.reserve_by_read(reserve).await? {
                 return Ok(Outcome::Reserve(answer));
@@ -238,27 +290,23 @@ impl ClusterNode {
     /// after a linearizable read barrier; `None` when it must go through the
     /// log. A cheap local look first keeps fresh keys from paying for the
     /// barrier.
-    async fn reserve_by_read(&self, reserve: &idem_core::Reserve) -> Result<Option<idem_core::ReserveOutcome>, ForwardError> {
+    async fn reserve_by_read(
+        &self,
+        reserve: &idem_core::Reserve,
+    ) -> Result<Option<idem_core::ReserveOutcome>, ForwardError> {
         let reader = &self.inner.reader;
         let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
         let judge = || -> Result<Option<idem_core::ReserveOutcome>, ForwardError> {
             let applied = reader.applied_clock().map_err(unavailable)?;
-            let Some(now) = self.inner.clock.read_stamp(applied) else { return Ok(None) };
+            let Some(now) = self.inner.clock.read_stamp(applied) else {
+                return Ok(None);
+            };
             idem_core::reserve_without_write(reader, reserve, &now).map_err(unavailable)
         };
         if judge()?.is_none() {
             return Ok(None);
         }
-        match tokio::time::timeout(self.inner.config.request_timeout, self.inner.raft.ensure_linearizable()).await {
-            Err(_) => return Err(ForwardError::Timeout),
-            Ok(Err(e)) => {
-                return match e.forward_to_leader::<NodeAddr>() {
-                    Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
-                    None => Err(ForwardError::Unavailable(e.to_string())),
-                }
-            }
-            Ok(Ok(_)) => {}
-        }
+        self.linearizable_barrier().await?;
         judge()
     }
 
@@ -266,7 +314,9 @@ impl ClusterNode {
     async fn propose(&self, command: Command) -> Result<Outcome, ForwardError> {
         let raft = &self.inner.raft;
         let Some(stamp) = self.inner.clock.stamp() else {
-            return Err(ForwardError::NotLeader(raft.metrics().borrow().current_leader));
+            return Err(ForwardError::NotLeader(
+                raft.metrics().borrow().current_leader,
+            ));
         };
         let write = raft.client_write(StampedCommand { stamp, command });
         match tokio::time::timeout(self.inner.config.request_timeout, write).await {
@@ -278,35 +328,55 @@ impl ClusterNode {
             Ok(Ok(resp)) => match resp.data {
                 Some(Outcome::Refused(_)) => Err(ForwardError::LeadershipChanged),
                 Some(outcome) => Ok(outcome),
-                None => Err(ForwardError::Unavailable("the entry produced no outcome".into())),
+                None => Err(ForwardError::Unavailable(
+                    "the entry produced no outcome".into(),
+                )),
             },
+        }
+    }
+
+    /// Confirms leadership with a quorum and waits until the local state
+    /// machine has applied up to the confirmed index: after it, reads of the
+    /// local state are linearizable.
+    async fn linearizable_barrier(&self) -> Result<(), ForwardError> {
+        match tokio::time::timeout(
+            self.inner.config.request_timeout,
+            self.inner.raft.ensure_linearizable(),
+        )
+        .await
+        {
+            Err(_) => Err(ForwardError::Timeout),
+            Ok(Err(e)) => match e.forward_to_leader::<NodeAddr>() {
+                Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
+                None => Err(ForwardError::Unavailable(e.to_string())),
+            },
+            Ok(Ok(_)) => Ok(()),
         }
     }
 
     /// Confirms leadership with a quorum, waits until the confirmed index is
     /// applied, then reads; this node must be the leader.
-    pub(crate) async fn read_as_leader(&self, read: ReadRequest) -> Result<ReadReply, ForwardError> {
-        let raft = &self.inner.raft;
-        match tokio::time::timeout(self.inner.config.request_timeout, raft.ensure_linearizable()).await {
-            Err(_) => return Err(ForwardError::Timeout),
-            Ok(Err(e)) => {
-                return match e.forward_to_leader::<NodeAddr>() {
-                    Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
-                    None => Err(ForwardError::Unavailable(e.to_string())),
-                }
-            }
-            Ok(Ok(_)) => {}
-        }
+    pub(crate) async fn read_as_leader(
+        &self,
+        read: ReadRequest,
+    ) -> Result<ReadReply, ForwardError> {
+        self.linearizable_barrier().await?;
         let reader = &self.inner.reader;
         let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
         match read {
             ReadRequest::Record(id) => {
                 let applied = reader.applied_clock().map_err(unavailable)?;
-                let now = self.inner.clock.read_stamp(applied).ok_or(ForwardError::NotLeader(None))?;
+                let now = self
+                    .inner
+                    .clock
+                    .read_stamp(applied)
+                    .ok_or(ForwardError::NotLeader(None))?;
                 let record = reader.record_at(&id, &now).map_err(unavailable)?;
                 Ok(ReadReply::Record { record, now })
             }
-            ReadRequest::Policy(ns) => Ok(ReadReply::Policy(reader.namespace_policy(&ns).map_err(unavailable)?)),
+            ReadRequest::Policy(ns) => Ok(ReadReply::Policy(
+                reader.namespace_policy(&ns).map_err(unavailable)?,
+            )),
         }
     }
 
@@ -318,20 +388,31 @@ impl ClusterNode {
         let members = membership
             .nodes()
             .map(|(id, addr)| {
-                let matched = m.replication.as_ref().map(|r| r.get(id).cloned().flatten().map(|l| l.index));
+                let matched = m
+                    .replication
+                    .as_ref()
+                    .map(|r| r.get(id).cloned().flatten().map(|l| l.index));
                 MemberView {
-                id: *id,
-                addr: addr.clone(),
-                voter: voters.contains(id),
-                matched_index: matched.flatten(),
-                lag: matched.map(|i| m.last_log_index.unwrap_or(0).saturating_sub(i.unwrap_or(0))),
-                clock_offset_ms: if *id == self.inner.id { Some(0) } else { offsets.get(id).copied() },
-            }})
+                    id: *id,
+                    addr: addr.clone(),
+                    voter: voters.contains(id),
+                    matched_index: matched.flatten(),
+                    lag: matched
+                        .map(|i| m.last_log_index.unwrap_or(0).saturating_sub(i.unwrap_or(0))),
+                    clock_offset_ms: if *id == self.inner.id {
+                        Some(0)
+                    } else {
+                        offsets.get(id).copied()
+                    },
+                }
+            })
             .collect();
         // The commit index is the highest index a majority of voters hold.
         let commit_index = m.replication.as_ref().and_then(|r| {
-            let mut matched: Vec<u64> =
-                voters.iter().map(|id| r.get(id).cloned().flatten().map(|l| l.index).unwrap_or(0)).collect();
+            let mut matched: Vec<u64> = voters
+                .iter()
+                .map(|id| r.get(id).cloned().flatten().map(|l| l.index).unwrap_or(0))
+                .collect();
             matched.sort_unstable_by(|a, b| b.cmp(a));
             matched.get(voters.len() / 2).copied()
         });
@@ -365,7 +446,9 @@ impl ClusterNode {
 fn step_down_after_restart(store: &Store, id: NodeId) -> Result<(), ClusterError> {
     if let Some(vote) = store.log.read_vote_now()? {
         if vote.is_committed() && vote.leader_id().node_id == id {
-            store.log.store_vote(&Vote::new(vote.leader_id().term + 1, id))?;
+            store
+                .log
+                .store_vote(&Vote::new(vote.leader_id().term + 1, id))?;
         }
     }
     Ok(())
@@ -396,7 +479,11 @@ async fn measure_clock_offsets(node: ClusterNode) {
             if m.running_state.is_err() {
                 return;
             }
-            m.membership_config.membership().nodes().map(|(id, a)| (*id, a.clone())).collect()
+            m.membership_config
+                .membership()
+                .nodes()
+                .map(|(id, a)| (*id, a.clone()))
+                .collect()
         };
         for (id, addr) in members {
             if id == node.inner.id {
@@ -404,12 +491,15 @@ async fn measure_clock_offsets(node: ClusterNode) {
             }
             let client = node.inner.peers.get(&addr.raft);
             let sent = wall_now_ms();
-            if let Ok(Response::ClockProbe { wall_ms }) =
-                client.call(&Request::ClockProbe, Duration::from_millis(500), true).await
+            if let Ok(Response::ClockProbe { wall_ms }) = client
+                .call(&Request::ClockProbe, Duration::from_millis(500), true)
+                .await
             {
                 let received = wall_now_ms();
                 let midpoint = (sent + received) / 2;
-                node.inner.clock.record_offset(id, wall_ms as i64 - midpoint as i64);
+                node.inner
+                    .clock
+                    .record_offset(id, wall_ms as i64 - midpoint as i64);
             }
         }
     }

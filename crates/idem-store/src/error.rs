@@ -11,7 +11,10 @@ pub enum StoreError {
     #[error("RocksDB: {0}")]
     Rocks(#[from] rocksdb::Error),
     #[error("I/O on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// Bytes on disk that do not decode: corruption, or a file from another
     /// program or version.
     #[error("corrupt data: {what}: {detail}")]
@@ -24,10 +27,25 @@ pub enum StoreError {
 
 impl StoreError {
     pub fn corrupt(what: impl Into<String>, detail: impl ToString) -> Self {
-        StoreError::Corrupt { what: what.into(), detail: detail.to_string() }
+        StoreError::Corrupt {
+            what: what.into(),
+            detail: detail.to_string(),
+        }
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        StoreError::Io { path: path.into(), source }
+        StoreError::Io {
+            path: path.into(),
+            source,
+        }
     }
+}
+
+/// Runs a blocking RocksDB or file-system call off the async worker threads.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
 }

@@ -16,7 +16,7 @@ use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 
 use crate::codec::{decode, encode, index_from_key, index_key};
 use crate::db::{cf, synced, CF_LOG, CF_RAFT, KEY_COMMITTED, KEY_LAST_PURGED, KEY_VOTE};
-use crate::error::StoreError;
+use crate::error::{blocking, StoreError};
 use crate::types::{IdemRaftTypes, NodeId};
 
 pub struct LogStore<C> {
@@ -26,13 +26,19 @@ pub struct LogStore<C> {
 
 impl<C> Clone for LogStore<C> {
     fn clone(&self) -> Self {
-        LogStore { db: self.db.clone(), _types: PhantomData }
+        LogStore {
+            db: self.db.clone(),
+            _types: PhantomData,
+        }
     }
 }
 
 impl<C: IdemRaftTypes> LogStore<C> {
     pub(crate) fn new(db: Arc<DB>) -> Self {
-        LogStore { db, _types: PhantomData }
+        LogStore {
+            db,
+            _types: PhantomData,
+        }
     }
 
     fn meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
@@ -44,7 +50,9 @@ impl<C: IdemRaftTypes> LogStore<C> {
     }
 
     pub(crate) fn last_purged(&self) -> Result<Option<LogId<NodeId>>, StoreError> {
-        Ok(self.meta::<Option<LogId<NodeId>>>(KEY_LAST_PURGED)?.flatten())
+        Ok(self
+            .meta::<Option<LogId<NodeId>>>(KEY_LAST_PURGED)?
+            .flatten())
     }
 
     /// The stored vote, read directly (used at start-up; see the cluster
@@ -56,7 +64,8 @@ impl<C: IdemRaftTypes> LogStore<C> {
     /// Overwrites the stored vote (used at start-up; see the cluster crate).
     pub fn store_vote(&self, vote: &Vote<NodeId>) -> Result<(), StoreError> {
         let raft = cf(&self.db, CF_RAFT)?;
-        self.db.put_cf_opt(raft, KEY_VOTE, encode(vote)?, &synced())?;
+        self.db
+            .put_cf_opt(raft, KEY_VOTE, encode(vote)?, &synced())?;
         Ok(())
     }
 
@@ -77,11 +86,18 @@ impl<C: IdemRaftTypes> LogStore<C> {
     }
 
     /// Entries with index in `[start, end)`, in order.
-    pub(crate) fn entries(&self, start: u64, end: Option<u64>) -> Result<Vec<C::Entry>, StoreError> {
+    pub(crate) fn entries(
+        &self,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<Vec<C::Entry>, StoreError> {
         let log = cf(&self.db, CF_LOG)?;
         let mut out = Vec::new();
         let from = index_key(start);
-        for item in self.db.iterator_cf(log, IteratorMode::From(&from, Direction::Forward)) {
+        for item in self
+            .db
+            .iterator_cf(log, IteratorMode::From(&from, Direction::Forward))
+        {
             let (key, value) = item?;
             let index = index_from_key(&key)?;
             if end.is_some_and(|e| index >= e) {
@@ -139,11 +155,6 @@ fn log_write_error(e: StoreError) -> StorageError<NodeId> {
     StorageIOError::write_logs(&e).into()
 }
 
-/// Runs a blocking RocksDB call off the async worker threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Task(e.to_string()))?
-}
-
 impl<C: IdemRaftTypes> RaftLogReader<C> for LogStore<C> {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
@@ -170,7 +181,10 @@ impl<C: IdemRaftTypes> RaftLogStorage<C> for LogStore<C> {
         let last_purged_log_id = self.last_purged().map_err(log_read_error)?;
         let last = self.last_entry().map_err(log_read_error)?;
         let last_log_id = last.map(|e| e.log_id).or(last_purged_log_id);
-        Ok(LogState { last_purged_log_id, last_log_id })
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -180,14 +194,20 @@ impl<C: IdemRaftTypes> RaftLogStorage<C> for LogStore<C> {
     async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
         let this = self.clone();
         let vote = *vote;
-        blocking(move || this.store_vote(&vote)).await.map_err(|e| StorageIOError::write_vote(&e).into())
+        blocking(move || this.store_vote(&vote))
+            .await
+            .map_err(|e| StorageIOError::write_vote(&e).into())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
-        self.read_vote_now().map_err(|e| StorageIOError::read_vote(&e).into())
+        self.read_vote_now()
+            .map_err(|e| StorageIOError::read_vote(&e).into())
     }
 
-    async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError<NodeId>> {
+    async fn save_committed(
+        &mut self,
+        committed: Option<LogId<NodeId>>,
+    ) -> Result<(), StorageError<NodeId>> {
         // Not synced: the committed id is a hint that speeds up restart; Raft
         // recomputes it from a quorum if it is lost.
         let write = || -> Result<(), StoreError> {
@@ -202,7 +222,11 @@ impl<C: IdemRaftTypes> RaftLogStorage<C> for LogStore<C> {
         self.committed().map_err(log_read_error)
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<C>) -> Result<(), StorageError<NodeId>>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<C>,
+    ) -> Result<(), StorageError<NodeId>>
     where
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -224,11 +248,15 @@ impl<C: IdemRaftTypes> RaftLogStorage<C> for LogStore<C> {
 
     async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         let this = self.clone();
-        blocking(move || this.truncate_synced(log_id.index)).await.map_err(log_write_error)
+        blocking(move || this.truncate_synced(log_id.index))
+            .await
+            .map_err(log_write_error)
     }
 
     async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
         let this = self.clone();
-        blocking(move || this.purge_synced(&log_id)).await.map_err(log_write_error)
+        blocking(move || this.purge_synced(&log_id))
+            .await
+            .map_err(log_write_error)
     }
 }

@@ -14,14 +14,18 @@ use std::sync::Arc;
 
 use idem_core::LogPosition;
 use openraft::storage::{RaftStateMachine, Snapshot};
-use openraft::{EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError, StorageIOError, StoredMembership};
+use openraft::{
+    EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError,
+    StorageIOError, StoredMembership,
+};
 use rocksdb::{IteratorMode, WriteBatch, DB};
 
 use crate::codec::{decode, encode, expiry_key, record_id_from_key};
 use crate::db::{
-    self, cf, synced, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK, KEY_INSTALLING, KEY_LAST_APPLIED, KEY_MEMBERSHIP,
+    self, cf, synced, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK, KEY_INSTALLING,
+    KEY_LAST_APPLIED, KEY_MEMBERSHIP,
 };
-use crate::error::StoreError;
+use crate::error::{blocking, StoreError};
 use crate::pending::PendingWrites;
 use crate::snapshot_dir::SnapshotDir;
 use crate::snapshot_file::{FrameKind, SnapshotReader, SnapshotWriter};
@@ -37,10 +41,6 @@ pub struct StateMachineStore<C> {
     _types: PhantomData<C>,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, StoreError> + Send + 'static) -> Result<T, StoreError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Task(e.to_string()))?
-}
-
 fn sm_read_error(e: StoreError) -> StorageError<NodeId> {
     StorageIOError::read_state_machine(&e).into()
 }
@@ -54,7 +54,9 @@ fn snapshot_error(e: StoreError) -> StorageError<NodeId> {
 }
 
 /// The last-applied log id and membership as stored in `db`.
-pub(crate) fn applied_state<C: IdemRaftTypes>(db: &DB) -> Result<(Option<LogId<NodeId>>, Membership<C>), StoreError> {
+pub(crate) fn applied_state<C: IdemRaftTypes>(
+    db: &DB,
+) -> Result<(Option<LogId<NodeId>>, Membership<C>), StoreError> {
     let sm = cf(db, CF_SM)?;
     let last = match db.get_pinned_cf(sm, KEY_LAST_APPLIED)? {
         None => None,
@@ -67,7 +69,10 @@ pub(crate) fn applied_state<C: IdemRaftTypes>(db: &DB) -> Result<(Option<LogId<N
     Ok((last, membership))
 }
 
-fn apply_entries<C: IdemRaftTypes>(db: &DB, entries: Vec<C::Entry>) -> Result<Vec<AppliedOutcome>, StoreError> {
+fn apply_entries<C: IdemRaftTypes>(
+    db: &DB,
+    entries: Vec<C::Entry>,
+) -> Result<Vec<AppliedOutcome>, StoreError> {
     let mut pending = PendingWrites::new(db);
     let mut outcomes = Vec::with_capacity(entries.len());
     let mut last_applied = None;
@@ -77,7 +82,10 @@ fn apply_entries<C: IdemRaftTypes>(db: &DB, entries: Vec<C::Entry>) -> Result<Ve
         match entry.payload {
             EntryPayload::Blank => outcomes.push(None),
             EntryPayload::Normal(stamped) => {
-                let position = LogPosition { term: entry.log_id.leader_id.term, index: entry.log_id.index };
+                let position = LogPosition {
+                    term: entry.log_id.leader_id.term,
+                    index: entry.log_id.index,
+                };
                 outcomes.push(Some(idem_core::apply(&mut pending, &stamped.at(position))?));
             }
             EntryPayload::Membership(m) => {
@@ -101,13 +109,21 @@ fn apply_entries<C: IdemRaftTypes>(db: &DB, entries: Vec<C::Entry>) -> Result<Ve
 /// Replaces the state machine's contents with the snapshot at `path`. A
 /// marker naming the file is kept (synced) while loading, so a crash part-way
 /// is finished at the next start-up instead of leaving a mixed state.
-pub(crate) fn load_snapshot<C: IdemRaftTypes>(db: &DB, path: &std::path::Path) -> Result<Meta<C>, StoreError> {
+pub(crate) fn load_snapshot<C: IdemRaftTypes>(
+    db: &DB,
+    path: &std::path::Path,
+) -> Result<Meta<C>, StoreError> {
     let (meta, mut reader): (Meta<C>, _) = SnapshotReader::open(path)?;
     let sm = cf(db, CF_SM)?;
     let records = cf(db, CF_RECORDS)?;
     let namespaces = cf(db, CF_NAMESPACES)?;
     let expiry = cf(db, CF_EXPIRY)?;
-    db.put_cf_opt(sm, KEY_INSTALLING, path.to_string_lossy().as_bytes(), &synced())?;
+    db.put_cf_opt(
+        sm,
+        KEY_INSTALLING,
+        path.to_string_lossy().as_bytes(),
+        &synced(),
+    )?;
 
     let mut batch = WriteBatch::default();
     batch.delete_range_cf(records, [0u8].as_slice(), [0xFFu8].as_slice());
@@ -120,7 +136,11 @@ pub(crate) fn load_snapshot<C: IdemRaftTypes>(db: &DB, path: &std::path::Path) -
             FrameKind::Record => {
                 let record: idem_core::Record = decode(&value, "snapshot record")?;
                 let id = record_id_from_key(&key)?;
-                batch.put_cf(expiry, expiry_key(record.forget_deadline().wall_ms(), &id), []);
+                batch.put_cf(
+                    expiry,
+                    expiry_key(record.forget_deadline().wall_ms(), &id),
+                    [],
+                );
                 batch.put_cf(records, key, value);
             }
             FrameKind::Namespace => {
@@ -147,11 +167,22 @@ pub(crate) fn load_snapshot<C: IdemRaftTypes>(db: &DB, path: &std::path::Path) -
 
 /// Streams the state machine of a read-only point-in-time copy into a
 /// snapshot file.
-fn write_snapshot<C: IdemRaftTypes>(copy: &DB, path: &std::path::Path, snapshot_id: String) -> Result<Meta<C>, StoreError> {
+fn write_snapshot<C: IdemRaftTypes>(
+    copy: &DB,
+    path: &std::path::Path,
+    snapshot_id: String,
+) -> Result<Meta<C>, StoreError> {
     let (last_log_id, last_membership) = applied_state::<C>(copy)?;
-    let meta = SnapshotMeta { last_log_id, last_membership, snapshot_id };
+    let meta = SnapshotMeta {
+        last_log_id,
+        last_membership,
+        snapshot_id,
+    };
     let mut w = SnapshotWriter::create(path, &meta)?;
-    for (name, kind) in [(CF_RECORDS, FrameKind::Record), (CF_NAMESPACES, FrameKind::Namespace)] {
+    for (name, kind) in [
+        (CF_RECORDS, FrameKind::Record),
+        (CF_NAMESPACES, FrameKind::Namespace),
+    ] {
         for item in copy.iterator_cf(cf(copy, name)?, IteratorMode::Start) {
             let (k, v) = item?;
             w.frame(kind, &k, &v)?;
@@ -166,12 +197,22 @@ fn write_snapshot<C: IdemRaftTypes>(copy: &DB, path: &std::path::Path, snapshot_
 
 impl<C: IdemRaftTypes> StateMachineStore<C> {
     pub(crate) fn new(db: Arc<DB>, snapshots: SnapshotDir, checkpoints: PathBuf) -> Self {
-        StateMachineStore { db, snapshots, checkpoints, _types: PhantomData }
+        StateMachineStore {
+            db,
+            snapshots,
+            checkpoints,
+            _types: PhantomData,
+        }
     }
 
     async fn open_snapshot(path: PathBuf, meta: Meta<C>) -> Result<Snapshot<C>, StoreError> {
-        let file = tokio::fs::File::open(&path).await.map_err(|e| StoreError::io(&path, e))?;
-        Ok(Snapshot { meta, snapshot: Box::new(file) })
+        let file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| StoreError::io(&path, e))?;
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(file),
+        })
     }
 }
 
@@ -184,7 +225,10 @@ pub struct SnapshotBuilder<C> {
 
 impl<C: IdemRaftTypes> RaftSnapshotBuilder<C> for SnapshotBuilder<C> {
     async fn build_snapshot(&mut self) -> Result<Snapshot<C>, StorageError<NodeId>> {
-        let checkpoint = self.checkpoint.clone().map_err(|e| snapshot_error(StoreError::Task(e)))?;
+        let checkpoint = self
+            .checkpoint
+            .clone()
+            .map_err(|e| snapshot_error(StoreError::Task(e)))?;
         let snapshots = self.snapshots.clone();
         let built = blocking(move || {
             let copy = db::open_read_only(&checkpoint)?;
@@ -206,14 +250,18 @@ impl<C: IdemRaftTypes> RaftSnapshotBuilder<C> for SnapshotBuilder<C> {
         })
         .await
         .map_err(snapshot_error)?;
-        StateMachineStore::<C>::open_snapshot(built.0, built.1).await.map_err(snapshot_error)
+        StateMachineStore::<C>::open_snapshot(built.0, built.1)
+            .await
+            .map_err(snapshot_error)
     }
 }
 
 impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
     type SnapshotBuilder = SnapshotBuilder<C>;
 
-    async fn applied_state(&mut self) -> Result<(Option<LogId<NodeId>>, Membership<C>), StorageError<NodeId>> {
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, Membership<C>), StorageError<NodeId>> {
         applied_state::<C>(&self.db).map_err(sm_read_error)
     }
 
@@ -224,23 +272,36 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
     {
         let entries: Vec<C::Entry> = entries.into_iter().collect();
         let db = self.db.clone();
-        blocking(move || apply_entries::<C>(&db, entries)).await.map_err(sm_write_error)
+        blocking(move || apply_entries::<C>(&db, entries))
+            .await
+            .map_err(sm_write_error)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         // This runs between two apply calls, so the checkpoint holds records,
         // last-applied id and membership of exactly one moment.
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
         let path = self.checkpoints.join(format!("checkpoint-{nanos}"));
         let checkpoint = std::fs::create_dir_all(&self.checkpoints)
             .map_err(|e| e.to_string())
-            .and_then(|_| rocksdb::checkpoint::Checkpoint::new(self.db.as_ref()).map_err(|e| e.to_string()))
+            .and_then(|_| {
+                rocksdb::checkpoint::Checkpoint::new(self.db.as_ref()).map_err(|e| e.to_string())
+            })
             .and_then(|c| c.create_checkpoint(&path).map_err(|e| e.to_string()))
             .map(|_| path);
-        SnapshotBuilder { checkpoint, snapshots: self.snapshots.clone(), _types: PhantomData }
+        SnapshotBuilder {
+            checkpoint,
+            snapshots: self.snapshots.clone(),
+            _types: PhantomData,
+        }
     }
 
-    async fn begin_receiving_snapshot(&mut self) -> Result<Box<tokio::fs::File>, StorageError<NodeId>> {
+    async fn begin_receiving_snapshot(
+        &mut self,
+    ) -> Result<Box<tokio::fs::File>, StorageError<NodeId>> {
         // An anonymous file: it disappears when dropped.
         let path = self.snapshots.temp_path();
         let file = std::fs::OpenOptions::new()
@@ -253,7 +314,11 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         Ok(Box::new(tokio::fs::File::from_std(file)))
     }
 
-    async fn install_snapshot(&mut self, meta: &Meta<C>, snapshot: Box<tokio::fs::File>) -> Result<(), StorageError<NodeId>> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &Meta<C>,
+        snapshot: Box<tokio::fs::File>,
+    ) -> Result<(), StorageError<NodeId>> {
         let mut received = snapshot.into_std().await;
         let db = self.db.clone();
         let snapshots = self.snapshots.clone();
@@ -262,7 +327,9 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
             // Copy the received bytes to a file of our own, verify it whole,
             // and only then let it replace anything.
             let temp = snapshots.temp_path();
-            received.seek(SeekFrom::Start(0)).map_err(|e| StoreError::io(&temp, e))?;
+            received
+                .seek(SeekFrom::Start(0))
+                .map_err(|e| StoreError::io(&temp, e))?;
             let mut out = std::fs::File::create(&temp).map_err(|e| StoreError::io(&temp, e))?;
             std::io::copy(&mut received, &mut out).map_err(|e| StoreError::io(&temp, e))?;
             out.sync_all().map_err(|e| StoreError::io(&temp, e))?;
@@ -271,7 +338,13 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
             if got.last_log_id != expected.last_log_id || got.snapshot_id != expected.snapshot_id {
                 return Err(StoreError::corrupt(
                     "received snapshot",
-                    format!("holds {:?}/{}, expected {:?}/{}", got.last_log_id, got.snapshot_id, expected.last_log_id, expected.snapshot_id),
+                    format!(
+                        "holds {:?}/{}, expected {:?}/{}",
+                        got.last_log_id,
+                        got.snapshot_id,
+                        expected.last_log_id,
+                        expected.snapshot_id
+                    ),
                 ));
             }
             let path = snapshots.publish(&temp, &got)?;
@@ -286,7 +359,10 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         let current = self.snapshots.current::<C::Node>().map_err(sm_read_error)?;
         match current {
             None => Ok(None),
-            Some((path, meta)) => Self::open_snapshot(path, meta).await.map(Some).map_err(sm_read_error),
+            Some((path, meta)) => Self::open_snapshot(path, meta)
+                .await
+                .map(Some)
+                .map_err(sm_read_error),
         }
     }
 }
