@@ -18,7 +18,12 @@ fn takeover_not_before_the_lease_ends(c: &Cluster, key: &str, sent: Instant) -> 
     let mut n = 0;
     loop {
         n += 1;
-        let r = c.reserve(n % 3, "skew", key, json!({"fingerprint": "f", "lease_ms": LEASE_MS}));
+        let r = c.reserve(
+            n % 3,
+            "skew",
+            key,
+            json!({"fingerprint": "f", "lease_ms": LEASE_MS}),
+        );
         let answered = Instant::now();
         match r.status {
             201 => {
@@ -41,7 +46,12 @@ fn takeover_not_before_the_lease_ends(c: &Cluster, key: &str, sent: Instant) -> 
 
 fn grant(c: &Cluster, key: &str) -> Instant {
     let sent = Instant::now();
-    let r = c.reserve(0, "skew", key, json!({"fingerprint": "f", "lease_ms": LEASE_MS}));
+    let r = c.reserve(
+        0,
+        "skew",
+        key,
+        json!({"fingerprint": "f", "lease_ms": LEASE_MS}),
+    );
     assert_eq!(r.status, 201, "{r:?}");
     sent
 }
@@ -51,7 +61,10 @@ fn the_leaders_clock_jumping_ten_minutes_ahead_does_not_end_a_lease() {
     if !std::path::Path::new(support::FAKETIME_LIB).exists() {
         panic!("libfaketime is not installed (scripts/test.sh installs it)");
     }
-    let c = Cluster::start_with(Options { faketime: true, ..Options::default() });
+    let c = Cluster::start_with(Options {
+        faketime: true,
+        ..Options::default()
+    });
     let leader = c.leader();
     let sent = grant(&c, "leader-jumps");
     c.set_clock_offset(leader, 600);
@@ -64,7 +77,10 @@ fn every_clock_jumping_ten_minutes_ahead_does_not_end_a_lease() {
     if !std::path::Path::new(support::FAKETIME_LIB).exists() {
         panic!("libfaketime is not installed (scripts/test.sh installs it)");
     }
-    let c = Cluster::start_with(Options { faketime: true, ..Options::default() });
+    let c = Cluster::start_with(Options {
+        faketime: true,
+        ..Options::default()
+    });
     let sent = grant(&c, "all-jump");
     for i in 0..3 {
         c.set_clock_offset(i, 600);
@@ -73,7 +89,10 @@ fn every_clock_jumping_ten_minutes_ahead_does_not_end_a_lease() {
     std::thread::sleep(Duration::from_millis(1200));
     let r = c.reserve(1, "skew", "all-jump", json!({"fingerprint": "f"}));
     if Instant::now() < sent + Duration::from_millis(LEASE_MS) {
-        assert_eq!(r.status, 409, "taken over early after a ten-minute jump: {r:?}");
+        assert_eq!(
+            r.status, 409,
+            "taken over early after a ten-minute jump: {r:?}"
+        );
     }
     let held = takeover_not_before_the_lease_ends(&c, "all-jump", sent);
     println!("all clocks +10 min: lease held {held:?} (lease {LEASE_MS} ms)");

@@ -31,7 +31,8 @@ fn killing_the_leader_under_load_loses_no_acknowledged_completion() {
 
     let workers: Vec<_> = (0..4)
         .map(|w| {
-            let (urls, acked, stop, down) = (urls.clone(), acked.clone(), stop.clone(), down.clone());
+            let (urls, acked, stop, down) =
+                (urls.clone(), acked.clone(), stop.clone(), down.clone());
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 while !stop.load(Ordering::SeqCst) {
@@ -43,16 +44,26 @@ fn killing_the_leader_under_load_loses_no_acknowledged_completion() {
                     let key = format!("w{w}-{n}");
                     let sent = Instant::now();
                     let url = format!("{}/v1/ns/load/keys/{key}", urls[node]);
-                    let Ok(r) = post(&format!("{url}/reserve"), json!({"fingerprint": "f", "lease_ms": 10000})) else {
+                    let Ok(r) = post(
+                        &format!("{url}/reserve"),
+                        json!({"fingerprint": "f", "lease_ms": 10000}),
+                    ) else {
                         continue;
                     };
                     if r.status != 201 {
                         continue;
                     }
-                    acked.lock().expect("lock").grants.push((sent, Instant::now()));
+                    acked
+                        .lock()
+                        .expect("lock")
+                        .grants
+                        .push((sent, Instant::now()));
                     let token = r.body["token"].as_u64().expect("token");
                     let body = format!("response of {key}");
-                    let done = post(&format!("{url}/complete"), json!({"token": token, "response": {"status": 200, "body": body}}));
+                    let done = post(
+                        &format!("{url}/complete"),
+                        json!({"token": token, "response": {"status": 200, "body": body}}),
+                    );
                     if done.is_ok_and(|d| d.status == 200) {
                         acked.lock().expect("lock").completions.insert(key, body);
                     }
@@ -73,8 +84,17 @@ fn killing_the_leader_under_load_loses_no_acknowledged_completion() {
     }
 
     let acked = acked.lock().expect("lock");
-    let before = acked.grants.iter().filter(|(_, done)| *done < killed_at).count();
-    let first_after = acked.grants.iter().filter(|(sent, _)| *sent >= killed_at).map(|(_, done)| *done).min();
+    let before = acked
+        .grants
+        .iter()
+        .filter(|(_, done)| *done < killed_at)
+        .count();
+    let first_after = acked
+        .grants
+        .iter()
+        .filter(|(sent, _)| *sent >= killed_at)
+        .map(|(_, done)| *done)
+        .min();
     let recovery = first_after.map(|t| t - killed_at);
     println!(
         "failover: {before} grants before the kill, {} after; first write after kill -9 of the leader succeeded {recovery:?} later",
@@ -88,14 +108,23 @@ fn killing_the_leader_under_load_loses_no_acknowledged_completion() {
     // The killed node restarts and catches up.
     c.restart(leader);
     let new_leader = c.leader();
-    let target = c.status(new_leader).and_then(|s| s["last_applied_index"].as_u64()).expect("leader status");
+    let target = c
+        .status(new_leader)
+        .and_then(|s| s["last_applied_index"].as_u64())
+        .expect("leader status");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let applied = c.status(leader).and_then(|s| s["last_applied_index"].as_u64()).unwrap_or(0);
+        let applied = c
+            .status(leader)
+            .and_then(|s| s["last_applied_index"].as_u64())
+            .unwrap_or(0);
         if applied >= target {
             break;
         }
-        assert!(Instant::now() < deadline, "restarted node stuck at {applied} < {target}");
+        assert!(
+            Instant::now() < deadline,
+            "restarted node stuck at {applied} < {target}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 
@@ -107,5 +136,8 @@ fn killing_the_leader_under_load_loses_no_acknowledged_completion() {
         assert_eq!(r.replayed.as_deref(), Some("true"));
         assert_eq!(r.body["response"]["body"], body.as_str(), "{key}");
     }
-    println!("failover: {} acknowledged completions replayed identically", acked.completions.len());
+    println!(
+        "failover: {} acknowledged completions replayed identically",
+        acked.completions.len()
+    );
 }

@@ -26,7 +26,13 @@ fn replacing_a_dead_node_loses_nothing_and_never_stops_serving() {
 
     let workers: Vec<_> = (0..3)
         .map(|w| {
-            let (c, up, acked, successes, stop) = (c.clone(), up.clone(), acked.clone(), successes.clone(), stop.clone());
+            let (c, up, acked, successes, stop) = (
+                c.clone(),
+                up.clone(),
+                acked.clone(),
+                successes.clone(),
+                stop.clone(),
+            );
             std::thread::spawn(move || {
                 let mut n = 0usize;
                 while !stop.load(Ordering::SeqCst) {
@@ -34,13 +40,21 @@ fn replacing_a_dead_node_loses_nothing_and_never_stops_serving() {
                     let nodes = up.lock().expect("lock").clone();
                     let node = nodes[(w + n) % nodes.len()];
                     let key = format!("w{w}-{n}");
-                    let Ok(r) = post(&c.key_url(node, "m", &key, "reserve"), json!({"fingerprint": "f"})) else { continue };
+                    let Ok(r) = post(
+                        &c.key_url(node, "m", &key, "reserve"),
+                        json!({"fingerprint": "f"}),
+                    ) else {
+                        continue;
+                    };
                     if r.status != 201 {
                         continue;
                     }
                     let token = r.body["token"].as_u64().expect("token");
                     let body = format!("done {key}");
-                    let done = post(&c.key_url(node, "m", &key, "complete"), json!({"token": token, "response": {"status": 200, "body": body}}));
+                    let done = post(
+                        &c.key_url(node, "m", &key, "complete"),
+                        json!({"token": token, "response": {"status": 200, "body": body}}),
+                    );
                     if done.is_ok_and(|d| d.status == 200) {
                         acked.lock().expect("lock").insert(key, body);
                         successes.lock().expect("lock").push(Instant::now());
@@ -66,8 +80,13 @@ fn replacing_a_dead_node_loses_nothing_and_never_stops_serving() {
     .expect("add answered");
     assert_eq!(add.status, 200, "{add:?}");
     c.wait_ready(spare);
-    let remove = send("DELETE", &format!("{}/v1/cluster/members/{}", c.url(live), c.nodes[victim].id), None, None)
-        .expect("remove answered");
+    let remove = send(
+        "DELETE",
+        &format!("{}/v1/cluster/members/{}", c.url(live), c.nodes[victim].id),
+        None,
+        None,
+    )
+    .expect("remove answered");
     assert_eq!(remove.status, 200, "{remove:?}");
     up.lock().expect("lock").push(spare);
     std::thread::sleep(Duration::from_secs(2));
@@ -78,10 +97,21 @@ fn replacing_a_dead_node_loses_nothing_and_never_stops_serving() {
     let ended = Instant::now();
 
     // The membership is the two survivors and the new node, all voters.
-    let members = get(&format!("{}/v1/cluster/members", c.url(spare))).expect("members").body;
-    let mut ids: Vec<u64> = members.as_array().expect("list").iter().map(|m| m["id"].as_u64().expect("id")).collect();
+    let members = get(&format!("{}/v1/cluster/members", c.url(spare)))
+        .expect("members")
+        .body;
+    let mut ids: Vec<u64> = members
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|m| m["id"].as_u64().expect("id"))
+        .collect();
     ids.sort();
-    let mut expected: Vec<u64> = [0, 1, 2, 3].iter().filter(|i| **i != victim).map(|i| c.nodes[*i].id).collect();
+    let mut expected: Vec<u64> = [0, 1, 2, 3]
+        .iter()
+        .filter(|i| **i != victim)
+        .map(|i| c.nodes[*i].id)
+        .collect();
     expected.sort();
     assert_eq!(ids, expected, "{members}");
 
@@ -90,7 +120,11 @@ fn replacing_a_dead_node_loses_nothing_and_never_stops_serving() {
     let mut t = started;
     while t + Duration::from_secs(1) <= ended {
         let window = t..t + Duration::from_secs(1);
-        assert!(successes.iter().any(|s| window.contains(s)), "no write succeeded {:?} after the start", t - started);
+        assert!(
+            successes.iter().any(|s| window.contains(s)),
+            "no write succeeded {:?} after the start",
+            t - started
+        );
         t += Duration::from_millis(500);
     }
 
@@ -102,5 +136,8 @@ fn replacing_a_dead_node_loses_nothing_and_never_stops_serving() {
         assert_eq!(r.status, 200, "{key}: {r:?}");
         assert_eq!(r.body["response"]["body"], body.as_str());
     }
-    println!("membership: {} acknowledged completions survived the replacement", acked.len());
+    println!(
+        "membership: {} acknowledged completions survived the replacement",
+        acked.len()
+    );
 }

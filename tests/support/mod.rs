@@ -30,15 +30,29 @@ fn reply(r: ureq::Response) -> Reply {
     let retry_after = r.header("retry-after").map(str::to_string);
     let raw = r.into_string().unwrap_or_default();
     let body = serde_json::from_str(&raw).unwrap_or(Value::Null);
-    Reply { status, content_type, replayed, retry_after, body, raw }
+    Reply {
+        status,
+        content_type,
+        replayed,
+        retry_after,
+        body,
+        raw,
+    }
 }
 
 fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(Duration::from_secs(15)).build()
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(15))
+        .build()
 }
 
 /// Sends a request; `Err` only when no HTTP answer came back at all.
-pub fn send(method: &str, url: &str, content_type: Option<&str>, body: Option<&str>) -> Result<Reply, String> {
+pub fn send(
+    method: &str,
+    url: &str,
+    content_type: Option<&str>,
+    body: Option<&str>,
+) -> Result<Reply, String> {
     let mut req = agent().request(method, url);
     if let Some(ct) = content_type {
         req = req.set("content-type", ct);
@@ -55,7 +69,12 @@ pub fn send(method: &str, url: &str, content_type: Option<&str>, body: Option<&s
 }
 
 pub fn post(url: &str, body: Value) -> Result<Reply, String> {
-    send("POST", url, Some("application/json"), Some(&body.to_string()))
+    send(
+        "POST",
+        url,
+        Some("application/json"),
+        Some(&body.to_string()),
+    )
 }
 
 pub fn get(url: &str) -> Result<Reply, String> {
@@ -63,7 +82,10 @@ pub fn get(url: &str) -> Result<Reply, String> {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
 }
 
 pub struct Node {
@@ -105,12 +127,23 @@ impl Cluster {
                 http: format!("127.0.0.1:{}", free_port()),
                 raft: format!("127.0.0.1:{}", free_port()),
                 data: dir.path().join(format!("node{id}")),
-                clock_file: options.faketime.then(|| dir.path().join(format!("clock{id}"))),
+                clock_file: options
+                    .faketime
+                    .then(|| dir.path().join(format!("clock{id}"))),
                 child: Mutex::new(None),
             })
             .collect();
-        let peers = nodes[..3].iter().map(|n| format!("{}={}/{}", n.id, n.raft, n.http)).collect::<Vec<_>>().join(",");
-        let cluster = Cluster { nodes, peers, args: options.args.clone(), _dir: dir };
+        let peers = nodes[..3]
+            .iter()
+            .map(|n| format!("{}={}/{}", n.id, n.raft, n.http))
+            .collect::<Vec<_>>()
+            .join(",");
+        let cluster = Cluster {
+            nodes,
+            peers,
+            args: options.args.clone(),
+            _dir: dir,
+        };
         for i in 0..3 {
             if let Some(f) = &cluster.nodes[i].clock_file {
                 std::fs::write(f, "+0\n").expect("clock file");
@@ -135,7 +168,11 @@ impl Cluster {
         self.spawn_with(i, &me, &["--join"]);
         let deadline = Instant::now() + Duration::from_secs(30);
         while !get(&format!("{}/health", self.url(i))).is_ok_and(|r| r.status == 200) {
-            assert!(Instant::now() < deadline, "joining node did not start:\n{}", self.log(i));
+            assert!(
+                Instant::now() < deadline,
+                "joining node did not start:\n{}",
+                self.log(i)
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -143,17 +180,31 @@ impl Cluster {
     fn spawn_with(&self, i: usize, peers: &str, extra: &[&str]) {
         let node = &self.nodes[i];
         std::fs::create_dir_all(&node.data).expect("data dir");
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(node.data.join("idem.log")).expect("log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(node.data.join("idem.log"))
+            .expect("log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_idem"));
-        cmd.args(["start", "--id", &node.id.to_string(), "--http", &node.http, "--raft", &node.raft, "--peers", peers])
-            .arg("--data")
-            .arg(&node.data)
-            .args(&self.args)
-            .args(extra)
-            .env("RUST_LOG", "info,openraft=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
+        cmd.args([
+            "start",
+            "--id",
+            &node.id.to_string(),
+            "--http",
+            &node.http,
+            "--raft",
+            &node.raft,
+            "--peers",
+            peers,
+        ])
+        .arg("--data")
+        .arg(&node.data)
+        .args(&self.args)
+        .args(extra)
+        .env("RUST_LOG", "info,openraft=warn")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("log"))
+        .stderr(log);
         if let Some(f) = &node.clock_file {
             cmd.env("LD_PRELOAD", FAKETIME_LIB)
                 .env("FAKETIME_TIMESTAMP_FILE", f)
@@ -225,7 +276,10 @@ impl Cluster {
     }
 
     pub fn status(&self, i: usize) -> Option<Value> {
-        get(&format!("{}/v1/cluster", self.url(i))).ok().filter(|r| r.status == 200).map(|r| r.body)
+        get(&format!("{}/v1/cluster", self.url(i)))
+            .ok()
+            .filter(|r| r.status == 200)
+            .map(|r| r.body)
     }
 
     /// Index (0-based) of the leader, as the running nodes agree on it.
@@ -239,7 +293,9 @@ impl Cluster {
                 if let Some(s) = self.status(i) {
                     if let Some(id) = s["leader"].as_u64() {
                         if let Some(j) = self.nodes.iter().position(|n| n.id == id) {
-                            if self.is_running(j) && self.status(j).is_some_and(|s| s["state"] == "Leader") {
+                            if self.is_running(j)
+                                && self.status(j).is_some_and(|s| s["state"] == "Leader")
+                            {
                                 return j;
                             }
                         }
@@ -253,7 +309,10 @@ impl Cluster {
 
     /// Moves node `i`'s wall clock to `offset_secs` from true time.
     pub fn set_clock_offset(&self, i: usize, offset_secs: i64) {
-        let f = self.nodes[i].clock_file.as_ref().expect("node runs under libfaketime");
+        let f = self.nodes[i]
+            .clock_file
+            .as_ref()
+            .expect("node runs under libfaketime");
         std::fs::write(f, format!("{offset_secs:+}\n")).expect("clock file");
     }
 
@@ -262,7 +321,11 @@ impl Cluster {
     }
 
     pub fn complete(&self, i: usize, ns: &str, key: &str, token: u64, response: Value) -> Reply {
-        post(&self.key_url(i, ns, key, "complete"), json!({"token": token, "response": response})).expect("complete answered")
+        post(
+            &self.key_url(i, ns, key, "complete"),
+            json!({"token": token, "response": response}),
+        )
+        .expect("complete answered")
     }
 }
 

@@ -152,7 +152,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     } else {
         (text, 1.0)
     };
-    let value: f64 = number.trim().parse().map_err(|_| format!("{text:?} is not a duration (try 10s, 500ms, 2m)"))?;
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration (try 10s, 500ms, 2m)"))?;
     let seconds = value * unit_seconds;
     if !seconds.is_finite() || !(0.0..=86_400.0).contains(&seconds) {
         return Err(format!("{text:?} must be between 0 and 24 h"));
@@ -172,7 +175,8 @@ mod tests {
     }
 
     fn parse(args: &[&str]) -> Result<BenchArgs, clap::Error> {
-        Cli::try_parse_from(std::iter::once("idem-bench").chain(args.iter().copied())).map(|c| c.bench)
+        Cli::try_parse_from(std::iter::once("idem-bench").chain(args.iter().copied()))
+            .map(|c| c.bench)
     }
 
     #[test]

@@ -24,7 +24,10 @@ pub enum BenchError {
 
 impl BenchError {
     pub(crate) fn invalid(flag: &'static str, reason: impl Into<String>) -> Self {
-        BenchError::InvalidArgument { flag, reason: reason.into() }
+        BenchError::InvalidArgument {
+            flag,
+            reason: reason.into(),
+        }
     }
 }
 

@@ -33,7 +33,11 @@ pub struct HttpConnection {
 
 impl HttpConnection {
     pub fn new(endpoint: Endpoint, timeout: Duration) -> HttpConnection {
-        HttpConnection { endpoint, timeout, sender: None }
+        HttpConnection {
+            endpoint,
+            timeout,
+            sender: None,
+        }
     }
 
     /// `POST path` with a JSON body; the whole exchange (connecting if need
@@ -57,7 +61,10 @@ impl HttpConnection {
         if !open {
             self.sender = Some(connect(&self.endpoint.authority).await?);
         }
-        let sender = self.sender.as_mut().ok_or_else(|| OpError::transport("no connection"))?;
+        let sender = self
+            .sender
+            .as_mut()
+            .ok_or_else(|| OpError::transport("no connection"))?;
         let request = Request::builder()
             .method(Method::POST)
             .uri(path)
@@ -66,19 +73,28 @@ impl HttpConnection {
             .body(Full::new(Bytes::from(body)))
             .map_err(OpError::protocol)?;
         sender.ready().await.map_err(OpError::transport)?;
-        let response = sender.send_request(request).await.map_err(OpError::transport)?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(OpError::transport)?;
         let status = response.status().as_u16();
-        let body =
-            Limited::new(response.into_body(), MAX_REPLY_BYTES).collect().await.map_err(OpError::transport)?.to_bytes();
+        let body = Limited::new(response.into_body(), MAX_REPLY_BYTES)
+            .collect()
+            .await
+            .map_err(OpError::transport)?
+            .to_bytes();
         Ok(HttpReply { status, body })
     }
 }
 
 async fn connect(authority: &str) -> Result<SendRequest<Full<Bytes>>, OpError> {
-    let stream =
-        TcpStream::connect(authority).await.map_err(|e| OpError::transport(format!("connect {authority}: {e}")))?;
+    let stream = TcpStream::connect(authority)
+        .await
+        .map_err(|e| OpError::transport(format!("connect {authority}: {e}")))?;
     stream.set_nodelay(true).map_err(OpError::transport)?;
-    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.map_err(OpError::transport)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(OpError::transport)?;
     // Drives the connection; ends when the sender is dropped or the peer closes.
     tokio::spawn(async move {
         let _ = connection.await;

@@ -20,7 +20,9 @@ impl KeySource {
             mode,
             connection,
             sequence: 0,
-            random: SplitMix64(0x9e37_79b9_7f4a_7c15 ^ (connection as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9)),
+            random: SplitMix64(
+                0x9e37_79b9_7f4a_7c15 ^ (connection as u64).wrapping_mul(0xbf58_476d_1ce4_e5b9),
+            ),
         }
     }
 

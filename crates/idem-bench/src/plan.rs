@@ -64,15 +64,25 @@ impl Plan {
         let urls: Vec<String> = if args.url.is_empty() {
             vec![args.target.default_url().to_string()]
         } else {
-            args.url.iter().map(|u| u.trim().to_string()).filter(|u| !u.is_empty()).collect()
+            args.url
+                .iter()
+                .map(|u| u.trim().to_string())
+                .filter(|u| !u.is_empty())
+                .collect()
         };
         if urls.is_empty() {
             return Err(BenchError::invalid("--url", "no endpoint given"));
         }
-        let endpoints = urls.iter().map(|url| parse_endpoint(args.target, url)).collect::<Result<Vec<_>, _>>()?;
+        let endpoints = urls
+            .iter()
+            .map(|url| parse_endpoint(args.target, url))
+            .collect::<Result<Vec<_>, _>>()?;
 
         if args.connections == 0 || args.connections > 10_000 {
-            return Err(BenchError::invalid("--connections", format!("must be 1 to 10000, got {}", args.connections)));
+            return Err(BenchError::invalid(
+                "--connections",
+                format!("must be 1 to 10000, got {}", args.connections),
+            ));
         }
         if args.duration.is_zero() {
             return Err(BenchError::invalid("--duration", "must be more than 0"));
@@ -83,7 +93,9 @@ impl Plan {
         let load = match args.rate {
             None => LoadMode::Closed,
             Some(rate) if rate.is_finite() && rate > 0.0 && rate <= 10_000_000.0 => {
-                LoadMode::Open { requests_per_second: rate }
+                LoadMode::Open {
+                    requests_per_second: rate,
+                }
             }
             Some(rate) => {
                 return Err(BenchError::invalid(
@@ -110,11 +122,17 @@ impl Plan {
             ));
         }
         if !(100..=3_600_000).contains(&args.lease_ms) {
-            return Err(BenchError::invalid("--lease-ms", format!("must be 100 to 3600000, got {}", args.lease_ms)));
+            return Err(BenchError::invalid(
+                "--lease-ms",
+                format!("must be 100 to 3600000, got {}", args.lease_ms),
+            ));
         }
         if let Some(r) = args.retain_ms {
             if !(1_000..=2_592_000_000).contains(&r) {
-                return Err(BenchError::invalid("--retain-ms", format!("must be 1000 to 2592000000, got {r}")));
+                return Err(BenchError::invalid(
+                    "--retain-ms",
+                    format!("must be 1000 to 2592000000, got {r}"),
+                ));
             }
         }
         if args.value_size > 1_000_000 {
@@ -126,11 +144,18 @@ impl Plan {
         let threads = match args.threads {
             Some(0) => return Err(BenchError::invalid("--threads", "must be at least 1")),
             Some(n) => n,
-            None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            None => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
         };
         let run_id = match &args.run_id {
             Some(id) if is_key_safe(id) => id.clone(),
-            Some(id) => return Err(BenchError::invalid("--run-id", format!("{id:?}: use 1 to 64 of A-Z a-z 0-9 - _"))),
+            Some(id) => {
+                return Err(BenchError::invalid(
+                    "--run-id",
+                    format!("{id:?}: use 1 to 64 of A-Z a-z 0-9 - _"),
+                ))
+            }
             None => default_run_id(),
         };
         Ok(Plan {
@@ -167,7 +192,9 @@ pub fn parse_endpoint(target: TargetKind, url: &str) -> Result<Endpoint, BenchEr
         TargetKind::Idem | TargetKind::Etcd => url.strip_prefix("http://").ok_or_else(|| {
             BenchError::invalid(
                 "--url",
-                format!("{url:?}: expected http://host:port (plain HTTP/1.1; TLS is not supported)"),
+                format!(
+                    "{url:?}: expected http://host:port (plain HTTP/1.1; TLS is not supported)"
+                ),
             )
         })?,
         TargetKind::Redis => url.strip_prefix("redis://").unwrap_or(url),
@@ -178,24 +205,42 @@ pub fn parse_endpoint(target: TargetKind, url: &str) -> Result<Endpoint, BenchEr
         .map(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0))
         .unwrap_or(false);
     if authority.contains('/') || !port_ok {
-        return Err(BenchError::invalid("--url", format!("{url:?}: expected host:port with no path")));
+        return Err(BenchError::invalid(
+            "--url",
+            format!("{url:?}: expected host:port with no path"),
+        ));
     }
-    Ok(Endpoint { authority: authority.to_string(), url: url.to_string() })
+    Ok(Endpoint {
+        authority: authority.to_string(),
+        url: url.to_string(),
+    })
 }
 
 fn is_namespace(ns: &str) -> bool {
-    let first_ok = ns.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    let first_ok = ns
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     first_ok
         && ns.len() <= 64
-        && ns.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
+        && ns
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'))
 }
 
 fn is_key_safe(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
 }
 
 fn default_run_id() -> String {
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("r{:x}{:x}", nanos as u64, std::process::id())
 }
 
@@ -211,22 +256,47 @@ mod tests {
     }
 
     fn plan(args: &[&str]) -> Result<Plan, BenchError> {
-        let cli = Cli::try_parse_from(std::iter::once("idem-bench").chain(args.iter().copied())).expect("parses");
+        let cli = Cli::try_parse_from(std::iter::once("idem-bench").chain(args.iter().copied()))
+            .expect("parses");
         Plan::from_args(&cli.bench)
     }
 
     #[test]
     fn default_url_depends_on_the_target() {
-        assert_eq!(plan(&[]).expect("ok").endpoints[0].authority, "127.0.0.1:8101");
-        assert_eq!(plan(&["--target", "etcd"]).expect("ok").endpoints[0].authority, "127.0.0.1:2379");
-        assert_eq!(plan(&["--target", "redis"]).expect("ok").endpoints[0].authority, "127.0.0.1:6379");
+        assert_eq!(
+            plan(&[]).expect("ok").endpoints[0].authority,
+            "127.0.0.1:8101"
+        );
+        assert_eq!(
+            plan(&["--target", "etcd"]).expect("ok").endpoints[0].authority,
+            "127.0.0.1:2379"
+        );
+        assert_eq!(
+            plan(&["--target", "redis"]).expect("ok").endpoints[0].authority,
+            "127.0.0.1:6379"
+        );
     }
 
     #[test]
     fn connections_are_spread_over_the_urls() {
-        let p = plan(&["--url", "http://127.0.0.1:1,http://127.0.0.1:2/,http://127.0.0.1:3"]).expect("ok");
-        let used: Vec<&str> = (0..5).map(|c| p.endpoint_for(c).authority.as_str()).collect();
-        assert_eq!(used, ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3", "127.0.0.1:1", "127.0.0.1:2"]);
+        let p = plan(&[
+            "--url",
+            "http://127.0.0.1:1,http://127.0.0.1:2/,http://127.0.0.1:3",
+        ])
+        .expect("ok");
+        let used: Vec<&str> = (0..5)
+            .map(|c| p.endpoint_for(c).authority.as_str())
+            .collect();
+        assert_eq!(
+            used,
+            [
+                "127.0.0.1:1",
+                "127.0.0.1:2",
+                "127.0.0.1:3",
+                "127.0.0.1:1",
+                "127.0.0.1:2"
+            ]
+        );
     }
 
     #[test]
@@ -238,11 +308,16 @@ mod tests {
             ("etcd", "http://127.0.0.1:2379/v3"),
             ("redis", "127.0.0.1:0"),
         ] {
-            let error = plan(&["--target", target, "--url", url]).expect_err(url).to_string();
+            let error = plan(&["--target", target, "--url", url])
+                .expect_err(url)
+                .to_string();
             assert!(error.contains("--url"), "{error}");
         }
         assert_eq!(
-            plan(&["--target", "redis", "--url", "redis://127.0.0.1:6390"]).expect("ok").endpoints[0].authority,
+            plan(&["--target", "redis", "--url", "redis://127.0.0.1:6390"])
+                .expect("ok")
+                .endpoints[0]
+                .authority,
             "127.0.0.1:6390"
         );
     }
@@ -250,16 +325,32 @@ mod tests {
     #[test]
     fn key_mode_follows_workload_and_keys() {
         assert_eq!(plan(&[]).expect("ok").keys, KeyMode::Unique);
-        assert_eq!(plan(&["--keys", "5"]).expect("ok").keys, KeyMode::Contended(5));
-        assert_eq!(plan(&["--workload", "replay"]).expect("ok").keys, KeyMode::Populated(DEFAULT_REPLAY_KEYS));
-        assert_eq!(plan(&["--workload", "replay", "--keys", "7"]).expect("ok").keys, KeyMode::Populated(7));
+        assert_eq!(
+            plan(&["--keys", "5"]).expect("ok").keys,
+            KeyMode::Contended(5)
+        );
+        assert_eq!(
+            plan(&["--workload", "replay"]).expect("ok").keys,
+            KeyMode::Populated(DEFAULT_REPLAY_KEYS)
+        );
+        assert_eq!(
+            plan(&["--workload", "replay", "--keys", "7"])
+                .expect("ok")
+                .keys,
+            KeyMode::Populated(7)
+        );
         assert!(plan(&["--keys", "0"]).is_err());
     }
 
     #[test]
     fn rate_selects_the_open_loop() {
         assert_eq!(plan(&[]).expect("ok").load, LoadMode::Closed);
-        assert_eq!(plan(&["--rate", "500"]).expect("ok").load, LoadMode::Open { requests_per_second: 500.0 });
+        assert_eq!(
+            plan(&["--rate", "500"]).expect("ok").load,
+            LoadMode::Open {
+                requests_per_second: 500.0
+            }
+        );
         assert!(plan(&["--rate", "0"]).is_err());
         assert!(plan(&["--rate=-3"]).is_err());
         assert!(plan(&["--rate", "inf"]).is_err());

@@ -64,7 +64,13 @@ pub struct LatencyReport {
 impl BenchReport {
     pub fn new(plan: &Plan, stats: &RunStats) -> BenchReport {
         let histogram = &stats.latency_us;
-        let quantile = |q: f64| if histogram.is_empty() { 0 } else { histogram.value_at_quantile(q) };
+        let quantile = |q: f64| {
+            if histogram.is_empty() {
+                0
+            } else {
+                histogram.value_at_quantile(q)
+            }
+        };
         let (keys, key_space) = match plan.keys {
             KeyMode::Unique => ("unique", None),
             KeyMode::Contended(n) => ("contended", Some(n)),
@@ -72,7 +78,9 @@ impl BenchReport {
         };
         let (mode, rate_per_s) = match plan.load {
             LoadMode::Closed => ("closed", None),
-            LoadMode::Open { requests_per_second } => ("open", Some(requests_per_second)),
+            LoadMode::Open {
+                requests_per_second,
+            } => ("open", Some(requests_per_second)),
         };
         let duration_s = plan.duration.as_secs_f64();
         BenchReport {
@@ -91,7 +99,12 @@ impl BenchReport {
                 conflict: stats.counts.conflict,
                 error: stats.counts.error,
                 unsent: stats.unsent,
-                by_status: stats.counts.by_reply.iter().map(|(reply, n)| (reply.to_string(), *n)).collect(),
+                by_status: stats
+                    .counts
+                    .by_reply
+                    .iter()
+                    .map(|(reply, n)| (reply.to_string(), *n))
+                    .collect(),
             },
             throughput_ops_per_s: stats.counts.answered() as f64 / duration_s,
             latency_us: LatencyReport {
@@ -99,8 +112,16 @@ impl BenchReport {
                 p90: quantile(0.90),
                 p99: quantile(0.99),
                 p999: quantile(0.999),
-                max: if histogram.is_empty() { 0 } else { histogram.max() },
-                mean: if histogram.is_empty() { 0.0 } else { histogram.mean() },
+                max: if histogram.is_empty() {
+                    0
+                } else {
+                    histogram.max()
+                },
+                mean: if histogram.is_empty() {
+                    0.0
+                } else {
+                    histogram.mean()
+                },
             },
             first_error: stats.first_error.clone(),
         }
@@ -111,8 +132,12 @@ impl BenchReport {
     }
 
     pub fn write_json(&self, path: &Path) -> Result<(), BenchError> {
-        let write_error = |source| BenchError::WriteReport { path: path.display().to_string(), source };
-        let mut text = serde_json::to_string_pretty(self).map_err(|e| write_error(std::io::Error::other(e)))?;
+        let write_error = |source| BenchError::WriteReport {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| write_error(std::io::Error::other(e)))?;
         text.push('\n');
         std::fs::write(path, text).map_err(write_error)
     }
@@ -137,7 +162,12 @@ impl fmt::Display for BenchReport {
             "{} {}: {} connections, {load}, {keys}, {:.1} s measured after {:.1} s warm-up",
             self.target, self.workload, self.connections, self.duration_s, self.warmup_s
         )?;
-        let by_status: Vec<String> = self.counts.by_status.iter().map(|(s, n)| format!("{s}={n}")).collect();
+        let by_status: Vec<String> = self
+            .counts
+            .by_status
+            .iter()
+            .map(|(s, n)| format!("{s}={n}"))
+            .collect();
         writeln!(
             f,
             "  operations  ok {}  conflict {}  error {}   by status: {}",
@@ -190,16 +220,37 @@ mod tests {
     }
 
     fn sample_report() -> BenchReport {
-        let cli =
-            Cli::try_parse_from(["idem-bench", "--target", "etcd", "-c", "4", "--duration", "2s", "--keys", "10"])
-                .expect("parses");
+        let cli = Cli::try_parse_from([
+            "idem-bench",
+            "--target",
+            "etcd",
+            "-c",
+            "4",
+            "--duration",
+            "2s",
+            "--keys",
+            "10",
+        ])
+        .expect("parses");
         let plan = Plan::from_args(&cli.bench).expect("valid");
         let mut stats = RunStats::default();
         for us in 1..=1000 {
-            stats.record(OpResult::new(Outcome::Ok, Reply::Http(200)), Duration::from_micros(us), true);
+            stats.record(
+                OpResult::new(Outcome::Ok, Reply::Http(200)),
+                Duration::from_micros(us),
+                true,
+            );
         }
-        stats.record(OpResult::new(Outcome::Conflict, Reply::Http(200)), Duration::from_micros(10), true);
-        stats.record(OpResult::unexpected(Reply::Http(503), "leader changed"), Duration::ZERO, true);
+        stats.record(
+            OpResult::new(Outcome::Conflict, Reply::Http(200)),
+            Duration::from_micros(10),
+            true,
+        );
+        stats.record(
+            OpResult::unexpected(Reply::Http(503), "leader changed"),
+            Duration::ZERO,
+            true,
+        );
         BenchReport::new(&plan, &stats)
     }
 
@@ -253,14 +304,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("r.json");
         sample_report().write_json(&path).expect("written");
-        let read: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+        let read: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
         assert_eq!(read["target"], "etcd");
     }
 
     #[test]
     fn summary_names_the_numbers() {
         let text = sample_report().to_string();
-        for part in ["etcd reserve", "throughput  500.5 ops/s", "p99.9", "by status: 200=1001 503=1", "first error"] {
+        for part in [
+            "etcd reserve",
+            "throughput  500.5 ops/s",
+            "p99.9",
+            "by status: 200=1001 503=1",
+            "first error",
+        ] {
             assert!(text.contains(part), "{part} missing in\n{text}");
         }
     }

@@ -31,14 +31,19 @@ pub struct Phases {
 /// Runs the plan on the current tokio runtime.
 pub async fn execute(plan: Plan) -> Result<BenchReport, BenchError> {
     let plan = Arc::new(plan);
-    let mut clients: Vec<TargetClient> =
-        (0..plan.connections).map(|connection| TargetClient::for_connection(&plan, connection)).collect();
+    let mut clients: Vec<TargetClient> = (0..plan.connections)
+        .map(|connection| TargetClient::for_connection(&plan, connection))
+        .collect();
     if let KeyMode::Populated(count) = plan.keys {
         clients = populate(&plan, clients, count).await?;
     }
 
     let start = Instant::now();
-    let phases = Phases { start, measure_start: start + plan.warmup, end: start + plan.warmup + plan.duration };
+    let phases = Phases {
+        start,
+        measure_start: start + plan.warmup,
+        end: start + plan.warmup + plan.duration,
+    };
     let stats = Arc::new(Mutex::new(RunStats::default()));
     let progress = (!plan.quiet).then(|| tokio::spawn(report_progress(stats.clone(), phases)));
 
@@ -46,7 +51,13 @@ pub async fn execute(plan: Plan) -> Result<BenchReport, BenchError> {
         .into_iter()
         .enumerate()
         .map(|(connection, client)| {
-            tokio::spawn(drive_connection(plan.clone(), connection, client, phases, stats.clone()))
+            tokio::spawn(drive_connection(
+                plan.clone(),
+                connection,
+                client,
+                phases,
+                stats.clone(),
+            ))
         })
         .collect();
     for task in tasks {
@@ -56,7 +67,10 @@ pub async fn execute(plan: Plan) -> Result<BenchReport, BenchError> {
     if let Some(progress) = progress {
         progress.abort();
     }
-    let stats = stats.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+    let stats = stats
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
     Ok(BenchReport::new(&plan, &stats))
 }
 
@@ -69,9 +83,14 @@ async fn drive_connection(
 ) {
     let mut keys = KeySource::new(&plan.run_id, plan.keys, connection);
     let mut schedule = match plan.load {
-        LoadMode::Open { requests_per_second } => {
-            Some(RateSchedule::new(phases.start, requests_per_second, plan.connections, connection))
-        }
+        LoadMode::Open {
+            requests_per_second,
+        } => Some(RateSchedule::new(
+            phases.start,
+            requests_per_second,
+            plan.connections,
+            connection,
+        )),
         LoadMode::Closed => None,
     };
     loop {
@@ -83,7 +102,10 @@ async fn drive_connection(
                 let now = Instant::now();
                 if now >= phases.end || due >= phases.end {
                     let unsent = count_unsent(schedule, due, phases);
-                    stats.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).unsent += unsent;
+                    stats
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .unsent += unsent;
                     break;
                 }
                 if now < due {
@@ -109,11 +131,10 @@ async fn drive_connection(
         let result = perform(&mut client, plan.workload, &key).await;
         let latency = Instant::now().saturating_duration_since(measure_from);
         let transport_failed = result.reply == Reply::Transport;
-        stats.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).record(
-            result,
-            latency,
-            due >= phases.measure_start,
-        );
+        stats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .record(result, latency, due >= phases.measure_start);
         if transport_failed && schedule.is_none() {
             tokio::time::sleep(TRANSPORT_ERROR_PAUSE).await;
         }
@@ -136,7 +157,11 @@ fn count_unsent(schedule: &mut RateSchedule, first_due: Instant, phases: Phases)
 
 /// Completes keys 0..count, each connection taking every C-th key, and
 /// hands the (now connected) clients back.
-async fn populate(plan: &Arc<Plan>, clients: Vec<TargetClient>, count: u64) -> Result<Vec<TargetClient>, BenchError> {
+async fn populate(
+    plan: &Arc<Plan>,
+    clients: Vec<TargetClient>,
+    count: u64,
+) -> Result<Vec<TargetClient>, BenchError> {
     if !plan.quiet {
         eprintln!("idem-bench: populating {count} completed keys for the replay workload");
     }
@@ -158,7 +183,9 @@ async fn populate(plan: &Arc<Plan>, clients: Vec<TargetClient>, count: u64) -> R
         .collect();
     let mut populated = Vec::with_capacity(tasks.len());
     for task in tasks {
-        let client = task.await.map_err(|error| BenchError::Task(error.to_string()))??;
+        let client = task
+            .await
+            .map_err(|error| BenchError::Task(error.to_string()))??;
         populated.push(client);
     }
     Ok(populated)
@@ -168,7 +195,13 @@ async fn populate(plan: &Arc<Plan>, clients: Vec<TargetClient>, count: u64) -> R
 /// a repeated completion with the same token is idempotent on every target).
 async fn populate_key(client: &mut TargetClient, key: &str) -> Result<(), BenchError> {
     let failed = |result: OpResult| {
-        format!("{}: {}", result.reply, result.detail.unwrap_or_else(|| "key already taken".to_string()))
+        format!(
+            "{}: {}",
+            result.reply,
+            result
+                .detail
+                .unwrap_or_else(|| "key already taken".to_string())
+        )
     };
     let mut last = String::new();
     let mut token = None;
@@ -183,7 +216,10 @@ async fn populate_key(client: &mut TargetClient, key: &str) -> Result<(), BenchE
         tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
     }
     let Some(token) = token else {
-        return Err(BenchError::Populate { key: key.to_string(), reason: last });
+        return Err(BenchError::Populate {
+            key: key.to_string(),
+            reason: last,
+        });
     };
     for attempt in 0..POPULATE_TRIES {
         let result = client.complete(key, token).await;
@@ -193,5 +229,8 @@ async fn populate_key(client: &mut TargetClient, key: &str) -> Result<(), BenchE
         last = failed(result);
         tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
     }
-    Err(BenchError::Populate { key: key.to_string(), reason: last })
+    Err(BenchError::Populate {
+        key: key.to_string(),
+        reason: last,
+    })
 }

@@ -21,7 +21,12 @@ pub struct RateSchedule {
 }
 
 impl RateSchedule {
-    pub fn new(start: Instant, requests_per_second: f64, connections: usize, connection: usize) -> RateSchedule {
+    pub fn new(
+        start: Instant,
+        requests_per_second: f64,
+        connections: usize,
+        connection: usize,
+    ) -> RateSchedule {
         RateSchedule {
             start,
             requests_per_second,
@@ -33,7 +38,9 @@ impl RateSchedule {
 
     /// How long after the start request `index` of this connection is due.
     pub fn offset_of(&self, index: u64) -> Duration {
-        let slot = index.saturating_mul(self.connections).saturating_add(self.connection);
+        let slot = index
+            .saturating_mul(self.connections)
+            .saturating_add(self.connection);
         Duration::from_secs_f64(slot as f64 / self.requests_per_second)
     }
 

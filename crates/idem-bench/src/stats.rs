@@ -71,12 +71,20 @@ pub struct OpResult {
 
 impl OpResult {
     pub fn new(outcome: Outcome, reply: Reply) -> OpResult {
-        OpResult { outcome, reply, detail: None }
+        OpResult {
+            outcome,
+            reply,
+            detail: None,
+        }
     }
 
     /// An answer the workload did not expect.
     pub fn unexpected(reply: Reply, detail: impl Into<String>) -> OpResult {
-        OpResult { outcome: Outcome::Error, reply, detail: Some(detail.into()) }
+        OpResult {
+            outcome: Outcome::Error,
+            reply,
+            detail: Some(detail.into()),
+        }
     }
 }
 
@@ -158,11 +166,16 @@ impl RunStats {
         self.counts.add(&result);
         if result.outcome == Outcome::Error {
             if self.first_error.is_none() {
-                self.first_error = Some(format!("{}: {}", result.reply, result.detail.unwrap_or_default()));
+                self.first_error = Some(format!(
+                    "{}: {}",
+                    result.reply,
+                    result.detail.unwrap_or_default()
+                ));
             }
         } else {
             let micros = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX);
-            self.latency_us.saturating_record(micros.clamp(1, MAX_LATENCY_US));
+            self.latency_us
+                .saturating_record(micros.clamp(1, MAX_LATENCY_US));
         }
     }
 }
@@ -178,7 +191,11 @@ mod tests {
     #[test]
     fn warmup_operations_are_not_measured() {
         let mut stats = RunStats::default();
-        stats.record(OpResult::new(Outcome::Ok, Reply::Http(201)), Duration::from_millis(1), false);
+        stats.record(
+            OpResult::new(Outcome::Ok, Reply::Http(201)),
+            Duration::from_millis(1),
+            false,
+        );
         assert_eq!(stats.all_operations, 1);
         assert_eq!(stats.counts.total(), 0);
         assert_eq!(stats.latency_us.len(), 0);
@@ -187,10 +204,21 @@ mod tests {
     #[test]
     fn errors_are_counted_but_not_timed() {
         let mut stats = RunStats::default();
-        stats.record(OpResult::new(Outcome::Ok, Reply::Http(201)), Duration::from_micros(1500), true);
-        stats.record(OpResult::new(Outcome::Conflict, Reply::Http(409)), Duration::from_micros(700), true);
+        stats.record(
+            OpResult::new(Outcome::Ok, Reply::Http(201)),
+            Duration::from_micros(1500),
+            true,
+        );
+        stats.record(
+            OpResult::new(Outcome::Conflict, Reply::Http(409)),
+            Duration::from_micros(700),
+            true,
+        );
         stats.record(OpError::Timeout.into(), Duration::from_secs(5), true);
-        assert_eq!((stats.counts.ok, stats.counts.conflict, stats.counts.error), (1, 1, 1));
+        assert_eq!(
+            (stats.counts.ok, stats.counts.conflict, stats.counts.error),
+            (1, 1, 1)
+        );
         assert_eq!(stats.latency_us.len(), 2);
         assert!(stats.latency_us.max() < 1600);
         assert_eq!(stats.first_error.as_deref(), Some("timeout: timed out"));

@@ -14,7 +14,9 @@ struct Cli {
 
 /// The generator's flags from one line, as typed in a shell.
 fn args(line: &str) -> BenchArgs {
-    Cli::try_parse_from(std::iter::once("idem-bench").chain(line.split_whitespace())).expect("flags parse").bench
+    Cli::try_parse_from(std::iter::once("idem-bench").chain(line.split_whitespace()))
+        .expect("flags parse")
+        .bench
 }
 
 #[test]
@@ -30,10 +32,22 @@ fn idem_reserve_complete_runs_for_two_seconds_and_writes_json() {
     );
     let report = run_to_report(&args(&flags)).expect("run");
 
-    assert_eq!(report.counts.error, 0, "first error: {:?}", report.first_error);
+    assert_eq!(
+        report.counts.error, 0,
+        "first error: {:?}",
+        report.first_error
+    );
     assert_eq!(report.counts.conflict, 0, "fresh keys never conflict");
-    assert!(report.counts.ok > 100, "only {} operations in 2 s", report.counts.ok);
-    assert_eq!(report.counts.by_status.get("200"), Some(&report.counts.ok), "complete answers 200");
+    assert!(
+        report.counts.ok > 100,
+        "only {} operations in 2 s",
+        report.counts.ok
+    );
+    assert_eq!(
+        report.counts.by_status.get("200"),
+        Some(&report.counts.ok),
+        "complete answers 200"
+    );
     // Two requests per operation (warm-up and the last in-flight ones included).
     assert!(server.requests("complete") >= report.counts.ok);
     assert!(server.requests("reserve") >= report.counts.ok);
@@ -44,7 +58,8 @@ fn idem_reserve_complete_runs_for_two_seconds_and_writes_json() {
     assert!((report.throughput_ops_per_s - expected_throughput).abs() < 1e-6);
 
     let written: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&json_path).expect("json written")).expect("valid json");
+        serde_json::from_slice(&std::fs::read(&json_path).expect("json written"))
+            .expect("valid json");
     assert_eq!(written["target"], "idem");
     assert_eq!(written["workload"], "reserve-complete");
     assert_eq!(written["connections"], 4);
@@ -62,12 +77,24 @@ fn etcd_replay_in_open_loop_keeps_the_rate() {
     );
     let report = run_to_report(&args(&flags)).expect("run");
 
-    assert_eq!(server.requests("txn"), 50, "every replay key populated once");
+    assert_eq!(
+        server.requests("txn"),
+        50,
+        "every replay key populated once"
+    );
     assert_eq!(server.requests("put"), 50);
-    assert_eq!(report.counts.error, 0, "first error: {:?}", report.first_error);
+    assert_eq!(
+        report.counts.error, 0,
+        "first error: {:?}",
+        report.first_error
+    );
     assert_eq!(report.mode, "open");
     // 400 req/s for 1 s measured.
-    assert!((380..=420).contains(&report.counts.ok), "{} operations at 400 req/s for 1 s", report.counts.ok);
+    assert!(
+        (380..=420).contains(&report.counts.ok),
+        "{} operations at 400 req/s for 1 s",
+        report.counts.ok
+    );
 }
 
 #[test]
@@ -79,9 +106,21 @@ fn an_open_loop_the_target_cannot_keep_up_with_stops_on_time_and_counts_unsent()
         server.url()
     )))
     .expect("run");
-    assert!(started.elapsed() < std::time::Duration::from_secs(3), "took {:?}", started.elapsed());
-    assert!(report.counts.unsent > 100_000, "unsent {}", report.counts.unsent);
-    assert_eq!(report.counts.ok + report.counts.unsent, 500_000, "every due operation is sent or unsent");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        report.counts.unsent > 100_000,
+        "unsent {}",
+        report.counts.unsent
+    );
+    assert_eq!(
+        report.counts.ok + report.counts.unsent,
+        500_000,
+        "every due operation is sent or unsent"
+    );
 }
 
 #[test]
@@ -93,21 +132,35 @@ fn redis_contended_reserve_counts_conflicts() {
     )))
     .expect("run");
 
-    assert_eq!(report.counts.error, 0, "first error: {:?}", report.first_error);
+    assert_eq!(
+        report.counts.error, 0,
+        "first error: {:?}",
+        report.first_error
+    );
     assert!(report.counts.ok <= 10, "only 10 keys can be reserved");
     assert!(report.counts.conflict > 10);
-    assert_eq!(report.counts.by_status.get("nil"), Some(&report.counts.conflict));
+    assert_eq!(
+        report.counts.by_status.get("nil"),
+        Some(&report.counts.conflict)
+    );
 }
 
 #[test]
 fn an_unreachable_target_is_counted_as_errors_not_a_crash() {
     // A port that was just free: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
     let report = run_to_report(&args(&format!(
         "--url http://127.0.0.1:{port} -c 2 --duration 300ms --warmup 0 --quiet --threads 1"
     )))
     .expect("run");
     assert_eq!(report.answered(), 0);
     assert!(report.counts.error > 0);
-    assert_eq!(report.counts.by_status.get("transport"), Some(&report.counts.error));
+    assert_eq!(
+        report.counts.by_status.get("transport"),
+        Some(&report.counts.error)
+    );
 }

@@ -20,7 +20,10 @@ use crate::types::NodeId;
 pub struct WallMillis;
 
 pub fn wall_now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl ClockSource for WallMillis {
@@ -103,7 +106,10 @@ impl ClusterClock {
     pub fn observe(&self, stamp: HlcTimestamp) -> Result<(), ClockAhead> {
         lock(&self.hlc)
             .observe(&stamp.into())
-            .map_err(|_| ClockAhead { stamp, max_offset_ms: self.max_offset_ms })
+            .map_err(|_| ClockAhead {
+                stamp,
+                max_offset_ms: self.max_offset_ms,
+            })
     }
 
     pub fn now_hlc(&self) -> HlcTimestamp {
@@ -118,7 +124,12 @@ impl ClusterClock {
         let mut l = lock(&self.leadership);
         match (term, *l) {
             (Some(t), Some(cur)) if cur.term == t => {}
-            (Some(t), _) => *l = Some(Leadership { term: t, since: Instant::now() }),
+            (Some(t), _) => {
+                *l = Some(Leadership {
+                    term: t,
+                    since: Instant::now(),
+                })
+            }
             (None, _) => *l = None,
         }
     }
@@ -127,29 +138,48 @@ impl ClusterClock {
     pub fn stamp(&self) -> Option<Stamp> {
         let l = (*lock(&self.leadership))?;
         let hlc = self.now_hlc();
-        Some(Stamp { hlc, term: l.term, term_elapsed_ms: l.since.elapsed().as_millis() as u64 })
+        Some(Stamp {
+            hlc,
+            term: l.term,
+            term_elapsed_ms: l.since.elapsed().as_millis() as u64,
+        })
     }
 
     /// The time at which the leader judges a read: a fresh stamp, never
     /// earlier than what has been applied.
     pub fn read_stamp(&self, applied: AppliedClock) -> Option<Stamp> {
         let stamp = self.stamp()?;
-        Some(applied.advance(&stamp).map(|c| c.now()).unwrap_or(applied.now()))
+        Some(
+            applied
+                .advance(&stamp)
+                .map(|c| c.now())
+                .unwrap_or(applied.now()),
+        )
     }
 
     /// Marks `node` as having stamped too far ahead while leader of `term`.
     pub fn suspect(&self, node: NodeId, term: u64) {
-        lock(&self.suspects).insert(node, Suspect { term, until: Instant::now() + SUSPECT_FOR });
+        lock(&self.suspects).insert(
+            node,
+            Suspect {
+                term,
+                until: Instant::now() + SUSPECT_FOR,
+            },
+        );
     }
 
     /// Whether entries from `node` as leader of `term` are refused.
     pub fn is_suspect_leader(&self, node: NodeId, term: u64) -> bool {
-        lock(&self.suspects).get(&node).is_some_and(|s| s.term == term && Instant::now() < s.until)
+        lock(&self.suspects)
+            .get(&node)
+            .is_some_and(|s| s.term == term && Instant::now() < s.until)
     }
 
     /// Whether `node` is refused as a candidate.
     pub fn is_suspect_candidate(&self, node: NodeId) -> bool {
-        lock(&self.suspects).get(&node).is_some_and(|s| Instant::now() < s.until)
+        lock(&self.suspects)
+            .get(&node)
+            .is_some_and(|s| Instant::now() < s.until)
     }
 
     pub fn record_offset(&self, node: NodeId, offset_ms: i64) {
@@ -169,14 +199,21 @@ mod tests {
 
     #[test]
     fn stamps_exist_only_while_leader_and_never_go_back() {
-        let applied = AppliedClock(Stamp { hlc: HlcTimestamp::new(wall_now_ms() + 60_000, 5), term: 1, term_elapsed_ms: 0 });
+        let applied = AppliedClock(Stamp {
+            hlc: HlcTimestamp::new(wall_now_ms() + 60_000, 5),
+            term: 1,
+            term_elapsed_ms: 0,
+        });
         let clock = ClusterClock::new(500, applied);
         assert!(clock.stamp().is_none());
         clock.set_leadership(Some(3));
         let a = clock.stamp().unwrap();
         let b = clock.stamp().unwrap();
         assert_eq!(a.term, 3);
-        assert!(a.hlc > applied.now().hlc, "never earlier than the applied high-water mark");
+        assert!(
+            a.hlc > applied.now().hlc,
+            "never earlier than the applied high-water mark"
+        );
         assert!(b.hlc > a.hlc);
         assert!(b.term_elapsed_ms >= a.term_elapsed_ms);
         clock.set_leadership(None);
@@ -186,8 +223,12 @@ mod tests {
     #[test]
     fn stamps_far_ahead_are_refused() {
         let clock = ClusterClock::new(500, AppliedClock::default());
-        assert!(clock.observe(HlcTimestamp::new(wall_now_ms() + 100, 0)).is_ok());
-        assert!(clock.observe(HlcTimestamp::new(wall_now_ms() + 60_000, 0)).is_err());
+        assert!(clock
+            .observe(HlcTimestamp::new(wall_now_ms() + 100, 0))
+            .is_ok());
+        assert!(clock
+            .observe(HlcTimestamp::new(wall_now_ms() + 60_000, 0))
+            .is_err());
         assert!(clock.observe(HlcTimestamp::new(1, 0)).is_ok());
     }
 }

@@ -30,7 +30,12 @@ pub struct ClusterConfig {
 }
 
 impl ClusterConfig {
-    pub fn new(id: NodeId, data_dir: PathBuf, addr: NodeAddr, members: BTreeMap<NodeId, NodeAddr>) -> Self {
+    pub fn new(
+        id: NodeId,
+        data_dir: PathBuf,
+        addr: NodeAddr,
+        members: BTreeMap<NodeId, NodeAddr>,
+    ) -> Self {
         ClusterConfig {
             id,
             data_dir,

@@ -27,7 +27,8 @@ pub enum MembershipChange {
     Remove { id: NodeId },
 }
 
-type WriteError = openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, NodeAddr>>;
+type WriteError =
+    openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, NodeAddr>>;
 
 fn raft_error(e: WriteError) -> ForwardError {
     match e.forward_to_leader::<NodeAddr>() {
@@ -49,7 +50,10 @@ impl ClusterNode {
         .await
     }
 
-    pub(crate) async fn change_membership_as_leader(&self, change: MembershipChange) -> Result<(), ForwardError> {
+    pub(crate) async fn change_membership_as_leader(
+        &self,
+        change: MembershipChange,
+    ) -> Result<(), ForwardError> {
         let raft = self.raft();
         let work = async {
             match change {
@@ -61,14 +65,19 @@ impl ClusterNode {
                         .map_err(raft_error)?;
                 }
                 MembershipChange::Remove { id } => {
-                    raft.change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
-                        .await
-                        .map_err(raft_error)?;
+                    raft.change_membership(
+                        ChangeMembers::RemoveVoters(BTreeSet::from([id])),
+                        false,
+                    )
+                    .await
+                    .map_err(raft_error)?;
                 }
             }
             Ok(())
         };
-        tokio::time::timeout(MEMBERSHIP_TIMEOUT, work).await.map_err(|_| ForwardError::Timeout)?
+        tokio::time::timeout(MEMBERSHIP_TIMEOUT, work)
+            .await
+            .map_err(|_| ForwardError::Timeout)?
     }
 
     /// Waits until the learner `id` has replicated close to the leader's log.
@@ -78,7 +87,12 @@ impl ClusterNode {
             let Some(replication) = m.replication.as_ref() else {
                 return Err(ForwardError::NotLeader(m.current_leader));
             };
-            let matched = replication.get(&id).cloned().flatten().map(|l| l.index).unwrap_or(0);
+            let matched = replication
+                .get(&id)
+                .cloned()
+                .flatten()
+                .map(|l| l.index)
+                .unwrap_or(0);
             if matched + PROMOTE_WITHIN >= m.last_log_index.unwrap_or(0) {
                 return Ok(());
             }

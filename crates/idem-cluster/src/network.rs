@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use openraft::RPCTypes;
 
@@ -30,14 +32,24 @@ impl RaftNetworkFactory<IdemTypes> for Network {
     type Network = PeerConnection;
 
     async fn new_client(&mut self, target: NodeId, node: &NodeAddr) -> PeerConnection {
-        PeerConnection { self_id: self.self_id, target, target_node: node.clone(), client: self.peers.get(&node.raft) }
+        PeerConnection {
+            self_id: self.self_id,
+            target,
+            target_node: node.clone(),
+            client: self.peers.get(&node.raft),
+        }
     }
 }
 
 type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, NodeAddr, RaftError<NodeId, E>>;
 
 impl PeerConnection {
-    fn call_error<E: std::error::Error>(&self, action: RPCTypes, option: &RPCOption, e: CallError) -> RPCError<NodeId, NodeAddr, E> {
+    fn call_error<E: std::error::Error>(
+        &self,
+        action: RPCTypes,
+        option: &RPCOption,
+        e: CallError,
+    ) -> RPCError<NodeId, NodeAddr, E> {
         match e {
             CallError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&e)),
             CallError::Timeout { .. } => RPCError::Timeout(Timeout {
@@ -59,7 +71,11 @@ impl PeerConnection {
     }
 
     fn remote<E: std::error::Error>(&self, e: E) -> RPCError<NodeId, NodeAddr, E> {
-        RPCError::RemoteError(RemoteError::new_with_node(self.target, self.target_node.clone(), e))
+        RPCError::RemoteError(RemoteError::new_with_node(
+            self.target,
+            self.target_node.clone(),
+            e,
+        ))
     }
 }
 
@@ -98,7 +114,11 @@ impl RaftNetwork<IdemTypes> for PeerConnection {
         }
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RpcErr> {
         let resp = self
             .client
             .call(&Request::Vote(rpc), option.hard_ttl(), true)

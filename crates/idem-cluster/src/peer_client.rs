@@ -16,7 +16,10 @@ const MAX_IDLE: usize = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     #[error("peer {addr} unreachable: {source}")]
-    Unreachable { addr: String, source: std::io::Error },
+    Unreachable {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("peer {addr} did not answer within {timeout:?}")]
     Timeout { addr: String, timeout: Duration },
     #[error("peer {addr}: {source}")]
@@ -31,7 +34,10 @@ pub struct PeerClient {
 
 impl PeerClient {
     fn new(addr: String) -> Self {
-        PeerClient { addr, idle: Mutex::new(Vec::new()) }
+        PeerClient {
+            addr,
+            idle: Mutex::new(Vec::new()),
+        }
     }
 
     /// A pooled connection that still looks alive: a peer that closed it
@@ -57,10 +63,16 @@ impl PeerClient {
     }
 
     async fn connect(&self, timeout: Duration) -> Result<TcpStream, CallError> {
-        let unreachable = |source| CallError::Unreachable { addr: self.addr.clone(), source };
+        let unreachable = |source| CallError::Unreachable {
+            addr: self.addr.clone(),
+            source,
+        };
         let conn = tokio::time::timeout(timeout, TcpStream::connect(&self.addr))
             .await
-            .map_err(|_| CallError::Timeout { addr: self.addr.clone(), timeout })?
+            .map_err(|_| CallError::Timeout {
+                addr: self.addr.clone(),
+                timeout,
+            })?
             .map_err(unreachable)?;
         conn.set_nodelay(true).map_err(unreachable)?;
         Ok(conn)
@@ -76,9 +88,17 @@ impl PeerClient {
     /// `retry_on_stale` allows one retry on a fresh connection when a pooled
     /// connection turns out to be dead; only for requests that are safe to
     /// repeat (Raft's own RPCs, reads, probes; not forwarded commands).
-    pub async fn call(&self, req: &Request, timeout: Duration, retry_on_stale: bool) -> Result<Response, CallError> {
+    pub async fn call(
+        &self,
+        req: &Request,
+        timeout: Duration,
+        retry_on_stale: bool,
+    ) -> Result<Response, CallError> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let timed_out = || CallError::Timeout { addr: self.addr.clone(), timeout };
+        let timed_out = || CallError::Timeout {
+            addr: self.addr.clone(),
+            timeout,
+        };
         if let Some(mut conn) = self.take_idle() {
             match tokio::time::timeout_at(deadline, Self::exchange(&mut conn, req)).await {
                 Ok(Ok(resp)) => {
@@ -86,7 +106,12 @@ impl PeerClient {
                     return Ok(resp);
                 }
                 Ok(Err(WireError::Io(_))) if retry_on_stale => {}
-                Ok(Err(source)) => return Err(CallError::Wire { addr: self.addr.clone(), source }),
+                Ok(Err(source)) => {
+                    return Err(CallError::Wire {
+                        addr: self.addr.clone(),
+                        source,
+                    })
+                }
                 Err(_) => return Err(timed_out()),
             }
         }
@@ -97,8 +122,14 @@ impl PeerClient {
                 self.put_idle(conn);
                 Ok(resp)
             }
-            Ok(Err(WireError::Io(source))) => Err(CallError::Unreachable { addr: self.addr.clone(), source }),
-            Ok(Err(source)) => Err(CallError::Wire { addr: self.addr.clone(), source }),
+            Ok(Err(WireError::Io(source))) => Err(CallError::Unreachable {
+                addr: self.addr.clone(),
+                source,
+            }),
+            Ok(Err(source)) => Err(CallError::Wire {
+                addr: self.addr.clone(),
+                source,
+            }),
             Err(_) => Err(timed_out()),
         }
     }
@@ -116,6 +147,8 @@ impl PeerClients {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
-        map.entry(addr.to_string()).or_insert_with(|| Arc::new(PeerClient::new(addr.to_string()))).clone()
+        map.entry(addr.to_string())
+            .or_insert_with(|| Arc::new(PeerClient::new(addr.to_string())))
+            .clone()
     }
 }

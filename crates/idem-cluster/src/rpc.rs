@@ -4,8 +4,8 @@
 use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Record, Stamp};
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use serde::{Deserialize, Serialize};
 
@@ -55,11 +55,15 @@ pub enum ForwardError {
 pub enum Response {
     AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
-    InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
+    InstallSnapshot(
+        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
+    ),
     Forward(Result<Outcome, ForwardError>),
     Read(Result<ReadReply, ForwardError>),
     Membership(Result<(), ForwardError>),
-    ClockProbe { wall_ms: u64 },
+    ClockProbe {
+        wall_ms: u64,
+    },
     /// The receiver will not process this message (e.g. the sender's clock
     /// is too far ahead); the text says why.
     Refused(String),

@@ -46,12 +46,16 @@ async fn handle(node: &ClusterNode, req: Request) -> Response {
             let leader = req.vote.leader_id();
             let (leader_id, term) = (leader.node_id, leader.term);
             if clock.is_suspect_leader(leader_id, term) {
-                return Response::Refused(format!("node {leader_id}'s clock ran ahead of ours in term {term}"));
+                return Response::Refused(format!(
+                    "node {leader_id}'s clock ran ahead of ours in term {term}"
+                ));
             }
             for entry in &req.entries {
                 if let EntryPayload::Normal(stamped) = &entry.payload {
                     if let Err(ahead) = clock.observe(stamped.stamp.hlc) {
-                        tracing::warn!("refusing entries from node {leader_id} (term {term}): {ahead}");
+                        tracing::warn!(
+                            "refusing entries from node {leader_id} (term {term}): {ahead}"
+                        );
                         clock.suspect(leader_id, term);
                         return Response::Refused(ahead.to_string());
                     }
@@ -62,14 +66,22 @@ async fn handle(node: &ClusterNode, req: Request) -> Response {
         Request::Vote(req) => {
             let candidate = req.vote.leader_id().node_id;
             if clock.is_suspect_candidate(candidate) {
-                return Response::Refused(format!("node {candidate}'s clock ran ahead of ours recently"));
+                return Response::Refused(format!(
+                    "node {candidate}'s clock ran ahead of ours recently"
+                ));
             }
             Response::Vote(raft.vote(req).await)
         }
-        Request::InstallSnapshot(req) => Response::InstallSnapshot(raft.install_snapshot(req).await),
+        Request::InstallSnapshot(req) => {
+            Response::InstallSnapshot(raft.install_snapshot(req).await)
+        }
         Request::Forward(command) => Response::Forward(node.execute_as_leader(command).await),
         Request::Read(read) => Response::Read(node.read_as_leader(read).await),
-        Request::Membership(change) => Response::Membership(node.change_membership_as_leader(change).await),
-        Request::ClockProbe => Response::ClockProbe { wall_ms: wall_now_ms() },
+        Request::Membership(change) => {
+            Response::Membership(node.change_membership_as_leader(change).await)
+        }
+        Request::ClockProbe => Response::ClockProbe {
+            wall_ms: wall_now_ms(),
+        },
     }
 }

@@ -27,8 +27,13 @@ fn options() -> impl Options {
     bincode::DefaultOptions::new().with_limit(u64::from(MAX_FRAME_BYTES))
 }
 
-pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: &T) -> Result<(), WireError> {
-    let bytes = options().serialize(msg).map_err(|e| WireError::Encode(e.to_string()))?;
+pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
+    w: &mut W,
+    msg: &T,
+) -> Result<(), WireError> {
+    let bytes = options()
+        .serialize(msg)
+        .map_err(|e| WireError::Encode(e.to_string()))?;
     let len = u32::try_from(bytes.len()).map_err(|_| WireError::TooLarge(bytes.len() as u64))?;
     if len > MAX_FRAME_BYTES {
         return Err(WireError::TooLarge(u64::from(len)));
@@ -41,7 +46,9 @@ pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(w: &mut W, msg: &T
     Ok(())
 }
 
-pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(r: &mut R) -> Result<T, WireError> {
+pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
+    r: &mut R,
+) -> Result<T, WireError> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).await?;
     let len = u32::from_le_bytes(len);
@@ -50,5 +57,7 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(r: &mut R) ->
     }
     let mut buf = vec![0u8; len as usize];
     r.read_exact(&mut buf).await?;
-    options().deserialize(&buf).map_err(|e| WireError::Decode(e.to_string()))
+    options()
+        .deserialize(&buf)
+        .map_err(|e| WireError::Decode(e.to_string()))
 }

@@ -5,13 +5,15 @@
 //! randomness or the replica it runs on. Replaying the same log from the same
 //! state gives the same state and the same outcomes on every replica.
 
-use crate::command::{Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy};
+use crate::command::{
+    Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy,
+};
 use crate::derive::derive_key;
 use crate::names::{KeyId, Namespace};
 use crate::namespace::{NamespacePolicy, NamespaceRecord, NamespaceSecret};
 use crate::outcome::{
-    CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome, Refusal,
-    ReleaseOutcome, ReserveOutcome,
+    CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome,
+    Refusal, ReleaseOutcome, ReserveOutcome,
 };
 use crate::record::{Completion, MintedKey, Record, Reservation};
 use crate::rules::Rules;
@@ -25,7 +27,10 @@ use crate::token::FencingToken;
 /// [`Refusal`]) changes nothing and returns [`Outcome::Refused`]. Errors are
 /// the store's own (I/O); on error the caller must not acknowledge the entry.
 pub fn apply<S: RecordStore>(store: &mut S, entry: &Entry) -> Result<Outcome, S::Error> {
-    Lifecycle { rules: Rules::default() }.apply(store, entry)
+    Lifecycle {
+        rules: Rules::default(),
+    }
+    .apply(store, entry)
 }
 
 /// [`apply`] with one classic bug switched on, for tests that show the
@@ -36,7 +41,10 @@ pub fn apply_with_planted_bug<S: RecordStore>(
     entry: &Entry,
     bug: Option<crate::rules::PlantedBug>,
 ) -> Result<Outcome, S::Error> {
-    Lifecycle { rules: Rules { bug } }.apply(store, entry)
+    Lifecycle {
+        rules: Rules { bug },
+    }
+    .apply(store, entry)
 }
 
 /// The outcome a reserve would have at `now` if it leaves the record
@@ -52,21 +60,34 @@ pub fn reserve_without_write<S: RecordStore>(
     cmd: &Reserve,
     now: &Stamp,
 ) -> Result<Option<ReserveOutcome>, S::Error> {
-    Ok(match (Lifecycle { rules: Rules::default() }).judge_reserve(store, cmd, now)? {
-        ReserveJudgement::Answer(outcome) => Some(outcome),
-        ReserveJudgement::Grant { .. } => None,
-    })
+    Ok(
+        match (Lifecycle {
+            rules: Rules::default(),
+        })
+        .judge_reserve(store, cmd, now)?
+        {
+            ReserveJudgement::Answer(outcome) => Some(outcome),
+            ReserveJudgement::Grant { .. } => None,
+        },
+    )
 }
 
 /// The record for `id` as a reader at time `now` sees it: `None` if it does
 /// not exist or has been forgotten (its retention has ended).
-pub fn read_record<S: RecordStore>(store: &S, id: &KeyId, now: &Stamp) -> Result<Option<Record>, S::Error> {
+pub fn read_record<S: RecordStore>(
+    store: &S,
+    id: &KeyId,
+    now: &Stamp,
+) -> Result<Option<Record>, S::Error> {
     Ok(store.record(id)?.filter(|r| !r.is_forgotten(now)))
 }
 
 /// The policy keys of `ns` follow: the namespace's own, or the cluster
 /// defaults for a namespace never configured.
-pub fn namespace_policy<S: RecordStore>(store: &S, ns: &Namespace) -> Result<NamespacePolicy, S::Error> {
+pub fn namespace_policy<S: RecordStore>(
+    store: &S,
+    ns: &Namespace,
+) -> Result<NamespacePolicy, S::Error> {
     Ok(store.namespace(ns)?.map(|n| n.policy).unwrap_or_default())
 }
 
@@ -78,7 +99,11 @@ enum ReserveJudgement {
     /// The reserve is answered without changing the record.
     Answer(ReserveOutcome),
     /// The key is granted (a write).
-    Grant { takeover: bool, minted: bool, policy: NamespacePolicy },
+    Grant {
+        takeover: bool,
+        minted: bool,
+        policy: NamespacePolicy,
+    },
 }
 
 impl Lifecycle {
@@ -114,13 +139,25 @@ impl Lifecycle {
     }
 
     /// The record as the lifecycle sees it at `now`: forgotten ones are gone.
-    fn live_record<S: RecordStore>(&self, store: &S, id: &KeyId, now: &Stamp) -> Result<Option<Record>, S::Error> {
-        Ok(store.record(id)?.filter(|r| !self.rules.has_passed(&r.forget_deadline(), now)))
+    fn live_record<S: RecordStore>(
+        &self,
+        store: &S,
+        id: &KeyId,
+        now: &Stamp,
+    ) -> Result<Option<Record>, S::Error> {
+        Ok(store
+            .record(id)?
+            .filter(|r| !self.rules.has_passed(&r.forget_deadline(), now)))
     }
 
     /// What a reserve of `cmd` at `now` comes to, without writing: an answer
     /// that leaves the record as it is, or a grant to be written.
-    fn judge_reserve<S: RecordStore>(&self, store: &S, cmd: &Reserve, now: &Stamp) -> Result<ReserveJudgement, S::Error> {
+    fn judge_reserve<S: RecordStore>(
+        &self,
+        store: &S,
+        cmd: &Reserve,
+        now: &Stamp,
+    ) -> Result<ReserveJudgement, S::Error> {
         let policy = namespace_policy(store, &cmd.id.namespace)?;
         let answer = |o| Ok(ReserveJudgement::Answer(o));
         let (takeover, minted) = match self.live_record(store, &cmd.id, now)? {
@@ -128,22 +165,37 @@ impl Lifecycle {
             None => (false, false),
             Some(Record::Minted(_)) => (false, true),
             Some(Record::InProgress(r)) => {
-                if !self.rules.fingerprints_match(cmd.fingerprint.as_ref(), r.fingerprint.as_ref()) {
+                if !self
+                    .rules
+                    .fingerprints_match(cmd.fingerprint.as_ref(), r.fingerprint.as_ref())
+                {
                     return answer(ReserveOutcome::FingerprintMismatch);
                 }
                 if !self.rules.has_passed(&r.lease(), now) {
-                    return answer(ReserveOutcome::InProgress { retry_after_ms: r.lease().remaining_ms(now).max(1) });
+                    return answer(ReserveOutcome::InProgress {
+                        retry_after_ms: r.lease().remaining_ms(now).max(1),
+                    });
                 }
                 (true, r.minted)
             }
             Some(Record::Completed(c)) => {
-                if !self.rules.fingerprints_match(cmd.fingerprint.as_ref(), c.fingerprint.as_ref()) {
+                if !self
+                    .rules
+                    .fingerprints_match(cmd.fingerprint.as_ref(), c.fingerprint.as_ref())
+                {
                     return answer(ReserveOutcome::FingerprintMismatch);
                 }
-                return answer(ReserveOutcome::Completed { token: c.token, response: c.response });
+                return answer(ReserveOutcome::Completed {
+                    token: c.token,
+                    response: c.response,
+                });
             }
         };
-        Ok(ReserveJudgement::Grant { takeover, minted, policy })
+        Ok(ReserveJudgement::Grant {
+            takeover,
+            minted,
+            policy,
+        })
     }
 
     fn reserve<S: RecordStore>(
@@ -155,7 +207,11 @@ impl Lifecycle {
     ) -> Result<ReserveOutcome, S::Error> {
         let (takeover, minted, policy) = match self.judge_reserve(store, cmd, now)? {
             ReserveJudgement::Answer(outcome) => return Ok(outcome),
-            ReserveJudgement::Grant { takeover, minted, policy } => (takeover, minted, policy),
+            ReserveJudgement::Grant {
+                takeover,
+                minted,
+                policy,
+            } => (takeover, minted, policy),
         };
         let reservation = Reservation {
             token,
@@ -167,7 +223,11 @@ impl Lifecycle {
         };
         let lease_expires_at_ms = reservation.lease().wall_ms();
         store.put_record(&cmd.id, Record::InProgress(reservation))?;
-        Ok(ReserveOutcome::Reserved { token, lease_expires_at_ms, takeover })
+        Ok(ReserveOutcome::Reserved {
+            token,
+            lease_expires_at_ms,
+            takeover,
+        })
     }
 
     /// The reservation `token` owns, or why it owns nothing.
@@ -187,7 +247,12 @@ impl Lifecycle {
         })
     }
 
-    fn heartbeat<S: RecordStore>(&self, store: &mut S, cmd: &Heartbeat, now: &Stamp) -> Result<HeartbeatOutcome, S::Error> {
+    fn heartbeat<S: RecordStore>(
+        &self,
+        store: &mut S,
+        cmd: &Heartbeat,
+        now: &Stamp,
+    ) -> Result<HeartbeatOutcome, S::Error> {
         let mut r = match self.owned_reservation(store, &cmd.id, cmd.token, now)? {
             Ok(r) => r,
             Err(lost) => return Ok(HeartbeatOutcome::Lost(lost)),
@@ -198,17 +263,28 @@ impl Lifecycle {
         if let Some(lease) = cmd.lease {
             r.lease_duration = lease;
         }
-        let outcome = HeartbeatOutcome::Extended { token: r.token, lease_expires_at_ms: r.lease().wall_ms() };
+        let outcome = HeartbeatOutcome::Extended {
+            token: r.token,
+            lease_expires_at_ms: r.lease().wall_ms(),
+        };
         store.put_record(&cmd.id, Record::InProgress(r))?;
         Ok(outcome)
     }
 
-    fn complete<S: RecordStore>(&self, store: &mut S, cmd: &Complete, now: &Stamp) -> Result<CompleteOutcome, S::Error> {
+    fn complete<S: RecordStore>(
+        &self,
+        store: &mut S,
+        cmd: &Complete,
+        now: &Stamp,
+    ) -> Result<CompleteOutcome, S::Error> {
         if let Some(Record::Completed(c)) = self.live_record(store, &cmd.id, now)? {
             if c.token == cmd.token {
                 let retain_until_ms = c.retention().wall_ms();
                 return Ok(if c.response == cmd.response {
-                    CompleteOutcome::AlreadyCompleted { token: c.token, retain_until_ms }
+                    CompleteOutcome::AlreadyCompleted {
+                        token: c.token,
+                        retain_until_ms,
+                    }
                 } else {
                     CompleteOutcome::ConflictingResponse { token: c.token }
                 });
@@ -225,27 +301,50 @@ impl Lifecycle {
             completed_at: *now,
             retain: r.retain,
         };
-        let outcome = CompleteOutcome::Completed { token: r.token, retain_until_ms: completion.retention().wall_ms() };
+        let outcome = CompleteOutcome::Completed {
+            token: r.token,
+            retain_until_ms: completion.retention().wall_ms(),
+        };
         store.put_record(&cmd.id, Record::Completed(completion))?;
         Ok(outcome)
     }
 
-    fn release<S: RecordStore>(&self, store: &mut S, cmd: &Release, now: &Stamp) -> Result<ReleaseOutcome, S::Error> {
+    fn release<S: RecordStore>(
+        &self,
+        store: &mut S,
+        cmd: &Release,
+        now: &Stamp,
+    ) -> Result<ReleaseOutcome, S::Error> {
         let r = match self.owned_reservation(store, &cmd.id, cmd.token, now)? {
             Ok(r) => r,
             Err(lost) => return Ok(ReleaseOutcome::Lost(lost)),
         };
         if r.minted {
             // A minted key stays reservable after a release.
-            store.put_record(&cmd.id, Record::Minted(MintedKey { minted_at: *now, retain: r.retain }))?;
+            store.put_record(
+                &cmd.id,
+                Record::Minted(MintedKey {
+                    minted_at: *now,
+                    retain: r.retain,
+                }),
+            )?;
         } else {
             store.delete_record(&cmd.id)?;
         }
         Ok(ReleaseOutcome::Released { token: r.token })
     }
 
-    fn purge<S: RecordStore>(&self, store: &mut S, cmd: &Purge, now: &Stamp) -> Result<PurgeOutcome, S::Error> {
-        let mut outcome = PurgeOutcome { purged: Vec::new(), skipped: 0, next_due_in_ms: None };
+    fn purge<S: RecordStore>(
+        &self,
+        store: &mut S,
+        cmd: &Purge,
+        now: &Stamp,
+    ) -> Result<PurgeOutcome, S::Error> {
+        let mut outcome = PurgeOutcome {
+            purged: Vec::new(),
+            skipped: 0,
+            next_due_in_ms: None,
+        };
         for id in &cmd.ids {
             match store.record(id)? {
                 Some(r) if self.rules.has_passed(&r.forget_deadline(), now) => {
@@ -255,7 +354,8 @@ impl Lifecycle {
                 Some(r) => {
                     outcome.skipped += 1;
                     let due_in = r.forget_deadline().remaining_ms(now).max(1);
-                    outcome.next_due_in_ms = Some(outcome.next_due_in_ms.map_or(due_in, |d| d.min(due_in)));
+                    outcome.next_due_in_ms =
+                        Some(outcome.next_due_in_ms.map_or(due_in, |d| d.min(due_in)));
                 }
                 None => outcome.skipped += 1,
             }
@@ -263,23 +363,44 @@ impl Lifecycle {
         Ok(outcome)
     }
 
-    fn mint<S: RecordStore>(&self, store: &mut S, cmd: &Mint, now: &Stamp) -> Result<MintOutcome, S::Error> {
+    fn mint<S: RecordStore>(
+        &self,
+        store: &mut S,
+        cmd: &Mint,
+        now: &Stamp,
+    ) -> Result<MintOutcome, S::Error> {
         let ns = self.namespace_or_create(store, &cmd.id.namespace, &cmd.secret_if_new)?;
         if self.live_record(store, &cmd.id, now)?.is_some() {
             return Ok(MintOutcome::KeyExists);
         }
-        let minted = MintedKey { minted_at: *now, retain: ns.policy.default_retain };
+        let minted = MintedKey {
+            minted_at: *now,
+            retain: ns.policy.default_retain,
+        };
         let expires_at_ms = minted.retention().wall_ms();
         store.put_record(&cmd.id, Record::Minted(minted))?;
-        Ok(MintOutcome::Minted { id: cmd.id.clone(), expires_at_ms })
+        Ok(MintOutcome::Minted {
+            id: cmd.id.clone(),
+            expires_at_ms,
+        })
     }
 
-    fn derive<S: RecordStore>(&self, store: &mut S, cmd: &Derive) -> Result<DeriveOutcome, S::Error> {
+    fn derive<S: RecordStore>(
+        &self,
+        store: &mut S,
+        cmd: &Derive,
+    ) -> Result<DeriveOutcome, S::Error> {
         let ns = self.namespace_or_create(store, &cmd.namespace, &cmd.secret_if_new)?;
-        Ok(DeriveOutcome { key: derive_key(&ns.secret, &cmd.payload) })
+        Ok(DeriveOutcome {
+            key: derive_key(&ns.secret, &cmd.payload),
+        })
     }
 
-    fn set_policy<S: RecordStore>(&self, store: &mut S, cmd: &SetPolicy) -> Result<NamespacePolicy, S::Error> {
+    fn set_policy<S: RecordStore>(
+        &self,
+        store: &mut S,
+        cmd: &SetPolicy,
+    ) -> Result<NamespacePolicy, S::Error> {
         let mut ns = self.namespace_or_create(store, &cmd.namespace, &cmd.secret_if_new)?;
         ns.policy = cmd.change.applied_to(&ns.policy);
         store.put_namespace(&cmd.namespace, ns.clone())?;
@@ -297,7 +418,10 @@ impl Lifecycle {
         if let Some(existing) = store.namespace(ns)? {
             return Ok(existing);
         }
-        let created = NamespaceRecord { policy: NamespacePolicy::default(), secret: secret_if_new.clone() };
+        let created = NamespaceRecord {
+            policy: NamespacePolicy::default(),
+            secret: secret_if_new.clone(),
+        };
         store.put_namespace(ns, created.clone())?;
         Ok(created)
     }

@@ -129,6 +129,10 @@ pub struct StampedCommand {
 impl StampedCommand {
     /// The entry to apply, once the log has placed it at `position`.
     pub fn at(self, position: LogPosition) -> Entry {
-        Entry { position, stamp: self.stamp, command: self.command }
+        Entry {
+            position,
+            stamp: self.stamp,
+            command: self.command,
+        }
     }
 }

@@ -28,7 +28,8 @@ impl CanonicalPayload {
     pub const MAX_DEPTH: usize = 64;
 
     pub fn from_json(text: &str) -> Result<Self, InvalidInput> {
-        let value: Value = serde_json::from_str(text).map_err(|e| InvalidInput::DerivePayload(e.to_string()))?;
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| InvalidInput::DerivePayload(e.to_string()))?;
         Self::from_value(&value)
     }
 
@@ -49,7 +50,9 @@ impl TryFrom<String> for CanonicalPayload {
     fn try_from(text: String) -> Result<Self, Self::Error> {
         let canonical = CanonicalPayload::from_json(&text)?;
         if canonical.0 != text {
-            return Err(InvalidInput::DerivePayload("payload is not in canonical form".into()));
+            return Err(InvalidInput::DerivePayload(
+                "payload is not in canonical form".into(),
+            ));
         }
         Ok(canonical)
     }
@@ -63,7 +66,9 @@ impl From<CanonicalPayload> for String {
 
 fn write_canonical(out: &mut String, value: &Value, depth: usize) -> Result<(), InvalidInput> {
     if depth > CanonicalPayload::MAX_DEPTH {
-        return Err(InvalidInput::DerivePayloadTooDeep { max: CanonicalPayload::MAX_DEPTH });
+        return Err(InvalidInput::DerivePayloadTooDeep {
+            max: CanonicalPayload::MAX_DEPTH,
+        });
     }
     match value {
         Value::Null => out.push_str("null"),

@@ -47,7 +47,12 @@ fn check(what: &'static str, got: u64, min: u64, max: u64) -> Result<u64, Invali
     if (min..=max).contains(&got) {
         Ok(got)
     } else {
-        Err(InvalidInput::DurationOutOfRange { what, got, min, max })
+        Err(InvalidInput::DurationOutOfRange {
+            what,
+            got,
+            min,
+            max,
+        })
     }
 }
 

@@ -20,7 +20,12 @@ pub enum InvalidInput {
     #[error("fingerprint must not contain control characters")]
     FingerprintControlCharacter,
     #[error("{what} must be between {min} and {max} milliseconds, got {got}")]
-    DurationOutOfRange { what: &'static str, got: u64, min: u64, max: u64 },
+    DurationOutOfRange {
+        what: &'static str,
+        got: u64,
+        min: u64,
+        max: u64,
+    },
     #[error("response status must be between 100 and 599, got {0}")]
     ResponseStatus(u16),
     #[error("response may carry at most {max} headers, got {got}")]

@@ -21,7 +21,10 @@ impl Fingerprint {
     pub fn new(value: impl Into<String>) -> Result<Self, InvalidInput> {
         let value = value.into();
         if value.is_empty() || value.len() > Self::MAX_LEN {
-            return Err(InvalidInput::FingerprintLength { len: value.len(), max: Self::MAX_LEN });
+            return Err(InvalidInput::FingerprintLength {
+                len: value.len(),
+                max: Self::MAX_LEN,
+            });
         }
         if value.chars().any(|c| c.is_control()) {
             return Err(InvalidInput::FingerprintControlCharacter);

@@ -23,14 +23,17 @@ pub mod names;
 pub mod namespace;
 pub mod outcome;
 pub mod record;
-mod rules;
 pub mod response;
+mod rules;
 pub mod store;
 pub mod time;
 pub mod token;
 
 pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
-pub use command::{Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy, StampedCommand};
+pub use command::{
+    Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy,
+    StampedCommand,
+};
 pub use derive::{derive_key, CanonicalPayload};
 pub use durations::{LeaseDuration, RetainDuration};
 pub use error::InvalidInput;
@@ -39,8 +42,8 @@ pub use mint::minted_key;
 pub use names::{IdemKey, KeyId, Namespace};
 pub use namespace::{NamespacePolicy, NamespaceRecord, NamespaceSecret, PolicyChange};
 pub use outcome::{
-    CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome, Refusal,
-    ReleaseOutcome, ReserveOutcome,
+    CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome,
+    Refusal, ReleaseOutcome, ReserveOutcome,
 };
 pub use record::{Completion, MintedKey, Record, Reservation};
 pub use response::StoredResponse;

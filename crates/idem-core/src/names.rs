@@ -19,8 +19,11 @@ impl Namespace {
         let name = name.into();
         let syntax = InvalidInput::NamespaceSyntax { max: Self::MAX_LEN };
         let mut chars = name.chars();
-        let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
-        let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
+        let first_ok = chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+        let rest_ok = chars
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.'));
         if !first_ok || !rest_ok || name.len() > Self::MAX_LEN {
             return Err(syntax);
         }
@@ -63,7 +66,10 @@ impl IdemKey {
     pub fn new(key: impl Into<String>) -> Result<Self, InvalidInput> {
         let key = key.into();
         if key.is_empty() || key.len() > Self::MAX_LEN {
-            return Err(InvalidInput::KeyLength { len: key.len(), max: Self::MAX_LEN });
+            return Err(InvalidInput::KeyLength {
+                len: key.len(),
+                max: Self::MAX_LEN,
+            });
         }
         if let Some(c) = key.chars().find(|c| c.is_control()) {
             return Err(InvalidInput::KeyControlCharacter { code: c as u32 });

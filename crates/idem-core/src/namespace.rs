@@ -19,9 +19,10 @@ impl NamespaceSecret {
     }
 
     pub fn from_slice(bytes: &[u8]) -> Result<Self, InvalidInput> {
-        let arr: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| InvalidInput::SecretLength { got: bytes.len(), expected: Self::LEN })?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| InvalidInput::SecretLength {
+            got: bytes.len(),
+            expected: Self::LEN,
+        })?;
         Ok(NamespaceSecret(arr))
     }
 
@@ -77,7 +78,9 @@ impl PolicyChange {
         NamespacePolicy {
             default_lease: self.default_lease.unwrap_or(policy.default_lease),
             default_retain: self.default_retain.unwrap_or(policy.default_retain),
-            require_minted_keys: self.require_minted_keys.unwrap_or(policy.require_minted_keys),
+            require_minted_keys: self
+                .require_minted_keys
+                .unwrap_or(policy.require_minted_keys),
         }
     }
 }

@@ -27,11 +27,18 @@ pub enum Outcome {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReserveOutcome {
     /// 201: the caller owns the key and may run the side effect.
-    Reserved { token: FencingToken, lease_expires_at_ms: u64, takeover: bool },
+    Reserved {
+        token: FencingToken,
+        lease_expires_at_ms: u64,
+        takeover: bool,
+    },
     /// 409 with `Retry-After`: another worker owns the key under a live lease.
     InProgress { retry_after_ms: u64 },
     /// 200 with `Idempotent-Replayed: true`: the side effect already ran.
-    Completed { token: FencingToken, response: StoredResponse },
+    Completed {
+        token: FencingToken,
+        response: StoredResponse,
+    },
     /// 422: the key is bound to a different request.
     FingerprintMismatch,
     /// 404/422: the namespace accepts only minted keys and this one was not
@@ -55,18 +62,29 @@ pub enum LostKey {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HeartbeatOutcome {
-    Extended { token: FencingToken, lease_expires_at_ms: u64 },
+    Extended {
+        token: FencingToken,
+        lease_expires_at_ms: u64,
+    },
     Lost(LostKey),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CompleteOutcome {
     /// The response is stored.
-    Completed { token: FencingToken, retain_until_ms: u64 },
+    Completed {
+        token: FencingToken,
+        retain_until_ms: u64,
+    },
     /// The same owner sent the same response again: nothing changes, 200.
-    AlreadyCompleted { token: FencingToken, retain_until_ms: u64 },
+    AlreadyCompleted {
+        token: FencingToken,
+        retain_until_ms: u64,
+    },
     /// The same owner sent a different response: 409, the first one stands.
-    ConflictingResponse { token: FencingToken },
+    ConflictingResponse {
+        token: FencingToken,
+    },
     Lost(LostKey),
 }
 
@@ -89,7 +107,10 @@ pub struct PurgeOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MintOutcome {
-    Minted { id: KeyId, expires_at_ms: u64 },
+    Minted {
+        id: KeyId,
+        expires_at_ms: u64,
+    },
     /// The drawn key already exists (practically never for a UUIDv7): retry.
     KeyExists,
 }

@@ -69,7 +69,9 @@ impl Reservation {
     pub fn abandonment(&self) -> Deadline {
         Deadline::after(
             self.lease_renewed_at,
-            self.lease_duration.as_ms().saturating_add(self.retain.as_ms()),
+            self.lease_duration
+                .as_ms()
+                .saturating_add(self.retain.as_ms()),
         )
     }
 }

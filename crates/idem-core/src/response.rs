@@ -31,12 +31,19 @@ pub struct UncheckedResponse {
 impl StoredResponse {
     pub const MAX_HEADERS: usize = 64;
 
-    pub fn new(status: u16, headers: BTreeMap<String, String>, body: impl Into<String>) -> Result<Self, InvalidInput> {
+    pub fn new(
+        status: u16,
+        headers: BTreeMap<String, String>,
+        body: impl Into<String>,
+    ) -> Result<Self, InvalidInput> {
         if !(100..=599).contains(&status) {
             return Err(InvalidInput::ResponseStatus(status));
         }
         if headers.len() > Self::MAX_HEADERS {
-            return Err(InvalidInput::TooManyHeaders { got: headers.len(), max: Self::MAX_HEADERS });
+            return Err(InvalidInput::TooManyHeaders {
+                got: headers.len(),
+                max: Self::MAX_HEADERS,
+            });
         }
         for (name, value) in &headers {
             if name.is_empty() || !name.bytes().all(is_header_name_byte) {
@@ -46,7 +53,11 @@ impl StoredResponse {
                 return Err(InvalidInput::HeaderValue(name.clone()));
             }
         }
-        Ok(StoredResponse { status, headers, body: body.into() })
+        Ok(StoredResponse {
+            status,
+            headers,
+            body: body.into(),
+        })
     }
 
     pub fn status(&self) -> u16 {
@@ -63,7 +74,12 @@ impl StoredResponse {
 
     /// Bytes this response occupies, for size limits at the edge.
     pub fn approximate_size(&self) -> usize {
-        self.body.len() + self.headers.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+        self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(k, v)| k.len() + v.len())
+                .sum::<usize>()
     }
 }
 

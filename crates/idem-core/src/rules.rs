@@ -37,7 +37,11 @@ impl Rules {
         deadline.has_passed(now)
     }
 
-    pub(crate) fn fingerprints_match(&self, request: Option<&Fingerprint>, record: Option<&Fingerprint>) -> bool {
+    pub(crate) fn fingerprints_match(
+        &self,
+        request: Option<&Fingerprint>,
+        record: Option<&Fingerprint>,
+    ) -> bool {
         #[cfg(feature = "planted-bugs")]
         if self.bug == Some(PlantedBug::SkipFingerprintCheck) {
             return true;

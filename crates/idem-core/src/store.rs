@@ -22,7 +22,8 @@ pub trait RecordStore {
     fn delete_record(&mut self, id: &KeyId) -> Result<(), Self::Error>;
 
     fn namespace(&self, ns: &Namespace) -> Result<Option<NamespaceRecord>, Self::Error>;
-    fn put_namespace(&mut self, ns: &Namespace, record: NamespaceRecord) -> Result<(), Self::Error>;
+    fn put_namespace(&mut self, ns: &Namespace, record: NamespaceRecord)
+        -> Result<(), Self::Error>;
 
     fn applied_clock(&self) -> Result<AppliedClock, Self::Error>;
     fn set_applied_clock(&mut self, clock: AppliedClock) -> Result<(), Self::Error>;

@@ -70,7 +70,9 @@ use serde::{Deserialize, Serialize};
 
 /// A hybrid logical clock reading: wall-clock milliseconds since the Unix
 /// epoch, and a counter that orders events within the same millisecond.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 pub struct HlcTimestamp {
     pub wall_ms: u64,
     pub logical: u32,
@@ -86,13 +88,20 @@ impl HlcTimestamp {
 /// milliseconds; its timestamps convert one to one (the epoch is unused).
 impl From<hybrid_clocks::Timestamp<u64>> for HlcTimestamp {
     fn from(t: hybrid_clocks::Timestamp<u64>) -> Self {
-        HlcTimestamp { wall_ms: t.time, logical: t.count }
+        HlcTimestamp {
+            wall_ms: t.time,
+            logical: t.count,
+        }
     }
 }
 
 impl From<HlcTimestamp> for hybrid_clocks::Timestamp<u64> {
     fn from(t: HlcTimestamp) -> Self {
-        hybrid_clocks::Timestamp { epoch: 0, time: t.wall_ms, count: t.logical }
+        hybrid_clocks::Timestamp {
+            epoch: 0,
+            time: t.wall_ms,
+            count: t.logical,
+        }
     }
 }
 
@@ -115,7 +124,14 @@ pub struct Stamp {
 
 impl Stamp {
     /// The earliest possible stamp: what a fresh state machine starts from.
-    pub const ZERO: Stamp = Stamp { hlc: HlcTimestamp { wall_ms: 0, logical: 0 }, term: 0, term_elapsed_ms: 0 };
+    pub const ZERO: Stamp = Stamp {
+        hlc: HlcTimestamp {
+            wall_ms: 0,
+            logical: 0,
+        },
+        term: 0,
+        term_elapsed_ms: 0,
+    };
 }
 
 /// An entry's stamp was made in an earlier term than time already applied:
@@ -149,14 +165,21 @@ impl AppliedClock {
     pub fn advance(&self, stamp: &Stamp) -> Result<AppliedClock, StaleStamp> {
         let cur = self.0;
         if stamp.term < cur.term {
-            return Err(StaleStamp { stamp_term: stamp.term, applied_term: cur.term });
+            return Err(StaleStamp {
+                stamp_term: stamp.term,
+                applied_term: cur.term,
+            });
         }
         let term_elapsed_ms = if stamp.term == cur.term {
             stamp.term_elapsed_ms.max(cur.term_elapsed_ms)
         } else {
             stamp.term_elapsed_ms
         };
-        Ok(AppliedClock(Stamp { hlc: stamp.hlc.max(cur.hlc), term: stamp.term, term_elapsed_ms }))
+        Ok(AppliedClock(Stamp {
+            hlc: stamp.hlc.max(cur.hlc),
+            term: stamp.term,
+            term_elapsed_ms,
+        }))
     }
 }
 
@@ -204,7 +227,10 @@ impl Deadline {
 
     fn monotonic_remaining_ms(&self, now: &Stamp) -> u64 {
         if now.term == self.start.term {
-            self.start.term_elapsed_ms.saturating_add(self.duration_ms).saturating_sub(now.term_elapsed_ms)
+            self.start
+                .term_elapsed_ms
+                .saturating_add(self.duration_ms)
+                .saturating_sub(now.term_elapsed_ms)
         } else if now.term > self.start.term {
             self.duration_ms.saturating_sub(now.term_elapsed_ms)
         } else {

@@ -12,7 +12,11 @@ use proptest::test_runner::{Config, TestError, TestRunner};
 /// Runs generated workloads with `bug` planted until `property` fails.
 /// Returns the minimal failing trace's message, or panics if none fails.
 fn caught(bug: PlantedBug, property: Property) -> String {
-    let config = Config { cases: 2000, failure_persistence: None, ..Config::default() };
+    let config = Config {
+        cases: 2000,
+        failure_persistence: None,
+        ..Config::default()
+    };
     let mut runner = TestRunner::new(config);
     let result = runner.run(&workload(), |steps| {
         let (_, trace) = run(&steps, Some(bug));
@@ -33,7 +37,10 @@ fn expiry_from_wall_time_alone_is_caught() {
 
 #[test]
 fn skipping_the_fingerprint_check_is_caught() {
-    let why = caught(PlantedBug::SkipFingerprintCheck, Property::FingerprintBinding);
+    let why = caught(
+        PlantedBug::SkipFingerprintCheck,
+        Property::FingerprintBinding,
+    );
     assert!(why.contains("FingerprintBinding"), "{why}");
 }
 
@@ -47,7 +54,11 @@ fn accepting_a_stale_token_is_caught() {
 /// bugs', not the checker's.
 #[test]
 fn the_correct_rules_pass_every_property() {
-    let config = Config { cases: 500, failure_persistence: None, ..Config::default() };
+    let config = Config {
+        cases: 500,
+        failure_persistence: None,
+        ..Config::default()
+    };
     let mut runner = TestRunner::new(config);
     let all = [
         Property::TokensIncrease,

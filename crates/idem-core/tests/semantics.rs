@@ -14,11 +14,20 @@ fn reserve_of_an_absent_key_grants_the_log_index_as_token() {
     let mut sim = Sim::new();
     let wall = sim.wall_ms();
     let o = sim.reserve("order-1", Some("fp"), Some(30_000));
-    let ReserveOutcome::Reserved { token, lease_expires_at_ms, takeover } = o else { panic!("{o:?}") };
+    let ReserveOutcome::Reserved {
+        token,
+        lease_expires_at_ms,
+        takeover,
+    } = o
+    else {
+        panic!("{o:?}")
+    };
     assert_eq!(token, FencingToken(sim.index));
     assert_eq!(lease_expires_at_ms, wall + 30_000);
     assert!(!takeover);
-    let Some(Record::InProgress(r)) = sim.get("order-1") else { panic!("not in progress") };
+    let Some(Record::InProgress(r)) = sim.get("order-1") else {
+        panic!("not in progress")
+    };
     assert_eq!(r.token, token);
     assert_eq!(r.fingerprint, Some(Fingerprint::new("fp").unwrap()));
 }
@@ -27,7 +36,9 @@ fn reserve_of_an_absent_key_grants_the_log_index_as_token() {
 fn reserve_uses_the_namespace_defaults_when_the_request_is_silent() {
     let mut sim = Sim::new();
     let token = token_of(&sim.reserve("a", None, None));
-    let Some(Record::InProgress(r)) = sim.get("a") else { panic!() };
+    let Some(Record::InProgress(r)) = sim.get("a") else {
+        panic!()
+    };
     assert_eq!(r.token, token);
     assert_eq!(r.lease_duration, LeaseDuration::DEFAULT);
     assert_eq!(r.retain, RetainDuration::DEFAULT);
@@ -39,7 +50,12 @@ fn reserve_while_the_lease_is_live_is_in_progress_with_retry_after() {
     sim.reserve("k", Some("fp"), Some(10_000));
     sim.advance(4_000);
     let o = sim.reserve("k", Some("fp"), Some(10_000));
-    assert_eq!(o, ReserveOutcome::InProgress { retry_after_ms: 6_000 });
+    assert_eq!(
+        o,
+        ReserveOutcome::InProgress {
+            retry_after_ms: 6_000
+        }
+    );
 }
 
 #[test]
@@ -48,12 +64,23 @@ fn reserve_after_the_lease_expired_takes_over_with_a_larger_token() {
     let first = token_of(&sim.reserve("k", Some("fp"), Some(1_000)));
     sim.advance(1_000);
     let o = sim.reserve("k", Some("fp"), Some(1_000));
-    let ReserveOutcome::Reserved { token, takeover, .. } = o else { panic!("{o:?}") };
+    let ReserveOutcome::Reserved {
+        token, takeover, ..
+    } = o
+    else {
+        panic!("{o:?}")
+    };
     assert!(takeover);
     assert!(token > first);
     // The old owner has lost the key.
-    assert_eq!(sim.heartbeat("k", first, None), HeartbeatOutcome::Lost(LostKey::Superseded { current: token }));
-    assert_eq!(sim.complete("k", first, "x"), CompleteOutcome::Lost(LostKey::Superseded { current: token }));
+    assert_eq!(
+        sim.heartbeat("k", first, None),
+        HeartbeatOutcome::Lost(LostKey::Superseded { current: token })
+    );
+    assert_eq!(
+        sim.complete("k", first, "x"),
+        CompleteOutcome::Lost(LostKey::Superseded { current: token })
+    );
 }
 
 #[test]
@@ -64,7 +91,10 @@ fn reserve_of_a_completed_key_replays_the_stored_response() {
     sim.advance(60_000);
     assert_eq!(
         sim.reserve("k", Some("fp"), None),
-        ReserveOutcome::Completed { token, response: response("{\"id\":1}") }
+        ReserveOutcome::Completed {
+            token,
+            response: response("{\"id\":1}")
+        }
     );
 }
 
@@ -73,8 +103,14 @@ fn fingerprint_mismatch_on_an_in_progress_key_is_refused_and_changes_nothing() {
     let mut sim = Sim::new();
     sim.reserve("k", Some("fp-1"), None);
     let before = sim.store.records.clone();
-    assert_eq!(sim.reserve("k", Some("fp-2"), None), ReserveOutcome::FingerprintMismatch);
-    assert_eq!(sim.reserve("k", None, None), ReserveOutcome::FingerprintMismatch);
+    assert_eq!(
+        sim.reserve("k", Some("fp-2"), None),
+        ReserveOutcome::FingerprintMismatch
+    );
+    assert_eq!(
+        sim.reserve("k", None, None),
+        ReserveOutcome::FingerprintMismatch
+    );
     assert_eq!(sim.store.records, before);
 }
 
@@ -83,7 +119,10 @@ fn fingerprint_mismatch_on_an_expired_in_progress_key_does_not_take_over() {
     let mut sim = Sim::new();
     sim.reserve("k", Some("fp-1"), Some(1_000));
     sim.advance(5_000);
-    assert_eq!(sim.reserve("k", Some("fp-2"), None), ReserveOutcome::FingerprintMismatch);
+    assert_eq!(
+        sim.reserve("k", Some("fp-2"), None),
+        ReserveOutcome::FingerprintMismatch
+    );
 }
 
 #[test]
@@ -92,7 +131,10 @@ fn fingerprint_mismatch_on_a_completed_key_is_refused_and_changes_nothing() {
     let token = token_of(&sim.reserve("k", Some("fp-1"), None));
     sim.complete("k", token, "done");
     let before = sim.store.records.clone();
-    assert_eq!(sim.reserve("k", Some("fp-2"), None), ReserveOutcome::FingerprintMismatch);
+    assert_eq!(
+        sim.reserve("k", Some("fp-2"), None),
+        ReserveOutcome::FingerprintMismatch
+    );
     assert_eq!(sim.store.records, before);
 }
 
@@ -102,12 +144,20 @@ fn a_forgotten_key_is_free_again() {
     let first = token_of(&sim.reserve_with("k", Some("fp-1"), None, Some(2_000)));
     sim.complete("k", first, "done");
     sim.advance(1_999);
-    assert!(matches!(sim.reserve("k", Some("fp-1"), None), ReserveOutcome::Completed { .. }));
+    assert!(matches!(
+        sim.reserve("k", Some("fp-1"), None),
+        ReserveOutcome::Completed { .. }
+    ));
     sim.advance(1);
     assert_eq!(sim.get("k"), None);
     // Any request may use the key once it is forgotten.
     let o = sim.reserve("k", Some("fp-2"), None);
-    let ReserveOutcome::Reserved { token, takeover, .. } = o else { panic!("{o:?}") };
+    let ReserveOutcome::Reserved {
+        token, takeover, ..
+    } = o
+    else {
+        panic!("{o:?}")
+    };
     assert!(token > first);
     assert!(!takeover);
 }
@@ -122,11 +172,19 @@ fn heartbeat_by_the_owner_extends_the_lease() {
     let wall = sim.wall_ms();
     assert_eq!(
         sim.heartbeat("k", token, Some(2_000)),
-        HeartbeatOutcome::Extended { token, lease_expires_at_ms: wall + 2_000 }
+        HeartbeatOutcome::Extended {
+            token,
+            lease_expires_at_ms: wall + 2_000
+        }
     );
     sim.advance(1_500);
     // 2.4 s after the grant, but 1.5 s after the heartbeat: still owned.
-    assert!(matches!(sim.reserve("k", None, None), ReserveOutcome::InProgress { retry_after_ms: 500 }));
+    assert!(matches!(
+        sim.reserve("k", None, None),
+        ReserveOutcome::InProgress {
+            retry_after_ms: 500
+        }
+    ));
 }
 
 #[test]
@@ -136,12 +194,18 @@ fn heartbeat_with_a_stale_or_unknown_token_is_refused_and_changes_nothing() {
     sim.advance(1_000);
     let new = token_of(&sim.reserve("k", None, Some(1_000)));
     let before = sim.store.records.clone();
-    assert_eq!(sim.heartbeat("k", old, None), HeartbeatOutcome::Lost(LostKey::Superseded { current: new }));
+    assert_eq!(
+        sim.heartbeat("k", old, None),
+        HeartbeatOutcome::Lost(LostKey::Superseded { current: new })
+    );
     assert_eq!(
         sim.heartbeat("k", FencingToken(new.0 + 100), None),
         HeartbeatOutcome::Lost(LostKey::Superseded { current: new })
     );
-    assert_eq!(sim.heartbeat("other", new, None), HeartbeatOutcome::Lost(LostKey::Absent));
+    assert_eq!(
+        sim.heartbeat("other", new, None),
+        HeartbeatOutcome::Lost(LostKey::Absent)
+    );
     assert_eq!(sim.store.records, before);
 }
 
@@ -150,7 +214,10 @@ fn heartbeat_after_completion_is_refused() {
     let mut sim = Sim::new();
     let token = token_of(&sim.reserve("k", None, None));
     sim.complete("k", token, "done");
-    assert_eq!(sim.heartbeat("k", token, None), HeartbeatOutcome::Lost(LostKey::Completed { by: token }));
+    assert_eq!(
+        sim.heartbeat("k", token, None),
+        HeartbeatOutcome::Lost(LostKey::Completed { by: token })
+    );
 }
 
 // ---- complete --------------------------------------------------------------
@@ -162,9 +229,14 @@ fn complete_by_the_owner_stores_the_response_for_its_retention() {
     let wall = sim.wall_ms();
     assert_eq!(
         sim.complete("k", token, "ok"),
-        CompleteOutcome::Completed { token, retain_until_ms: wall + 60_000 }
+        CompleteOutcome::Completed {
+            token,
+            retain_until_ms: wall + 60_000
+        }
     );
-    let Some(Record::Completed(c)) = sim.get("k") else { panic!() };
+    let Some(Record::Completed(c)) = sim.get("k") else {
+        panic!()
+    };
     assert_eq!(c.response, response("ok"));
     assert_eq!(c.token, token);
 }
@@ -173,10 +245,21 @@ fn complete_by_the_owner_stores_the_response_for_its_retention() {
 fn repeating_the_same_completion_is_idempotent() {
     let mut sim = Sim::new();
     let token = token_of(&sim.reserve("k", None, None));
-    let CompleteOutcome::Completed { retain_until_ms, .. } = sim.complete("k", token, "ok") else { panic!() };
+    let CompleteOutcome::Completed {
+        retain_until_ms, ..
+    } = sim.complete("k", token, "ok")
+    else {
+        panic!()
+    };
     let before = sim.store.records.clone();
     sim.advance(10);
-    assert_eq!(sim.complete("k", token, "ok"), CompleteOutcome::AlreadyCompleted { token, retain_until_ms });
+    assert_eq!(
+        sim.complete("k", token, "ok"),
+        CompleteOutcome::AlreadyCompleted {
+            token,
+            retain_until_ms
+        }
+    );
     assert_eq!(sim.store.records, before);
 }
 
@@ -186,7 +269,10 @@ fn a_different_completion_by_the_same_owner_is_refused() {
     let token = token_of(&sim.reserve("k", None, None));
     sim.complete("k", token, "first");
     let before = sim.store.records.clone();
-    assert_eq!(sim.complete("k", token, "second"), CompleteOutcome::ConflictingResponse { token });
+    assert_eq!(
+        sim.complete("k", token, "second"),
+        CompleteOutcome::ConflictingResponse { token }
+    );
     assert_eq!(sim.store.records, before);
 }
 
@@ -197,11 +283,17 @@ fn complete_with_a_stale_token_is_refused_and_changes_nothing() {
     sim.advance(1_000);
     let new = token_of(&sim.reserve("k", Some("fp"), Some(1_000)));
     let before = sim.store.records.clone();
-    assert_eq!(sim.complete("k", old, "late"), CompleteOutcome::Lost(LostKey::Superseded { current: new }));
+    assert_eq!(
+        sim.complete("k", old, "late"),
+        CompleteOutcome::Lost(LostKey::Superseded { current: new })
+    );
     assert_eq!(sim.store.records, before);
     // ...and after the new owner completes, the old token still cannot.
     sim.complete("k", new, "ok");
-    assert_eq!(sim.complete("k", old, "late"), CompleteOutcome::Lost(LostKey::Completed { by: new }));
+    assert_eq!(
+        sim.complete("k", old, "late"),
+        CompleteOutcome::Lost(LostKey::Completed { by: new })
+    );
 }
 
 #[test]
@@ -209,7 +301,10 @@ fn an_owner_whose_lease_ran_out_but_was_not_taken_over_may_complete() {
     let mut sim = Sim::new();
     let token = token_of(&sim.reserve("k", None, Some(1_000)));
     sim.advance(5_000);
-    assert!(matches!(sim.complete("k", token, "slow but fine"), CompleteOutcome::Completed { .. }));
+    assert!(matches!(
+        sim.complete("k", token, "slow but fine"),
+        CompleteOutcome::Completed { .. }
+    ));
 }
 
 // ---- release ---------------------------------------------------------------
@@ -221,8 +316,22 @@ fn release_by_the_owner_frees_the_key() {
     assert_eq!(sim.release("k", token), ReleaseOutcome::Released { token });
     assert_eq!(sim.get("k"), None);
     let o = sim.reserve("k", Some("other"), None);
-    assert!(matches!(o, ReserveOutcome::Reserved { takeover: false, .. }), "{o:?}");
-    assert_eq!(sim.complete("k", token, "x"), CompleteOutcome::Lost(LostKey::Superseded { current: token_of(&o) }));
+    assert!(
+        matches!(
+            o,
+            ReserveOutcome::Reserved {
+                takeover: false,
+                ..
+            }
+        ),
+        "{o:?}"
+    );
+    assert_eq!(
+        sim.complete("k", token, "x"),
+        CompleteOutcome::Lost(LostKey::Superseded {
+            current: token_of(&o)
+        })
+    );
 }
 
 #[test]
@@ -232,7 +341,10 @@ fn release_with_a_stale_token_is_refused_and_changes_nothing() {
     sim.advance(1_000);
     let new = token_of(&sim.reserve("k", None, Some(1_000)));
     let before = sim.store.records.clone();
-    assert_eq!(sim.release("k", old), ReleaseOutcome::Lost(LostKey::Superseded { current: new }));
+    assert_eq!(
+        sim.release("k", old),
+        ReleaseOutcome::Lost(LostKey::Superseded { current: new })
+    );
     assert_eq!(sim.store.records, before);
 }
 
@@ -256,7 +368,12 @@ fn a_wall_clock_jump_forward_does_not_end_a_lease() {
     sim.skew(10 * 60_000);
     sim.advance(1_000);
     let o = sim.reserve("k", None, Some(10_000));
-    assert_eq!(o, ReserveOutcome::InProgress { retry_after_ms: 9_000 });
+    assert_eq!(
+        o,
+        ReserveOutcome::InProgress {
+            retry_after_ms: 9_000
+        }
+    );
 }
 
 #[test]
@@ -266,9 +383,15 @@ fn monotonic_time_alone_does_not_end_a_lease_while_the_hlc_deadline_is_ahead() {
     // The wall clock steps back a minute: HLC time stands still.
     sim.skew(-60_000);
     sim.advance(2_000);
-    assert!(matches!(sim.reserve("k", None, None), ReserveOutcome::InProgress { .. }));
+    assert!(matches!(
+        sim.reserve("k", None, None),
+        ReserveOutcome::InProgress { .. }
+    ));
     sim.advance(60_000);
-    assert!(matches!(sim.reserve("k", None, None), ReserveOutcome::Reserved { takeover: true, .. }));
+    assert!(matches!(
+        sim.reserve("k", None, None),
+        ReserveOutcome::Reserved { takeover: true, .. }
+    ));
 }
 
 #[test]
@@ -280,9 +403,17 @@ fn a_new_leader_counts_the_lease_from_its_term_start() {
     sim.advance(3_000);
     // 11 s since the grant, but only 3 s into the new term: a new leader
     // cannot know how long ago the grant was, so it waits a full lease.
-    assert_eq!(sim.reserve("k", None, None), ReserveOutcome::InProgress { retry_after_ms: 7_000 });
+    assert_eq!(
+        sim.reserve("k", None, None),
+        ReserveOutcome::InProgress {
+            retry_after_ms: 7_000
+        }
+    );
     sim.advance(7_000);
-    assert!(matches!(sim.reserve("k", None, None), ReserveOutcome::Reserved { takeover: true, .. }));
+    assert!(matches!(
+        sim.reserve("k", None, None),
+        ReserveOutcome::Reserved { takeover: true, .. }
+    ));
 }
 
 #[test]
@@ -292,7 +423,10 @@ fn a_fast_new_leader_still_waits_a_full_lease() {
     sim.new_term();
     sim.skew(3_600_000);
     sim.advance(4_999);
-    assert!(matches!(sim.reserve("k", None, None), ReserveOutcome::InProgress { retry_after_ms: 1 }));
+    assert!(matches!(
+        sim.reserve("k", None, None),
+        ReserveOutcome::InProgress { retry_after_ms: 1 }
+    ));
 }
 
 #[test]
@@ -302,7 +436,10 @@ fn retention_also_waits_for_both_bounds() {
     sim.complete("k", token, "ok");
     sim.skew(86_400_000);
     sim.advance(100);
-    assert!(matches!(sim.reserve("k", None, None), ReserveOutcome::Completed { .. }));
+    assert!(matches!(
+        sim.reserve("k", None, None),
+        ReserveOutcome::Completed { .. }
+    ));
     assert!(sim.get("k").is_some());
     let purged = sim.purge(&["k"]);
     assert!(purged.purged.is_empty());
@@ -315,13 +452,25 @@ fn an_entry_stamped_in_another_term_is_refused() {
     let mut sim = Sim::new();
     let stamp = sim.stamp();
     let entry = Entry {
-        position: LogPosition { term: stamp.term + 1, index: 99 },
+        position: LogPosition {
+            term: stamp.term + 1,
+            index: 99,
+        },
         stamp,
-        command: Command::Release(Release { id: id("k"), token: FencingToken(1) }),
+        command: Command::Release(Release {
+            id: id("k"),
+            token: FencingToken(1),
+        }),
     };
     let before = sim.store.clone();
     let o = apply(&mut sim.store, &entry).unwrap_or_else(|e| match e {});
-    assert_eq!(o, Outcome::Refused(Refusal::StampFromAnotherTerm { stamp_term: 1, entry_term: 2 }));
+    assert_eq!(
+        o,
+        Outcome::Refused(Refusal::StampFromAnotherTerm {
+            stamp_term: 1,
+            entry_term: 2
+        })
+    );
     assert_eq!(sim.store, before);
 }
 
@@ -335,22 +484,52 @@ fn an_entry_stamped_in_an_older_term_than_applied_time_is_refused() {
     let entry = Entry {
         position: LogPosition { term: 1, index: 99 },
         stamp,
-        command: Command::Reserve(Reserve { id: id("j"), fingerprint: None, lease: None, retain: None }),
+        command: Command::Reserve(Reserve {
+            id: id("j"),
+            fingerprint: None,
+            lease: None,
+            retain: None,
+        }),
     };
     let before = sim.store.clone();
     let o = apply(&mut sim.store, &entry).unwrap_or_else(|e| match e {});
-    assert_eq!(o, Outcome::Refused(Refusal::StaleStamp { stamp_term: 1, applied_term: 2 }));
+    assert_eq!(
+        o,
+        Outcome::Refused(Refusal::StaleStamp {
+            stamp_term: 1,
+            applied_term: 2
+        })
+    );
     assert_eq!(sim.store, before);
 }
 
 #[test]
 fn the_applied_clock_never_goes_backwards() {
-    let clock = AppliedClock(Stamp { hlc: HlcTimestamp::new(1_000, 3), term: 2, term_elapsed_ms: 500 });
-    let earlier = Stamp { hlc: HlcTimestamp::new(900, 0), term: 2, term_elapsed_ms: 400 };
+    let clock = AppliedClock(Stamp {
+        hlc: HlcTimestamp::new(1_000, 3),
+        term: 2,
+        term_elapsed_ms: 500,
+    });
+    let earlier = Stamp {
+        hlc: HlcTimestamp::new(900, 0),
+        term: 2,
+        term_elapsed_ms: 400,
+    };
     assert_eq!(clock.advance(&earlier).map(|c| c.now()), Ok(clock.now()));
-    let next_term = Stamp { hlc: HlcTimestamp::new(950, 0), term: 3, term_elapsed_ms: 10 };
+    let next_term = Stamp {
+        hlc: HlcTimestamp::new(950, 0),
+        term: 3,
+        term_elapsed_ms: 10,
+    };
     let moved = clock.advance(&next_term).map(|c| c.now());
-    assert_eq!(moved, Ok(Stamp { hlc: HlcTimestamp::new(1_000, 3), term: 3, term_elapsed_ms: 10 }));
+    assert_eq!(
+        moved,
+        Ok(Stamp {
+            hlc: HlcTimestamp::new(1_000, 3),
+            term: 3,
+            term_elapsed_ms: 10
+        })
+    );
 }
 
 // ---- purge -----------------------------------------------------------------
@@ -419,29 +598,50 @@ fn namespace_policy_sets_the_defaults_for_its_keys() {
     let mut sim = Sim::new();
     let policy = set_policy(
         &mut sim,
-        PolicyChange { default_lease: Some(LeaseDuration::from_ms(2_000).unwrap()), ..Default::default() },
+        PolicyChange {
+            default_lease: Some(LeaseDuration::from_ms(2_000).unwrap()),
+            ..Default::default()
+        },
         1,
     );
     assert_eq!(policy.default_lease.as_ms(), 2_000);
     assert_eq!(policy.default_retain, RetainDuration::DEFAULT);
     sim.reserve("k", None, None);
-    let Some(Record::InProgress(r)) = sim.get("k") else { panic!() };
+    let Some(Record::InProgress(r)) = sim.get("k") else {
+        panic!()
+    };
     assert_eq!(r.lease_duration.as_ms(), 2_000);
 }
 
 #[test]
 fn a_namespace_that_requires_minted_keys_refuses_others() {
     let mut sim = Sim::new();
-    set_policy(&mut sim, PolicyChange { require_minted_keys: Some(true), ..Default::default() }, 1);
-    assert_eq!(sim.reserve("made-up", None, None), ReserveOutcome::KeyNotMinted);
+    set_policy(
+        &mut sim,
+        PolicyChange {
+            require_minted_keys: Some(true),
+            ..Default::default()
+        },
+        1,
+    );
+    assert_eq!(
+        sim.reserve("made-up", None, None),
+        ReserveOutcome::KeyNotMinted
+    );
     let key = minted_key(sim.wall_ms(), [9; 10]);
     assert!(matches!(mint(&mut sim, &key), MintOutcome::Minted { .. }));
     assert_eq!(mint(&mut sim, &key), MintOutcome::KeyExists);
     let token = token_of(&sim.reserve(key.as_str(), None, None));
     // A released minted key can be reserved again.
     sim.release(key.as_str(), token);
-    assert_eq!(sim.get(key.as_str()).map(|r| r.state_name()), Some("minted"));
-    assert!(matches!(sim.reserve(key.as_str(), None, None), ReserveOutcome::Reserved { .. }));
+    assert_eq!(
+        sim.get(key.as_str()).map(|r| r.state_name()),
+        Some("minted")
+    );
+    assert!(matches!(
+        sim.reserve(key.as_str(), None, None),
+        ReserveOutcome::Reserved { .. }
+    ));
 }
 
 #[test]
@@ -455,12 +655,24 @@ fn minted_keys_are_uuid_v7() {
 #[test]
 fn derive_is_deterministic_and_ignores_member_order_and_whitespace() {
     let mut sim = Sim::new();
-    let a = derive(&mut sim, r#"{"amount": 100, "currency": "EUR", "to": {"iban": "X", "bic": "Y"}}"#, 1);
+    let a = derive(
+        &mut sim,
+        r#"{"amount": 100, "currency": "EUR", "to": {"iban": "X", "bic": "Y"}}"#,
+        1,
+    );
     // The second derive proposes another secret; the namespace keeps its first.
-    let b = derive(&mut sim, r#"{"to":{"bic":"Y","iban":"X"},"currency":"EUR","amount":100}"#, 2);
+    let b = derive(
+        &mut sim,
+        r#"{"to":{"bic":"Y","iban":"X"},"currency":"EUR","amount":100}"#,
+        2,
+    );
     assert_eq!(a, b);
     assert_eq!(a.as_str().len(), 43);
-    let c = derive(&mut sim, r#"{"amount": 101, "currency": "EUR", "to": {"iban": "X", "bic": "Y"}}"#, 1);
+    let c = derive(
+        &mut sim,
+        r#"{"amount": 101, "currency": "EUR", "to": {"iban": "X", "bic": "Y"}}"#,
+        1,
+    );
     assert_ne!(a, c);
 }
 
@@ -475,10 +687,18 @@ fn derived_keys_depend_on_the_secret() {
 
 #[test]
 fn canonical_payloads_are_checked() {
-    assert_eq!(CanonicalPayload::from_json(r#"{ "b" : [1, 2], "a" : null }"#).unwrap().as_str(), r#"{"a":null,"b":[1,2]}"#);
+    assert_eq!(
+        CanonicalPayload::from_json(r#"{ "b" : [1, 2], "a" : null }"#)
+            .unwrap()
+            .as_str(),
+        r#"{"a":null,"b":[1,2]}"#
+    );
     assert!(CanonicalPayload::from_json("{not json").is_err());
     let deep = format!("{}{}", "[".repeat(100), "]".repeat(100));
-    assert!(matches!(CanonicalPayload::from_json(&deep), Err(InvalidInput::DerivePayloadTooDeep { .. })));
+    assert!(matches!(
+        CanonicalPayload::from_json(&deep),
+        Err(InvalidInput::DerivePayloadTooDeep { .. })
+    ));
     // From the log, only canonical text is accepted.
     let r: Result<CanonicalPayload, _> = serde_json::from_str(r#""{\"b\":1, \"a\":2}""#);
     assert!(r.is_err());
@@ -490,9 +710,18 @@ fn canonical_payloads_are_checked() {
 fn keys_are_validated() {
     assert!(IdemKey::new("order-42/retry").is_ok());
     assert!(IdemKey::new("ü".repeat(127)).is_ok());
-    assert_eq!(IdemKey::new(""), Err(InvalidInput::KeyLength { len: 0, max: 255 }));
-    assert_eq!(IdemKey::new("x".repeat(256)), Err(InvalidInput::KeyLength { len: 256, max: 255 }));
-    assert_eq!(IdemKey::new("a\nb"), Err(InvalidInput::KeyControlCharacter { code: 10 }));
+    assert_eq!(
+        IdemKey::new(""),
+        Err(InvalidInput::KeyLength { len: 0, max: 255 })
+    );
+    assert_eq!(
+        IdemKey::new("x".repeat(256)),
+        Err(InvalidInput::KeyLength { len: 256, max: 255 })
+    );
+    assert_eq!(
+        IdemKey::new("a\nb"),
+        Err(InvalidInput::KeyControlCharacter { code: 10 })
+    );
     assert!(IdemKey::new("a\u{7f}").is_err());
     assert!(serde_json::from_str::<IdemKey>("\"a\\u0000\"").is_err());
 }
@@ -530,7 +759,9 @@ fn responses_are_validated() {
     let mut bad_value = BTreeMap::new();
     bad_value.insert("x-a".to_string(), "v\r\nset-cookie: x".to_string());
     assert!(StoredResponse::new(200, bad_value, "").is_err());
-    let ok: StoredResponse = serde_json::from_str(r#"{"status":201,"headers":{"location":"/o/1"},"body":"{}"}"#).unwrap();
+    let ok: StoredResponse =
+        serde_json::from_str(r#"{"status":201,"headers":{"location":"/o/1"},"body":"{}"}"#)
+            .unwrap();
     assert_eq!(ok.status(), 201);
     assert!(serde_json::from_str::<StoredResponse>(r#"{"status":201,"extra":1}"#).is_err());
 }

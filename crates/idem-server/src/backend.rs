@@ -76,7 +76,11 @@ pub struct MemberStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MemberChange {
     /// Add a node: it joins as a learner and becomes a voter once caught up.
-    Add { id: u64, raft_addr: String, http_addr: String },
+    Add {
+        id: u64,
+        raft_addr: String,
+        http_addr: String,
+    },
     /// Remove a node from the cluster.
     Remove { id: u64 },
 }
@@ -86,21 +90,33 @@ pub enum MemberChange {
 pub trait Backend: Clone + Send + Sync + 'static {
     /// Proposes a command through the log and returns its outcome once it is
     /// committed (fsynced on a majority) and applied.
-    fn execute(&self, command: Command) -> impl Future<Output = Result<Outcome, BackendError>> + Send;
+    fn execute(
+        &self,
+        command: Command,
+    ) -> impl Future<Output = Result<Outcome, BackendError>> + Send;
 
     /// Linearizable read of one record.
-    fn read_record(&self, id: KeyId) -> impl Future<Output = Result<RecordRead, BackendError>> + Send;
+    fn read_record(
+        &self,
+        id: KeyId,
+    ) -> impl Future<Output = Result<RecordRead, BackendError>> + Send;
 
     /// Linearizable read of a namespace's policy (the cluster defaults for a
     /// namespace never configured).
-    fn namespace_policy(&self, ns: Namespace) -> impl Future<Output = Result<NamespacePolicy, BackendError>> + Send;
+    fn namespace_policy(
+        &self,
+        ns: Namespace,
+    ) -> impl Future<Output = Result<NamespacePolicy, BackendError>> + Send;
 
     /// Where this node stands in the cluster.
     fn cluster_status(&self) -> impl Future<Output = ClusterStatus> + Send;
 
     /// Changes the membership; returns once the new configuration is
     /// committed.
-    fn change_membership(&self, change: MemberChange) -> impl Future<Output = Result<(), BackendError>> + Send;
+    fn change_membership(
+        &self,
+        change: MemberChange,
+    ) -> impl Future<Output = Result<(), BackendError>> + Send;
 
     /// Whether this node can serve requests now (a leader is known and this
     /// node has caught up).

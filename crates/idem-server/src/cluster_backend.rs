@@ -3,7 +3,9 @@
 use idem_cluster::{ClusterError, ClusterNode, MembershipChange, NodeAddr, ReadReply, ReadRequest};
 use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome};
 
-use crate::backend::{Backend, BackendError, ClusterStatus, MemberChange, MemberStatus, RecordRead};
+use crate::backend::{
+    Backend, BackendError, ClusterStatus, MemberChange, MemberStatus, RecordRead,
+};
 
 #[derive(Clone)]
 pub struct ClusterBackend {
@@ -39,14 +41,24 @@ impl Backend for ClusterBackend {
     }
 
     async fn read_record(&self, id: KeyId) -> Result<RecordRead, BackendError> {
-        match self.node.read(ReadRequest::Record(id)).await.map_err(backend_error)? {
+        match self
+            .node
+            .read(ReadRequest::Record(id))
+            .await
+            .map_err(backend_error)?
+        {
             ReadReply::Record { record, now } => Ok(RecordRead { record, now }),
             other => Err(unexpected(other)),
         }
     }
 
     async fn namespace_policy(&self, ns: Namespace) -> Result<NamespacePolicy, BackendError> {
-        match self.node.read(ReadRequest::Policy(ns)).await.map_err(backend_error)? {
+        match self
+            .node
+            .read(ReadRequest::Policy(ns))
+            .await
+            .map_err(backend_error)?
+        {
             ReadReply::Policy(p) => Ok(p),
             other => Err(unexpected(other)),
         }
@@ -82,12 +94,23 @@ impl Backend for ClusterBackend {
 
     async fn change_membership(&self, change: MemberChange) -> Result<(), BackendError> {
         let change = match change {
-            MemberChange::Add { id, raft_addr, http_addr } => {
-                MembershipChange::Add { id, addr: NodeAddr { raft: raft_addr, http: http_addr } }
-            }
+            MemberChange::Add {
+                id,
+                raft_addr,
+                http_addr,
+            } => MembershipChange::Add {
+                id,
+                addr: NodeAddr {
+                    raft: raft_addr,
+                    http: http_addr,
+                },
+            },
             MemberChange::Remove { id } => MembershipChange::Remove { id },
         };
-        self.node.change_membership(change).await.map_err(backend_error)
+        self.node
+            .change_membership(change)
+            .await
+            .map_err(backend_error)
     }
 
     async fn is_ready(&self) -> bool {

@@ -10,8 +10,8 @@
 //! about leases or tokens: that is `idem-core`'s job.
 
 pub mod backend;
+pub mod cli;
+pub mod cluster_backend;
 pub mod http;
 #[cfg(feature = "memory-backend")]
 pub mod memory_backend;
-pub mod cli;
-pub mod cluster_backend;

@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use idem_core::{
-    apply, namespace_policy, read_record, Command, Entry, HlcTimestamp, KeyId, LogPosition, MemoryStore, Namespace,
-    NamespacePolicy, Outcome, Stamp,
+    apply, namespace_policy, read_record, Command, Entry, HlcTimestamp, KeyId, LogPosition,
+    MemoryStore, Namespace, NamespacePolicy, Outcome, Stamp,
 };
 
 use crate::backend::{Backend, BackendError, ClusterStatus, MemberStatus, RecordRead};
@@ -88,17 +88,32 @@ impl MemoryNode {
         let hlc = if wall_ms > self.last_hlc.wall_ms {
             HlcTimestamp::new(wall_ms, 0)
         } else {
-            HlcTimestamp::new(self.last_hlc.wall_ms, self.last_hlc.logical.saturating_add(1))
+            HlcTimestamp::new(
+                self.last_hlc.wall_ms,
+                self.last_hlc.logical.saturating_add(1),
+            )
         };
         self.last_hlc = hlc;
-        let term_elapsed_ms = u64::try_from(self.term_started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        Stamp { hlc, term: TERM, term_elapsed_ms }
+        let term_elapsed_ms =
+            u64::try_from(self.term_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Stamp {
+            hlc,
+            term: TERM,
+            term_elapsed_ms,
+        }
     }
 
     fn execute(&mut self, command: Command) -> Outcome {
         let stamp = self.stamp();
         self.last_index += 1;
-        let entry = Entry { position: LogPosition { term: TERM, index: self.last_index }, stamp, command };
+        let entry = Entry {
+            position: LogPosition {
+                term: TERM,
+                index: self.last_index,
+            },
+            stamp,
+            command,
+        };
         match apply(&mut self.store, &entry) {
             Ok(outcome) => outcome,
             Err(never) => match never {},
@@ -154,8 +169,13 @@ impl Backend for MemoryBackend {
         }
     }
 
-    async fn change_membership(&self, _change: crate::backend::MemberChange) -> Result<(), BackendError> {
-        Err(BackendError::Unavailable("the in-memory backend is a single node; it has no membership to change".into()))
+    async fn change_membership(
+        &self,
+        _change: crate::backend::MemberChange,
+    ) -> Result<(), BackendError> {
+        Err(BackendError::Unavailable(
+            "the in-memory backend is a single node; it has no membership to change".into(),
+        ))
     }
 
     async fn is_ready(&self) -> bool {

@@ -8,7 +8,10 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use idem_core::{Command, DeriveOutcome, IdemKey, KeyId, Namespace, NamespacePolicy, Outcome, Refusal, ReleaseOutcome};
+use idem_core::{
+    Command, DeriveOutcome, IdemKey, KeyId, Namespace, NamespacePolicy, Outcome, Refusal,
+    ReleaseOutcome,
+};
 use idem_server::backend::{Backend, BackendError, ClusterStatus, RecordRead};
 use idem_server::http::{router, ApiLimits};
 use idem_server::memory_backend::MemoryBackend;
@@ -36,17 +39,38 @@ impl Answer {
     }
 
     fn token(&self) -> u64 {
-        self.json["token"].as_u64().unwrap_or_else(|| panic!("no token in {}", self.text))
+        self.json["token"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no token in {}", self.text))
     }
 
     /// Asserts a problem+json answer with `status` and a real detail.
     fn assert_problem(&self, status: u16) {
         assert_eq!(self.status.as_u16(), status, "{}", self.text);
-        assert_eq!(self.content_type(), "application/problem+json", "{}", self.text);
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{}",
+            self.text
+        );
         assert_eq!(self.json["status"], status, "{}", self.text);
-        assert!(self.json["type"].as_str().is_some_and(|t| t.starts_with("urn:idem:problem:")), "{}", self.text);
-        assert!(self.json["title"].as_str().is_some_and(|t| !t.is_empty()), "{}", self.text);
-        assert!(self.json["detail"].as_str().is_some_and(|d| d.len() > 10), "{}", self.text);
+        assert!(
+            self.json["type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("urn:idem:problem:")),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.json["title"].as_str().is_some_and(|t| !t.is_empty()),
+            "{}",
+            self.text
+        );
+        assert!(
+            self.json["detail"].as_str().is_some_and(|d| d.len() > 10),
+            "{}",
+            self.text
+        );
     }
 }
 
@@ -56,11 +80,15 @@ struct Api {
 
 impl Api {
     fn new(backend: impl Backend) -> Self {
-        Api { app: router(backend, ApiLimits::default()) }
+        Api {
+            app: router(backend, ApiLimits::default()),
+        }
     }
 
     fn with_limits(backend: impl Backend, limits: ApiLimits) -> Self {
-        Api { app: router(backend, limits) }
+        Api {
+            app: router(backend, limits),
+        }
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
@@ -70,10 +98,21 @@ impl Api {
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, headers, json, text }
+        Answer {
+            status,
+            headers,
+            json,
+            text,
+        }
     }
 
-    async fn raw(&self, method: Method, uri: &str, content_type: Option<&str>, body: impl Into<Body>) -> Answer {
+    async fn raw(
+        &self,
+        method: Method,
+        uri: &str,
+        content_type: Option<&str>,
+        body: impl Into<Body>,
+    ) -> Answer {
         let mut request = Request::builder().method(method).uri(uri);
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
@@ -82,11 +121,18 @@ impl Api {
     }
 
     async fn post(&self, uri: &str, body: Value) -> Answer {
-        self.raw(Method::POST, uri, Some("application/json"), body.to_string()).await
+        self.raw(
+            Method::POST,
+            uri,
+            Some("application/json"),
+            body.to_string(),
+        )
+        .await
     }
 
     async fn put(&self, uri: &str, body: Value) -> Answer {
-        self.raw(Method::PUT, uri, Some("application/json"), body.to_string()).await
+        self.raw(Method::PUT, uri, Some("application/json"), body.to_string())
+            .await
     }
 
     async fn post_empty(&self, uri: &str) -> Answer {
@@ -107,7 +153,12 @@ fn ok_response() -> Value {
 #[tokio::test]
 async fn reserve_complete_then_replay() {
     let api = Api::new(MemoryBackend::new());
-    let reserved = api.post("/v1/ns/payments/keys/order-1/reserve", json!({"fingerprint": "sha256:abc"})).await;
+    let reserved = api
+        .post(
+            "/v1/ns/payments/keys/order-1/reserve",
+            json!({"fingerprint": "sha256:abc"}),
+        )
+        .await;
     assert_eq!(reserved.status, StatusCode::CREATED, "{}", reserved.text);
     assert_eq!(reserved.content_type(), "application/json");
     assert_eq!(reserved.json["outcome"], "reserved");
@@ -116,8 +167,12 @@ async fn reserve_complete_then_replay() {
     let token = reserved.token();
     assert!(token > 0);
 
-    let completed =
-        api.post("/v1/ns/payments/keys/order-1/complete", json!({"token": token, "response": ok_response()})).await;
+    let completed = api
+        .post(
+            "/v1/ns/payments/keys/order-1/complete",
+            json!({"token": token, "response": ok_response()}),
+        )
+        .await;
     assert_eq!(completed.status, StatusCode::OK, "{}", completed.text);
     assert_eq!(completed.json["outcome"], "completed");
     assert_eq!(completed.json["token"], token);
@@ -125,20 +180,34 @@ async fn reserve_complete_then_replay() {
     let retain_until = completed.json["retain_until_ms"].as_u64().unwrap();
 
     // The same completion again is idempotent.
-    let again =
-        api.post("/v1/ns/payments/keys/order-1/complete", json!({"token": token, "response": ok_response()})).await;
+    let again = api
+        .post(
+            "/v1/ns/payments/keys/order-1/complete",
+            json!({"token": token, "response": ok_response()}),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
     assert_eq!(again.json["replayed"], true);
     assert_eq!(again.json["retain_until_ms"], retain_until);
 
     // A different response by the same owner is a conflict; the first stands.
     let different = json!({"token": token, "response": {"status": 500, "body": "oops"}});
-    let conflict = api.post("/v1/ns/payments/keys/order-1/complete", different).await;
+    let conflict = api
+        .post("/v1/ns/payments/keys/order-1/complete", different)
+        .await;
     conflict.assert_problem(409);
-    assert_eq!(conflict.json["type"], "urn:idem:problem:conflicting-completion");
+    assert_eq!(
+        conflict.json["type"],
+        "urn:idem:problem:conflicting-completion"
+    );
 
     // A retry of the original request replays the stored response.
-    let replay = api.post("/v1/ns/payments/keys/order-1/reserve", json!({"fingerprint": "sha256:abc"})).await;
+    let replay = api
+        .post(
+            "/v1/ns/payments/keys/order-1/reserve",
+            json!({"fingerprint": "sha256:abc"}),
+        )
+        .await;
     assert_eq!(replay.status, StatusCode::OK, "{}", replay.text);
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(replay.json["outcome"], "completed");
@@ -146,9 +215,17 @@ async fn reserve_complete_then_replay() {
     assert_eq!(replay.json["response"], ok_response());
 
     // The same key for a different request is refused.
-    let mismatch = api.post("/v1/ns/payments/keys/order-1/reserve", json!({"fingerprint": "sha256:other"})).await;
+    let mismatch = api
+        .post(
+            "/v1/ns/payments/keys/order-1/reserve",
+            json!({"fingerprint": "sha256:other"}),
+        )
+        .await;
     mismatch.assert_problem(422);
-    assert_eq!(mismatch.json["type"], "urn:idem:problem:fingerprint-mismatch");
+    assert_eq!(
+        mismatch.json["type"],
+        "urn:idem:problem:fingerprint-mismatch"
+    );
 
     let record = api.get("/v1/ns/payments/keys/order-1").await;
     assert_eq!(record.status, StatusCode::OK, "{}", record.text);
@@ -164,14 +241,19 @@ async fn reserve_complete_then_replay() {
 #[tokio::test]
 async fn a_live_reservation_answers_in_progress_with_retry_after() {
     let api = Api::new(MemoryBackend::new());
-    let first = api.post("/v1/ns/orders/keys/k1/reserve", json!({"lease_ms": 5000})).await;
+    let first = api
+        .post("/v1/ns/orders/keys/k1/reserve", json!({"lease_ms": 5000}))
+        .await;
     assert_eq!(first.status, StatusCode::CREATED);
     let second = api.post_empty("/v1/ns/orders/keys/k1/reserve").await;
     assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.text);
     assert_eq!(second.content_type(), "application/json");
     assert_eq!(second.json["outcome"], "in_progress");
     let retry_after_ms = second.json["retry_after_ms"].as_u64().unwrap();
-    assert!(retry_after_ms > 0 && retry_after_ms <= 5000, "{retry_after_ms}");
+    assert!(
+        retry_after_ms > 0 && retry_after_ms <= 5000,
+        "{retry_after_ms}"
+    );
     let retry_after: u64 = second.header("retry-after").unwrap().parse().unwrap();
     assert_eq!(retry_after, retry_after_ms.div_ceil(1000).max(1));
     assert!((1..=5).contains(&retry_after));
@@ -180,29 +262,47 @@ async fn a_live_reservation_answers_in_progress_with_retry_after() {
 #[tokio::test]
 async fn an_expired_lease_is_taken_over_and_the_old_token_is_fenced() {
     let api = Api::new(MemoryBackend::new());
-    let first = api.post("/v1/ns/orders/keys/k1/reserve", json!({"lease_ms": 100})).await;
+    let first = api
+        .post("/v1/ns/orders/keys/k1/reserve", json!({"lease_ms": 100}))
+        .await;
     assert_eq!(first.status, StatusCode::CREATED);
     let old_token = first.token();
     tokio::time::sleep(Duration::from_millis(250)).await;
 
-    let takeover = api.post("/v1/ns/orders/keys/k1/reserve", json!({"lease_ms": 100})).await;
+    let takeover = api
+        .post("/v1/ns/orders/keys/k1/reserve", json!({"lease_ms": 100}))
+        .await;
     assert_eq!(takeover.status, StatusCode::CREATED, "{}", takeover.text);
     assert_eq!(takeover.json["takeover"], true);
     let new_token = takeover.token();
     assert!(new_token > old_token);
 
-    let heartbeat = api.post("/v1/ns/orders/keys/k1/heartbeat", json!({"token": old_token})).await;
+    let heartbeat = api
+        .post(
+            "/v1/ns/orders/keys/k1/heartbeat",
+            json!({"token": old_token}),
+        )
+        .await;
     heartbeat.assert_problem(409);
     assert_eq!(heartbeat.json["type"], "urn:idem:problem:key-lost");
     assert_eq!(heartbeat.json["reason"], "superseded");
     assert_eq!(heartbeat.json["current_token"], new_token);
-    assert!(heartbeat.json["detail"].as_str().unwrap().contains("superseded"));
+    assert!(heartbeat.json["detail"]
+        .as_str()
+        .unwrap()
+        .contains("superseded"));
 
-    let complete =
-        api.post("/v1/ns/orders/keys/k1/complete", json!({"token": old_token, "response": ok_response()})).await;
+    let complete = api
+        .post(
+            "/v1/ns/orders/keys/k1/complete",
+            json!({"token": old_token, "response": ok_response()}),
+        )
+        .await;
     complete.assert_problem(409);
     assert_eq!(complete.json["reason"], "superseded");
-    let release = api.post("/v1/ns/orders/keys/k1/release", json!({"token": old_token})).await;
+    let release = api
+        .post("/v1/ns/orders/keys/k1/release", json!({"token": old_token}))
+        .await;
     release.assert_problem(409);
 
     let record = api.get("/v1/ns/orders/keys/k1").await;
@@ -213,11 +313,18 @@ async fn an_expired_lease_is_taken_over_and_the_old_token_is_fenced() {
 #[tokio::test]
 async fn heartbeat_extends_the_lease() {
     let api = Api::new(MemoryBackend::new());
-    let reserved = api.post("/v1/ns/orders/keys/k1/reserve", json!({"lease_ms": 1000})).await;
+    let reserved = api
+        .post("/v1/ns/orders/keys/k1/reserve", json!({"lease_ms": 1000}))
+        .await;
     let token = reserved.token();
     let first_deadline = reserved.json["lease_expires_at_ms"].as_u64().unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    let extended = api.post("/v1/ns/orders/keys/k1/heartbeat", json!({"token": token, "lease_ms": 60000})).await;
+    let extended = api
+        .post(
+            "/v1/ns/orders/keys/k1/heartbeat",
+            json!({"token": token, "lease_ms": 60000}),
+        )
+        .await;
     assert_eq!(extended.status, StatusCode::OK, "{}", extended.text);
     assert_eq!(extended.json["outcome"], "extended");
     assert_eq!(extended.json["token"], token);
@@ -225,23 +332,38 @@ async fn heartbeat_extends_the_lease() {
     let record = api.get("/v1/ns/orders/keys/k1").await;
     assert_eq!(record.json["lease_ms"], 60000);
     assert_eq!(record.json["lease_expired"], false);
-    assert_eq!(record.json["lease_expires_at_ms"], extended.json["lease_expires_at_ms"]);
+    assert_eq!(
+        record.json["lease_expires_at_ms"],
+        extended.json["lease_expires_at_ms"]
+    );
 
     // Without lease_ms the lease keeps its length.
-    let again = api.post("/v1/ns/orders/keys/k1/heartbeat", json!({"token": token})).await;
+    let again = api
+        .post("/v1/ns/orders/keys/k1/heartbeat", json!({"token": token}))
+        .await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.text);
 }
 
 #[tokio::test]
 async fn release_frees_the_key() {
     let api = Api::new(MemoryBackend::new());
-    let token = api.post_empty("/v1/ns/orders/keys/k1/reserve").await.token();
-    let released = api.post("/v1/ns/orders/keys/k1/release", json!({"token": token})).await;
+    let token = api
+        .post_empty("/v1/ns/orders/keys/k1/reserve")
+        .await
+        .token();
+    let released = api
+        .post("/v1/ns/orders/keys/k1/release", json!({"token": token}))
+        .await;
     assert_eq!(released.status, StatusCode::OK, "{}", released.text);
-    assert_eq!(released.json, json!({"outcome": "released", "token": token}));
+    assert_eq!(
+        released.json,
+        json!({"outcome": "released", "token": token})
+    );
 
     api.get("/v1/ns/orders/keys/k1").await.assert_problem(404);
-    let again = api.post("/v1/ns/orders/keys/k1/release", json!({"token": token})).await;
+    let again = api
+        .post("/v1/ns/orders/keys/k1/release", json!({"token": token}))
+        .await;
     again.assert_problem(409);
     assert_eq!(again.json["reason"], "absent");
 
@@ -254,18 +376,34 @@ async fn release_frees_the_key() {
 #[tokio::test]
 async fn a_completed_key_refuses_heartbeat_and_release() {
     let api = Api::new(MemoryBackend::new());
-    let token = api.post_empty("/v1/ns/orders/keys/k1/reserve").await.token();
-    let done = api.post("/v1/ns/orders/keys/k1/complete", json!({"token": token, "response": {"status": 204}})).await;
+    let token = api
+        .post_empty("/v1/ns/orders/keys/k1/reserve")
+        .await
+        .token();
+    let done = api
+        .post(
+            "/v1/ns/orders/keys/k1/complete",
+            json!({"token": token, "response": {"status": 204}}),
+        )
+        .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
     for action in ["heartbeat", "release"] {
-        let lost = api.post(&format!("/v1/ns/orders/keys/k1/{action}"), json!({"token": token})).await;
+        let lost = api
+            .post(
+                &format!("/v1/ns/orders/keys/k1/{action}"),
+                json!({"token": token}),
+            )
+            .await;
         lost.assert_problem(409);
         assert_eq!(lost.json["reason"], "completed");
         assert_eq!(lost.json["completed_by_token"], token);
     }
     // A stored response with no headers and no body replays as such.
     let replay = api.post_empty("/v1/ns/orders/keys/k1/reserve").await;
-    assert_eq!(replay.json["response"], json!({"status": 204, "headers": {}, "body": ""}));
+    assert_eq!(
+        replay.json["response"],
+        json!({"status": 204, "headers": {}, "body": ""})
+    );
 }
 
 #[tokio::test]
@@ -275,8 +413,13 @@ async fn get_shows_an_in_progress_record_or_404() {
     missing.assert_problem(404);
     assert_eq!(missing.json["type"], "urn:idem:problem:key-not-found");
 
-    let token =
-        api.post("/v1/ns/orders/keys/k1/reserve", json!({"fingerprint": "f1", "retain_ms": 60000})).await.token();
+    let token = api
+        .post(
+            "/v1/ns/orders/keys/k1/reserve",
+            json!({"fingerprint": "f1", "retain_ms": 60000}),
+        )
+        .await
+        .token();
     let record = api.get("/v1/ns/orders/keys/k1").await;
     assert_eq!(record.status, StatusCode::OK);
     assert_eq!(record.json["state"], "in_progress");
@@ -298,30 +441,43 @@ async fn namespace_policy_put_and_get() {
         defaults.json,
         json!({"namespace": "billing", "default_lease_ms": 30000, "default_retain_ms": 86400000, "require_minted_keys": false})
     );
-    let changed = api.put("/v1/ns/billing", json!({"default_lease_ms": 5000})).await;
+    let changed = api
+        .put("/v1/ns/billing", json!({"default_lease_ms": 5000}))
+        .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
     assert_eq!(changed.json["default_lease_ms"], 5000);
     assert_eq!(changed.json["default_retain_ms"], 86400000);
-    let changed = api.put("/v1/ns/billing", json!({"default_retain_ms": 3600000})).await;
+    let changed = api
+        .put("/v1/ns/billing", json!({"default_retain_ms": 3600000}))
+        .await;
     assert_eq!(changed.json["default_lease_ms"], 5000);
     assert_eq!(changed.json["default_retain_ms"], 3600000);
     assert_eq!(api.get("/v1/ns/billing").await.json, changed.json);
     // An empty PUT changes nothing and answers the policy.
-    let empty = api.raw(Method::PUT, "/v1/ns/billing", None, Body::empty()).await;
+    let empty = api
+        .raw(Method::PUT, "/v1/ns/billing", None, Body::empty())
+        .await;
     assert_eq!(empty.json, changed.json);
 
     // New keys follow the namespace's default lease.
     api.post_empty("/v1/ns/billing/keys/k1/reserve").await;
-    assert_eq!(api.get("/v1/ns/billing/keys/k1").await.json["lease_ms"], 5000);
+    assert_eq!(
+        api.get("/v1/ns/billing/keys/k1").await.json["lease_ms"],
+        5000
+    );
 }
 
 #[tokio::test]
 async fn require_minted_keys_admits_only_minted_keys() {
     let api = Api::new(MemoryBackend::new());
-    let policy = api.put("/v1/ns/strict", json!({"require_minted_keys": true})).await;
+    let policy = api
+        .put("/v1/ns/strict", json!({"require_minted_keys": true}))
+        .await;
     assert_eq!(policy.json["require_minted_keys"], true);
 
-    let invented = api.post_empty("/v1/ns/strict/keys/my-own-key/reserve").await;
+    let invented = api
+        .post_empty("/v1/ns/strict/keys/my-own-key/reserve")
+        .await;
     invented.assert_problem(422);
     assert_eq!(invented.json["type"], "urn:idem:problem:key-not-minted");
 
@@ -333,13 +489,23 @@ async fn require_minted_keys_admits_only_minted_keys() {
     assert_eq!(record.json["retain_until_ms"], minted.json["expires_at_ms"]);
 
     // A minted key, never reserved, cannot be heartbeaten.
-    let lost = api.post(&format!("/v1/ns/strict/keys/{key}/heartbeat"), json!({"token": 1})).await;
+    let lost = api
+        .post(
+            &format!("/v1/ns/strict/keys/{key}/heartbeat"),
+            json!({"token": 1}),
+        )
+        .await;
     lost.assert_problem(409);
     assert_eq!(lost.json["reason"], "not_reserved");
 
-    let reserved = api.post_empty(&format!("/v1/ns/strict/keys/{key}/reserve")).await;
+    let reserved = api
+        .post_empty(&format!("/v1/ns/strict/keys/{key}/reserve"))
+        .await;
     assert_eq!(reserved.status, StatusCode::CREATED, "{}", reserved.text);
-    assert_eq!(api.get(&format!("/v1/ns/strict/keys/{key}")).await.json["minted"], true);
+    assert_eq!(
+        api.get(&format!("/v1/ns/strict/keys/{key}")).await.json["minted"],
+        true
+    );
 }
 
 #[tokio::test]
@@ -360,35 +526,66 @@ async fn mint_draws_uuidv7_keys() {
 #[tokio::test]
 async fn derive_is_deterministic_per_namespace() {
     let api = Api::new(MemoryBackend::new());
-    let a = api.post("/v1/ns/shop/derive", json!({"payload": {"amount": 10, "customer": "c1"}})).await;
+    let a = api
+        .post(
+            "/v1/ns/shop/derive",
+            json!({"payload": {"amount": 10, "customer": "c1"}}),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     let key = a.json["key"].as_str().unwrap().to_owned();
     assert_eq!(key.len(), 43);
     // Member order and whitespace do not matter.
     let reordered = r#"{ "payload": { "customer": "c1", "amount": 10 } }"#;
-    let b = api.raw(Method::POST, "/v1/ns/shop/derive", Some("application/json"), reordered).await;
+    let b = api
+        .raw(
+            Method::POST,
+            "/v1/ns/shop/derive",
+            Some("application/json"),
+            reordered,
+        )
+        .await;
     assert_eq!(b.json["key"], key.as_str());
-    let other = api.post("/v1/ns/shop/derive", json!({"payload": {"amount": 11, "customer": "c1"}})).await;
+    let other = api
+        .post(
+            "/v1/ns/shop/derive",
+            json!({"payload": {"amount": 11, "customer": "c1"}}),
+        )
+        .await;
     assert_ne!(other.json["key"], key.as_str());
     // Another namespace has another secret.
-    let elsewhere = api.post("/v1/ns/shop-eu/derive", json!({"payload": {"amount": 10, "customer": "c1"}})).await;
+    let elsewhere = api
+        .post(
+            "/v1/ns/shop-eu/derive",
+            json!({"payload": {"amount": 10, "customer": "c1"}}),
+        )
+        .await;
     assert_ne!(elsewhere.json["key"], key.as_str());
     // The derived key works as a key.
-    let reserved = api.post_empty(&format!("/v1/ns/shop/keys/{key}/reserve")).await;
+    let reserved = api
+        .post_empty(&format!("/v1/ns/shop/keys/{key}/reserve"))
+        .await;
     assert_eq!(reserved.status, StatusCode::CREATED, "{}", reserved.text);
 }
 
 #[tokio::test]
 async fn a_key_with_a_slash_is_sent_percent_encoded() {
     let api = Api::new(MemoryBackend::new());
-    let reserved = api.post_empty("/v1/ns/orders/keys/tenant%2F42/reserve").await;
+    let reserved = api
+        .post_empty("/v1/ns/orders/keys/tenant%2F42/reserve")
+        .await;
     assert_eq!(reserved.status, StatusCode::CREATED, "{}", reserved.text);
     let record = api.get("/v1/ns/orders/keys/tenant%2F42").await;
     assert_eq!(record.json["key"], "tenant/42");
     // Percent-encoding other characters works the same way.
-    let spaced = api.post_empty("/v1/ns/orders/keys/hello%20world/reserve").await;
+    let spaced = api
+        .post_empty("/v1/ns/orders/keys/hello%20world/reserve")
+        .await;
     assert_eq!(spaced.status, StatusCode::CREATED);
-    assert_eq!(api.get("/v1/ns/orders/keys/hello%20world").await.json["key"], "hello world");
+    assert_eq!(
+        api.get("/v1/ns/orders/keys/hello%20world").await.json["key"],
+        "hello world"
+    );
     // Unencoded, the slash splits the path: no such route.
     let unencoded = api.post_empty("/v1/ns/orders/keys/tenant/42/reserve").await;
     unencoded.assert_problem(404);
@@ -400,9 +597,15 @@ async fn health_ready_cluster_and_metrics() {
     let backend = MemoryBackend::new();
     let api = Api::new(backend.clone());
     let health = api.get("/health").await;
-    assert_eq!((health.status, health.json), (StatusCode::OK, json!({"status": "ok"})));
+    assert_eq!(
+        (health.status, health.json),
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
     let ready = api.get("/ready").await;
-    assert_eq!((ready.status, ready.json), (StatusCode::OK, json!({"status": "ready"})));
+    assert_eq!(
+        (ready.status, ready.json),
+        (StatusCode::OK, json!({"status": "ready"}))
+    );
     backend.set_ready(false);
     let not_ready = api.get("/ready").await;
     not_ready.assert_problem(503);
@@ -429,7 +632,11 @@ async fn health_ready_cluster_and_metrics() {
         "idem_cluster_last_applied_index 1",
         r#"idem_cluster_member_clock_offset_ms{member="1"} 0"#,
     ] {
-        assert!(metrics.text.contains(line), "missing {line:?} in\n{}", metrics.text);
+        assert!(
+            metrics.text.contains(line),
+            "missing {line:?} in\n{}",
+            metrics.text
+        );
     }
 }
 
@@ -444,7 +651,9 @@ async fn unknown_routes_and_wrong_methods_are_problems() {
     let wrong = api.get("/v1/ns/orders/keys/k1/reserve").await;
     wrong.assert_problem(405);
     assert_eq!(wrong.header("allow"), Some("POST"));
-    let wrong = api.raw(Method::DELETE, "/v1/ns/orders", None, Body::empty()).await;
+    let wrong = api
+        .raw(Method::DELETE, "/v1/ns/orders", None, Body::empty())
+        .await;
     wrong.assert_problem(405);
     let allow = wrong.header("allow").unwrap();
     assert!(allow.contains("GET") && allow.contains("PUT"), "{allow}");
@@ -464,7 +673,13 @@ struct BadRequest {
     kind: &'static str,
 }
 
-fn bad(name: &'static str, uri: &str, body: impl Into<String>, status: u16, kind: &'static str) -> BadRequest {
+fn bad(
+    name: &'static str,
+    uri: &str,
+    body: impl Into<String>,
+    status: u16,
+    kind: &'static str,
+) -> BadRequest {
     BadRequest {
         name,
         method: Method::POST,
@@ -484,25 +699,122 @@ fn bad_requests(token: u64) -> Vec<BadRequest> {
     let complete = format!("{KEY}/complete");
     let release = format!("{KEY}/release");
     let complete_with = |response: Value| json!({"token": token, "response": response}).to_string();
-    let many_headers: serde_json::Map<String, Value> = (0..65).map(|i| (format!("x-h{i}"), json!("v"))).collect();
+    let many_headers: serde_json::Map<String, Value> =
+        (0..65).map(|i| (format!("x-h{i}"), json!("v"))).collect();
     let deep_payload = format!("{{\"payload\":{}1{}}}", "[".repeat(80), "]".repeat(80));
     vec![
-        bad("reserve: body is not JSON", &reserve, "{\"fingerprint\":", 400, "malformed-json"),
-        bad("reserve: trailing garbage", &reserve, "{} {}", 400, "malformed-json"),
-        bad("reserve: body is an array", &reserve, "[]", 400, "invalid-body"),
-        bad("reserve: fields given as an array", &reserve, r#"["f1",1000,86400000]"#, 400, "invalid-body"),
-        bad("reserve: body is a string", &reserve, r#""order-1""#, 400, "invalid-body"),
-        bad("reserve: unknown field", &reserve, r#"{"fingerprnt":"x"}"#, 400, "invalid-body"),
-        bad("reserve: lease_ms wrong type", &reserve, r#"{"lease_ms":"30s"}"#, 400, "invalid-body"),
-        bad("reserve: lease_ms negative", &reserve, r#"{"lease_ms":-1}"#, 400, "invalid-duration"),
-        bad("reserve: lease_ms too short", &reserve, r#"{"lease_ms":5}"#, 400, "invalid-duration"),
-        bad("reserve: lease_ms absurd", &reserve, r#"{"lease_ms":999999999999}"#, 400, "invalid-duration"),
-        bad("reserve: lease_ms fractional", &reserve, r#"{"lease_ms":100.5}"#, 400, "invalid-duration"),
-        bad("reserve: lease_ms past u64", &reserve, r#"{"lease_ms":1e30}"#, 400, "invalid-duration"),
-        bad("reserve: retain_ms negative", &reserve, r#"{"retain_ms":-86400000}"#, 400, "invalid-duration"),
-        bad("reserve: retain_ms absurd", &reserve, r#"{"retain_ms":18446744073709551615}"#, 400, "invalid-duration"),
-        bad("reserve: fingerprint empty", &reserve, r#"{"fingerprint":""}"#, 400, "invalid-fingerprint"),
-        bad("reserve: fingerprint control char", &reserve, r#"{"fingerprint":"a\u0007b"}"#, 400, "invalid-fingerprint"),
+        bad(
+            "reserve: body is not JSON",
+            &reserve,
+            "{\"fingerprint\":",
+            400,
+            "malformed-json",
+        ),
+        bad(
+            "reserve: trailing garbage",
+            &reserve,
+            "{} {}",
+            400,
+            "malformed-json",
+        ),
+        bad(
+            "reserve: body is an array",
+            &reserve,
+            "[]",
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "reserve: fields given as an array",
+            &reserve,
+            r#"["f1",1000,86400000]"#,
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "reserve: body is a string",
+            &reserve,
+            r#""order-1""#,
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "reserve: unknown field",
+            &reserve,
+            r#"{"fingerprnt":"x"}"#,
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "reserve: lease_ms wrong type",
+            &reserve,
+            r#"{"lease_ms":"30s"}"#,
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "reserve: lease_ms negative",
+            &reserve,
+            r#"{"lease_ms":-1}"#,
+            400,
+            "invalid-duration",
+        ),
+        bad(
+            "reserve: lease_ms too short",
+            &reserve,
+            r#"{"lease_ms":5}"#,
+            400,
+            "invalid-duration",
+        ),
+        bad(
+            "reserve: lease_ms absurd",
+            &reserve,
+            r#"{"lease_ms":999999999999}"#,
+            400,
+            "invalid-duration",
+        ),
+        bad(
+            "reserve: lease_ms fractional",
+            &reserve,
+            r#"{"lease_ms":100.5}"#,
+            400,
+            "invalid-duration",
+        ),
+        bad(
+            "reserve: lease_ms past u64",
+            &reserve,
+            r#"{"lease_ms":1e30}"#,
+            400,
+            "invalid-duration",
+        ),
+        bad(
+            "reserve: retain_ms negative",
+            &reserve,
+            r#"{"retain_ms":-86400000}"#,
+            400,
+            "invalid-duration",
+        ),
+        bad(
+            "reserve: retain_ms absurd",
+            &reserve,
+            r#"{"retain_ms":18446744073709551615}"#,
+            400,
+            "invalid-duration",
+        ),
+        bad(
+            "reserve: fingerprint empty",
+            &reserve,
+            r#"{"fingerprint":""}"#,
+            400,
+            "invalid-fingerprint",
+        ),
+        bad(
+            "reserve: fingerprint control char",
+            &reserve,
+            r#"{"fingerprint":"a\u0007b"}"#,
+            400,
+            "invalid-fingerprint",
+        ),
         bad(
             "reserve: fingerprint too long",
             &reserve,
@@ -510,12 +822,48 @@ fn bad_requests(token: u64) -> Vec<BadRequest> {
             400,
             "invalid-fingerprint",
         ),
-        bad("heartbeat: missing token", &heartbeat, "{}", 400, "invalid-body"),
-        bad("heartbeat: empty body (no token)", &heartbeat, "", 400, "invalid-body"),
-        bad("heartbeat: token 0", &heartbeat, r#"{"token":0}"#, 400, "invalid-token"),
-        bad("heartbeat: token negative", &heartbeat, r#"{"token":-3}"#, 400, "invalid-token"),
-        bad("heartbeat: token as string", &heartbeat, format!(r#"{{"token":"{token}"}}"#), 400, "invalid-body"),
-        bad("heartbeat: token null", &heartbeat, r#"{"token":null}"#, 400, "invalid-body"),
+        bad(
+            "heartbeat: missing token",
+            &heartbeat,
+            "{}",
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "heartbeat: empty body (no token)",
+            &heartbeat,
+            "",
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "heartbeat: token 0",
+            &heartbeat,
+            r#"{"token":0}"#,
+            400,
+            "invalid-token",
+        ),
+        bad(
+            "heartbeat: token negative",
+            &heartbeat,
+            r#"{"token":-3}"#,
+            400,
+            "invalid-token",
+        ),
+        bad(
+            "heartbeat: token as string",
+            &heartbeat,
+            format!(r#"{{"token":"{token}"}}"#),
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "heartbeat: token null",
+            &heartbeat,
+            r#"{"token":null}"#,
+            400,
+            "invalid-body",
+        ),
         bad(
             "heartbeat: lease_ms absurd",
             &heartbeat,
@@ -523,12 +871,48 @@ fn bad_requests(token: u64) -> Vec<BadRequest> {
             400,
             "invalid-duration",
         ),
-        bad("complete: missing response", &complete, format!(r#"{{"token":{token}}}"#), 400, "invalid-body"),
-        bad("complete: status 700", &complete, complete_with(json!({"status": 700})), 400, "invalid-response"),
-        bad("complete: status 99", &complete, complete_with(json!({"status": 99})), 400, "invalid-response"),
-        bad("complete: status 70000", &complete, complete_with(json!({"status": 70000})), 400, "invalid-response"),
-        bad("complete: response as an array", &complete, complete_with(json!([200, {}, "x"])), 400, "invalid-body"),
-        bad("complete: status missing", &complete, complete_with(json!({"body": "x"})), 400, "invalid-body"),
+        bad(
+            "complete: missing response",
+            &complete,
+            format!(r#"{{"token":{token}}}"#),
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "complete: status 700",
+            &complete,
+            complete_with(json!({"status": 700})),
+            400,
+            "invalid-response",
+        ),
+        bad(
+            "complete: status 99",
+            &complete,
+            complete_with(json!({"status": 99})),
+            400,
+            "invalid-response",
+        ),
+        bad(
+            "complete: status 70000",
+            &complete,
+            complete_with(json!({"status": 70000})),
+            400,
+            "invalid-response",
+        ),
+        bad(
+            "complete: response as an array",
+            &complete,
+            complete_with(json!([200, {}, "x"])),
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "complete: status missing",
+            &complete,
+            complete_with(json!({"body": "x"})),
+            400,
+            "invalid-body",
+        ),
         bad(
             "complete: bad header name",
             &complete,
@@ -578,16 +962,76 @@ fn bad_requests(token: u64) -> Vec<BadRequest> {
             413,
             "body-too-large",
         ),
-        bad("release: token 0", &release, r#"{"token":0}"#, 400, "invalid-token"),
-        bad("release: token fractional", &release, r#"{"token":1.5}"#, 400, "invalid-token"),
-        bad("release: unknown field", &release, format!(r#"{{"token":{token},"force":true}}"#), 400, "invalid-body"),
-        bad("key: too long", &format!("/v1/ns/shop/keys/{}/reserve", "k".repeat(256)), "", 400, "invalid-key"),
-        bad("key: newline %0A", "/v1/ns/shop/keys/order%0A1/reserve", "", 400, "invalid-key"),
-        bad("key: NUL %00", "/v1/ns/shop/keys/order%001/reserve", "", 400, "invalid-key"),
-        bad("key: invalid UTF-8 %FF", "/v1/ns/shop/keys/order%FF/reserve", "", 400, "invalid-path"),
-        bad("key: empty", "/v1/ns/shop/keys//reserve", "", 400, "invalid-key"),
-        bad("namespace: upper case", "/v1/ns/Shop/keys/order-1/reserve", "", 400, "invalid-namespace"),
-        bad("namespace: starts with '-'", "/v1/ns/-shop/keys/order-1/reserve", "", 400, "invalid-namespace"),
+        bad(
+            "release: token 0",
+            &release,
+            r#"{"token":0}"#,
+            400,
+            "invalid-token",
+        ),
+        bad(
+            "release: token fractional",
+            &release,
+            r#"{"token":1.5}"#,
+            400,
+            "invalid-token",
+        ),
+        bad(
+            "release: unknown field",
+            &release,
+            format!(r#"{{"token":{token},"force":true}}"#),
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "key: too long",
+            &format!("/v1/ns/shop/keys/{}/reserve", "k".repeat(256)),
+            "",
+            400,
+            "invalid-key",
+        ),
+        bad(
+            "key: newline %0A",
+            "/v1/ns/shop/keys/order%0A1/reserve",
+            "",
+            400,
+            "invalid-key",
+        ),
+        bad(
+            "key: NUL %00",
+            "/v1/ns/shop/keys/order%001/reserve",
+            "",
+            400,
+            "invalid-key",
+        ),
+        bad(
+            "key: invalid UTF-8 %FF",
+            "/v1/ns/shop/keys/order%FF/reserve",
+            "",
+            400,
+            "invalid-path",
+        ),
+        bad(
+            "key: empty",
+            "/v1/ns/shop/keys//reserve",
+            "",
+            400,
+            "invalid-key",
+        ),
+        bad(
+            "namespace: upper case",
+            "/v1/ns/Shop/keys/order-1/reserve",
+            "",
+            400,
+            "invalid-namespace",
+        ),
+        bad(
+            "namespace: starts with '-'",
+            "/v1/ns/-shop/keys/order-1/reserve",
+            "",
+            400,
+            "invalid-namespace",
+        ),
         bad(
             "namespace: too long",
             &format!("/v1/ns/{}/keys/order-1/reserve", "n".repeat(65)),
@@ -595,22 +1039,52 @@ fn bad_requests(token: u64) -> Vec<BadRequest> {
             400,
             "invalid-namespace",
         ),
-        bad("namespace: invalid UTF-8", "/v1/ns/sh%C3op/keys/order-1/reserve", "", 400, "invalid-path"),
+        bad(
+            "namespace: invalid UTF-8",
+            "/v1/ns/sh%C3op/keys/order-1/reserve",
+            "",
+            400,
+            "invalid-path",
+        ),
         BadRequest {
             content_type: Some("text/plain"),
-            ..bad("reserve: text/plain body", &reserve, r#"{"lease_ms":1000}"#, 415, "unsupported-media-type")
+            ..bad(
+                "reserve: text/plain body",
+                &reserve,
+                r#"{"lease_ms":1000}"#,
+                415,
+                "unsupported-media-type",
+            )
         },
         BadRequest {
             content_type: None,
-            ..bad("reserve: body without content type", &reserve, r#"{"lease_ms":1000}"#, 415, "unsupported-media-type")
+            ..bad(
+                "reserve: body without content type",
+                &reserve,
+                r#"{"lease_ms":1000}"#,
+                415,
+                "unsupported-media-type",
+            )
         },
         BadRequest {
             content_type: Some("application/x-www-form-urlencoded"),
-            ..bad("release: form body", &release, "token=1", 415, "unsupported-media-type")
+            ..bad(
+                "release: form body",
+                &release,
+                "token=1",
+                415,
+                "unsupported-media-type",
+            )
         },
         BadRequest {
             method: Method::PUT,
-            ..bad("namespace: default_lease_ms 0", "/v1/ns/shop", r#"{"default_lease_ms":0}"#, 400, "invalid-duration")
+            ..bad(
+                "namespace: default_lease_ms 0",
+                "/v1/ns/shop",
+                r#"{"default_lease_ms":0}"#,
+                400,
+                "invalid-duration",
+            )
         },
         BadRequest {
             method: Method::PUT,
@@ -634,12 +1108,42 @@ fn bad_requests(token: u64) -> Vec<BadRequest> {
         },
         BadRequest {
             method: Method::PUT,
-            ..bad("namespace: unknown field", "/v1/ns/shop", r#"{"default_ttl":1000}"#, 400, "invalid-body")
+            ..bad(
+                "namespace: unknown field",
+                "/v1/ns/shop",
+                r#"{"default_ttl":1000}"#,
+                400,
+                "invalid-body",
+            )
         },
-        bad("mint: unknown field", "/v1/ns/shop/keys", r#"{"key":"mine"}"#, 400, "invalid-body"),
-        bad("derive: missing payload", "/v1/ns/shop/derive", "{}", 400, "invalid-body"),
-        bad("derive: body is not JSON", "/v1/ns/shop/derive", "payload=1", 400, "malformed-json"),
-        bad("derive: payload too deep", "/v1/ns/shop/derive", deep_payload, 400, "invalid-payload"),
+        bad(
+            "mint: unknown field",
+            "/v1/ns/shop/keys",
+            r#"{"key":"mine"}"#,
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "derive: missing payload",
+            "/v1/ns/shop/derive",
+            "{}",
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "derive: body is not JSON",
+            "/v1/ns/shop/derive",
+            "payload=1",
+            400,
+            "malformed-json",
+        ),
+        bad(
+            "derive: payload too deep",
+            "/v1/ns/shop/derive",
+            deep_payload,
+            400,
+            "invalid-payload",
+        ),
         bad(
             "derive: payload deeper than the JSON parser allows",
             "/v1/ns/shop/derive",
@@ -657,14 +1161,23 @@ async fn snapshot(api: &Api) -> (Value, Value, Value) {
     assert_eq!(record.status, StatusCode::OK);
     let policy = api.get("/v1/ns/shop").await;
     let cluster = api.get("/v1/cluster").await;
-    (record.json, policy.json, cluster.json["last_applied_index"].clone())
+    (
+        record.json,
+        policy.json,
+        cluster.json["last_applied_index"].clone(),
+    )
 }
 
 #[tokio::test]
 async fn bad_requests_are_refused_with_a_problem_and_change_nothing() {
-    let limits = ApiLimits { max_request_body_bytes: 16 * 1024, max_stored_response_bytes: 4 * 1024 };
+    let limits = ApiLimits {
+        max_request_body_bytes: 16 * 1024,
+        max_stored_response_bytes: 4 * 1024,
+    };
     let api = Api::with_limits(MemoryBackend::new(), limits);
-    let reserved = api.post(&format!("{KEY}/reserve"), json!({"fingerprint": "f1"})).await;
+    let reserved = api
+        .post(&format!("{KEY}/reserve"), json!({"fingerprint": "f1"}))
+        .await;
     assert_eq!(reserved.status, StatusCode::CREATED);
     let token = reserved.token();
 
@@ -672,21 +1185,52 @@ async fn bad_requests_are_refused_with_a_problem_and_change_nothing() {
     assert!(cases.len() >= 25);
     for case in cases {
         let before = snapshot(&api).await;
-        let mut request = Request::builder().method(case.method.clone()).uri(&case.uri);
+        let mut request = Request::builder()
+            .method(case.method.clone())
+            .uri(&case.uri);
         if let Some(content_type) = case.content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }
-        let answer = api.send(request.body(Body::from(case.body.clone())).unwrap()).await;
-        assert_eq!(answer.status.as_u16(), case.status, "{}: {}", case.name, answer.text);
-        assert_eq!(answer.content_type(), "application/problem+json", "{}", case.name);
+        let answer = api
+            .send(request.body(Body::from(case.body.clone())).unwrap())
+            .await;
+        assert_eq!(
+            answer.status.as_u16(),
+            case.status,
+            "{}: {}",
+            case.name,
+            answer.text
+        );
+        assert_eq!(
+            answer.content_type(),
+            "application/problem+json",
+            "{}",
+            case.name
+        );
         let detail = answer.json["detail"].as_str().unwrap_or("");
-        assert!(!detail.is_empty(), "{}: no detail in {}", case.name, answer.text);
-        assert_eq!(answer.json["type"], format!("urn:idem:problem:{}", case.kind), "{}: {}", case.name, answer.text);
+        assert!(
+            !detail.is_empty(),
+            "{}: no detail in {}",
+            case.name,
+            answer.text
+        );
+        assert_eq!(
+            answer.json["type"],
+            format!("urn:idem:problem:{}", case.kind),
+            "{}: {}",
+            case.name,
+            answer.text
+        );
         assert_eq!(snapshot(&api).await, before, "{} changed state", case.name);
     }
 
     // The owner's token still works afterwards.
-    let completed = api.post(&format!("{KEY}/complete"), json!({"token": token, "response": ok_response()})).await;
+    let completed = api
+        .post(
+            &format!("{KEY}/complete"),
+            json!({"token": token, "response": ok_response()}),
+        )
+        .await;
     assert_eq!(completed.status, StatusCode::OK, "{}", completed.text);
 }
 
@@ -704,11 +1248,27 @@ async fn problem_details_say_which_rule_was_broken() {
             r#"{"retain_ms":5}"#,
             "retain_ms must be a whole number of milliseconds from 1000 to 2592000000, got 5",
         ),
-        ("/v1/ns/a/keys/k/reserve", r#"{"lease":1}"#, "unknown field `lease`"),
+        (
+            "/v1/ns/a/keys/k/reserve",
+            r#"{"lease":1}"#,
+            "unknown field `lease`",
+        ),
         ("/v1/ns/a/keys/k/heartbeat", "{}", "missing field `token`"),
-        ("/v1/ns/a/keys/k/heartbeat", r#"{"token":0}"#, "token must be a positive integer"),
-        ("/v1/ns/a/keys/k/heartbeat", r#"{"token":"7"}"#, "token: invalid type: string"),
-        ("/v1/ns/a/keys/k/complete", r#"{"token":1,"response":{"status":99}}"#, "between 100 and 599"),
+        (
+            "/v1/ns/a/keys/k/heartbeat",
+            r#"{"token":0}"#,
+            "token must be a positive integer",
+        ),
+        (
+            "/v1/ns/a/keys/k/heartbeat",
+            r#"{"token":"7"}"#,
+            "token: invalid type: string",
+        ),
+        (
+            "/v1/ns/a/keys/k/complete",
+            r#"{"token":1,"response":{"status":99}}"#,
+            "between 100 and 599",
+        ),
         (
             "/v1/ns/a/keys/k/complete",
             r#"{"token":1,"response":{"status":200,"headers":{"x":3}}}"#,
@@ -719,10 +1279,19 @@ async fn problem_details_say_which_rule_was_broken() {
         ("/v1/ns/a/keys/%FF/reserve", "", "UTF-8"),
     ];
     for (uri, body, expected) in cases {
-        let answer = api.raw(Method::POST, uri, Some("application/json"), body).await;
-        assert!(answer.status.is_client_error(), "{uri} {body}: {}", answer.text);
+        let answer = api
+            .raw(Method::POST, uri, Some("application/json"), body)
+            .await;
+        assert!(
+            answer.status.is_client_error(),
+            "{uri} {body}: {}",
+            answer.text
+        );
         let detail = answer.json["detail"].as_str().unwrap_or("");
-        assert!(detail.contains(expected), "{uri} {body}: {detail:?} lacks {expected:?}");
+        assert!(
+            detail.contains(expected),
+            "{uri} {body}: {detail:?} lacks {expected:?}"
+        );
     }
 }
 
@@ -731,13 +1300,23 @@ async fn default_limits_admit_a_full_size_response_and_refuse_more() {
     let api = Api::new(MemoryBackend::new());
     let token = api.post_empty("/v1/ns/big/keys/k1/reserve").await.token();
     let limit = ApiLimits::DEFAULT_MAX_STORED_RESPONSE_BYTES;
-    let too_big = json!({"token": token, "response": {"status": 200, "body": "x".repeat(limit + 1)}});
-    api.post("/v1/ns/big/keys/k1/complete", too_big).await.assert_problem(413);
+    let too_big =
+        json!({"token": token, "response": {"status": 200, "body": "x".repeat(limit + 1)}});
+    api.post("/v1/ns/big/keys/k1/complete", too_big)
+        .await
+        .assert_problem(413);
     let just_fits = json!({"token": token, "response": {"status": 200, "body": "x".repeat(limit)}});
     let stored = api.post("/v1/ns/big/keys/k1/complete", just_fits).await;
     assert_eq!(stored.status, StatusCode::OK, "{}", stored.text);
     let huge = "x".repeat(ApiLimits::DEFAULT_MAX_REQUEST_BODY_BYTES + 1);
-    api.raw(Method::POST, "/v1/ns/big/keys/k2/reserve", Some("application/json"), huge).await.assert_problem(413);
+    api.raw(
+        Method::POST,
+        "/v1/ns/big/keys/k2/reserve",
+        Some("application/json"),
+        huge,
+    )
+    .await
+    .assert_problem(413);
     // A body declared too large is refused before it is read.
     let declared = Request::builder()
         .method(Method::POST)
@@ -772,13 +1351,16 @@ impl Backend for FailingBackend {
     async fn execute(&self, command: Command) -> Result<Outcome, BackendError> {
         match &self.0 {
             Failure::Error(error) => Err(error.clone()),
-            Failure::Refused => Ok(Outcome::Refused(Refusal::StampFromAnotherTerm { stamp_term: 1, entry_term: 2 })),
+            Failure::Refused => Ok(Outcome::Refused(Refusal::StampFromAnotherTerm {
+                stamp_term: 1,
+                entry_term: 2,
+            })),
             Failure::WrongOutcome => {
                 let key = IdemKey::new("x").unwrap();
                 Ok(match command {
-                    Command::Derive(_) => {
-                        Outcome::Release(ReleaseOutcome::Released { token: idem_core::FencingToken(1) })
-                    }
+                    Command::Derive(_) => Outcome::Release(ReleaseOutcome::Released {
+                        token: idem_core::FencingToken(1),
+                    }),
                     _ => Outcome::Derive(DeriveOutcome { key }),
                 })
             }
@@ -788,7 +1370,10 @@ impl Backend for FailingBackend {
     async fn read_record(&self, _id: KeyId) -> Result<RecordRead, BackendError> {
         match &self.0 {
             Failure::Error(error) => Err(error.clone()),
-            _ => Ok(RecordRead { record: None, now: idem_core::Stamp::ZERO }),
+            _ => Ok(RecordRead {
+                record: None,
+                now: idem_core::Stamp::ZERO,
+            }),
         }
     }
 
@@ -803,7 +1388,10 @@ impl Backend for FailingBackend {
         ClusterStatus::default()
     }
 
-    async fn change_membership(&self, _change: idem_server::backend::MemberChange) -> Result<(), BackendError> {
+    async fn change_membership(
+        &self,
+        _change: idem_server::backend::MemberChange,
+    ) -> Result<(), BackendError> {
         match &self.0 {
             Failure::Error(error) => Err(error.clone()),
             _ => Ok(()),
@@ -820,7 +1408,11 @@ fn backend_requests() -> Vec<(Method, &'static str, &'static str)> {
     vec![
         (Method::POST, "/v1/ns/a/keys/k/reserve", "{}"),
         (Method::POST, "/v1/ns/a/keys/k/heartbeat", r#"{"token":1}"#),
-        (Method::POST, "/v1/ns/a/keys/k/complete", r#"{"token":1,"response":{"status":200}}"#),
+        (
+            Method::POST,
+            "/v1/ns/a/keys/k/complete",
+            r#"{"token":1,"response":{"status":200}}"#,
+        ),
         (Method::POST, "/v1/ns/a/keys/k/release", r#"{"token":1}"#),
         (Method::PUT, "/v1/ns/a", "{}"),
         (Method::POST, "/v1/ns/a/keys", "{}"),
@@ -841,7 +1433,9 @@ async fn backend_errors_are_503_with_retry_after() {
         requests.push((Method::GET, "/v1/ns/a/keys/k", ""));
         requests.push((Method::GET, "/v1/ns/a", ""));
         for (method, uri, body) in requests {
-            let answer = api.raw(method.clone(), uri, Some("application/json"), body).await;
+            let answer = api
+                .raw(method.clone(), uri, Some("application/json"), body)
+                .await;
             answer.assert_problem(503);
             assert_eq!(answer.header("retry-after"), Some("1"), "{method} {uri}");
             assert_eq!(answer.json["type"], "urn:idem:problem:unavailable");
@@ -855,10 +1449,14 @@ async fn a_refusal_is_503_and_a_wrong_outcome_is_500() {
     let refusing = Api::new(FailingBackend(Failure::Refused));
     let confused = Api::new(FailingBackend(Failure::WrongOutcome));
     for (method, uri, body) in backend_requests() {
-        let refused = refusing.raw(method.clone(), uri, Some("application/json"), body).await;
+        let refused = refusing
+            .raw(method.clone(), uri, Some("application/json"), body)
+            .await;
         refused.assert_problem(503);
         assert_eq!(refused.header("retry-after"), Some("1"));
-        let wrong = confused.raw(method.clone(), uri, Some("application/json"), body).await;
+        let wrong = confused
+            .raw(method.clone(), uri, Some("application/json"), body)
+            .await;
         wrong.assert_problem(500);
         assert_eq!(wrong.json["type"], "urn:idem:problem:internal");
     }
@@ -883,14 +1481,32 @@ async fn membership_requests_are_checked() {
         json!({"id": 4}),
         json!({"id": 4, "raft_addr": "127.0.0.1:7104", "extra": true}),
     ] {
-        api.post("/v1/cluster/members", body).await.assert_problem(400);
+        api.post("/v1/cluster/members", body)
+            .await
+            .assert_problem(400);
     }
-    api.raw(Method::DELETE, "/v1/cluster/members/abc", None, Body::empty()).await.assert_problem(400);
-    api.raw(Method::DELETE, "/v1/cluster/members/0", None, Body::empty()).await.assert_problem(400);
-    api.raw(Method::DELETE, "/v1/cluster/members/9", None, Body::empty()).await.assert_problem(404);
+    api.raw(
+        Method::DELETE,
+        "/v1/cluster/members/abc",
+        None,
+        Body::empty(),
+    )
+    .await
+    .assert_problem(400);
+    api.raw(Method::DELETE, "/v1/cluster/members/0", None, Body::empty())
+        .await
+        .assert_problem(400);
+    api.raw(Method::DELETE, "/v1/cluster/members/9", None, Body::empty())
+        .await
+        .assert_problem(404);
     // The in-memory backend is one node: a well-formed change is refused as
     // unavailable, never half-done.
-    let add = api.post("/v1/cluster/members", json!({"id": 4, "raft_addr": "127.0.0.1:7104"})).await;
+    let add = api
+        .post(
+            "/v1/cluster/members",
+            json!({"id": 4, "raft_addr": "127.0.0.1:7104"}),
+        )
+        .await;
     add.assert_problem(503);
     assert_eq!(api.get("/v1/cluster/members").await.json, members.json);
 }

@@ -34,8 +34,13 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
 /// Decodes a value written by [`encode`]; `what` names it in the error.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     match bytes.split_first() {
-        Some((&FORMAT_VERSION, rest)) => options().deserialize(rest).map_err(|e| StoreError::corrupt(what, e)),
-        Some((v, _)) => Err(StoreError::corrupt(what, format!("unknown format version {v}"))),
+        Some((&FORMAT_VERSION, rest)) => options()
+            .deserialize(rest)
+            .map_err(|e| StoreError::corrupt(what, e)),
+        Some((v, _)) => Err(StoreError::corrupt(
+            what,
+            format!("unknown format version {v}"),
+        )),
         None => Err(StoreError::corrupt(what, "empty value")),
     }
 }
@@ -45,7 +50,9 @@ pub fn index_key(index: u64) -> [u8; 8] {
 }
 
 pub fn index_from_key(key: &[u8]) -> Result<u64, StoreError> {
-    let arr: [u8; 8] = key.try_into().map_err(|_| StoreError::corrupt("log key", format!("{} bytes, not 8", key.len())))?;
+    let arr: [u8; 8] = key
+        .try_into()
+        .map_err(|_| StoreError::corrupt("log key", format!("{} bytes, not 8", key.len())))?;
     Ok(u64::from_be_bytes(arr))
 }
 
@@ -61,7 +68,10 @@ pub fn record_key(id: &KeyId) -> Vec<u8> {
 
 pub fn record_id_from_key(bytes: &[u8]) -> Result<KeyId, StoreError> {
     let bad = |d: &str| StoreError::corrupt("record key", d.to_string());
-    let split = bytes.iter().position(|b| *b == 0).ok_or_else(|| bad("no separator"))?;
+    let split = bytes
+        .iter()
+        .position(|b| *b == 0)
+        .ok_or_else(|| bad("no separator"))?;
     let ns = std::str::from_utf8(&bytes[..split]).map_err(|_| bad("namespace is not UTF-8"))?;
     let key = std::str::from_utf8(&bytes[split + 1..]).map_err(|_| bad("key is not UTF-8"))?;
     let ns = Namespace::new(ns).map_err(|e| bad(&e.to_string()))?;
@@ -80,7 +90,10 @@ pub fn expiry_key(forget_after_wall_ms: u64, id: &KeyId) -> Vec<u8> {
 
 pub fn expiry_key_parts(bytes: &[u8]) -> Result<(u64, KeyId), StoreError> {
     if bytes.len() < 9 {
-        return Err(StoreError::corrupt("expiry key", format!("{} bytes", bytes.len())));
+        return Err(StoreError::corrupt(
+            "expiry key",
+            format!("{} bytes", bytes.len()),
+        ));
     }
     let (time, rest) = bytes.split_at(8);
     Ok((index_from_key(time)?, record_id_from_key(rest)?))
@@ -93,7 +106,10 @@ mod tests {
     #[test]
     fn values_round_trip_and_garbage_is_reported() {
         let bytes = encode(&(7u64, "x".to_string())).unwrap();
-        assert_eq!(decode::<(u64, String)>(&bytes, "t").unwrap(), (7, "x".to_string()));
+        assert_eq!(
+            decode::<(u64, String)>(&bytes, "t").unwrap(),
+            (7, "x".to_string())
+        );
         assert!(decode::<(u64, String)>(&[], "t").is_err());
         assert!(decode::<(u64, String)>(&[9, 1, 2], "t").is_err());
         // A huge length prefix is refused, not allocated.
@@ -104,10 +120,16 @@ mod tests {
 
     #[test]
     fn record_keys_round_trip() {
-        let id = KeyId::new(Namespace::new("ns").unwrap(), IdemKey::new("a/b ü").unwrap());
+        let id = KeyId::new(
+            Namespace::new("ns").unwrap(),
+            IdemKey::new("a/b ü").unwrap(),
+        );
         assert_eq!(record_id_from_key(&record_key(&id)).unwrap(), id);
         assert!(record_id_from_key(b"nosep").is_err());
-        assert_eq!(expiry_key_parts(&expiry_key(42, &id)).unwrap(), (42, id.clone()));
+        assert_eq!(
+            expiry_key_parts(&expiry_key(42, &id)).unwrap(),
+            (42, id.clone())
+        );
         assert!(expiry_key(1, &id) < expiry_key(2, &id));
     }
 }

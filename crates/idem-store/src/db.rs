@@ -78,16 +78,24 @@ const BLOCK_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 pub fn open(path: &Path) -> Result<Arc<DB>, StoreError> {
     let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE_BYTES);
-    let cfs = ALL_CFS.iter().map(|name| ColumnFamilyDescriptor::new(*name, cf_options(&cache)));
+    let cfs = ALL_CFS
+        .iter()
+        .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(&cache)));
     Ok(Arc::new(DB::open_cf_descriptors(&db_options(), path, cfs)?))
 }
 
 pub fn open_read_only(path: &Path) -> Result<DB, StoreError> {
-    Ok(DB::open_cf_for_read_only(&db_options(), path, ALL_CFS, false)?)
+    Ok(DB::open_cf_for_read_only(
+        &db_options(),
+        path,
+        ALL_CFS,
+        false,
+    )?)
 }
 
 pub fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a rocksdb::ColumnFamily, StoreError> {
-    db.cf_handle(name).ok_or_else(|| StoreError::corrupt("column family", format!("{name} is missing")))
+    db.cf_handle(name)
+        .ok_or_else(|| StoreError::corrupt("column family", format!("{name} is missing")))
 }
 
 pub fn synced() -> rocksdb::WriteOptions {

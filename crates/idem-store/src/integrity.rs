@@ -25,7 +25,11 @@ pub struct StartupReport {
     pub resumed_snapshot_install: bool,
 }
 
-pub(crate) fn check<C: IdemRaftTypes>(db: &DB, log: &LogStore<C>, snapshots: &SnapshotDir) -> Result<StartupReport, StoreError> {
+pub(crate) fn check<C: IdemRaftTypes>(
+    db: &DB,
+    log: &LogStore<C>,
+    snapshots: &SnapshotDir,
+) -> Result<StartupReport, StoreError> {
     let mut report = StartupReport::default();
 
     // An interrupted snapshot install is finished first.
@@ -47,12 +51,18 @@ pub(crate) fn check<C: IdemRaftTypes>(db: &DB, log: &LogStore<C>, snapshots: &Sn
         let index = index_from_key(&key)?;
         if let Some(e) = expected {
             if index != e {
-                return Err(StoreError::corrupt("raft log", format!("entry {e} is missing (next present: {index})")));
+                return Err(StoreError::corrupt(
+                    "raft log",
+                    format!("entry {e} is missing (next present: {index})"),
+                ));
             }
         }
         let entry: C::Entry = decode(&value, &format!("log entry {index}"))?;
         if entry.log_id.index != index {
-            return Err(StoreError::corrupt(format!("log entry {index}"), format!("holds index {}", entry.log_id.index)));
+            return Err(StoreError::corrupt(
+                format!("log entry {index}"),
+                format!("holds index {}", entry.log_id.index),
+            ));
         }
         report.first_log_index.get_or_insert(index);
         report.last_log_index = Some(index);

@@ -22,7 +22,13 @@ pub(crate) struct PendingWrites<'a> {
 
 impl<'a> PendingWrites<'a> {
     pub(crate) fn new(db: &'a DB) -> Self {
-        PendingWrites { db, batch: WriteBatch::default(), records: HashMap::new(), namespaces: HashMap::new(), clock: None }
+        PendingWrites {
+            db,
+            batch: WriteBatch::default(),
+            records: HashMap::new(),
+            namespaces: HashMap::new(),
+            clock: None,
+        }
     }
 }
 
@@ -30,7 +36,10 @@ impl PendingWrites<'_> {
     /// Removes the expiry-index entry of the record currently stored for `id`.
     fn unindex(&mut self, id: &KeyId) -> Result<(), StoreError> {
         if let Some(old) = self.record(id)? {
-            self.batch.delete_cf(cf(self.db, CF_EXPIRY)?, expiry_key(old.forget_deadline().wall_ms(), id));
+            self.batch.delete_cf(
+                cf(self.db, CF_EXPIRY)?,
+                expiry_key(old.forget_deadline().wall_ms(), id),
+            );
         }
         Ok(())
     }
@@ -43,7 +52,10 @@ pub(crate) fn read_record(db: &DB, id: &KeyId) -> Result<Option<Record>, StoreEr
     }
 }
 
-pub(crate) fn read_namespace(db: &DB, ns: &Namespace) -> Result<Option<NamespaceRecord>, StoreError> {
+pub(crate) fn read_namespace(
+    db: &DB,
+    ns: &Namespace,
+) -> Result<Option<NamespaceRecord>, StoreError> {
     match db.get_pinned_cf(cf(db, CF_NAMESPACES)?, ns.as_str().as_bytes())? {
         None => Ok(None),
         Some(bytes) => decode(&bytes, &format!("namespace {ns}")).map(Some),
@@ -70,15 +82,21 @@ impl RecordStore for PendingWrites<'_> {
     fn put_record(&mut self, id: &KeyId, record: Record) -> Result<(), StoreError> {
         self.unindex(id)?;
         let expiry = cf(self.db, CF_EXPIRY)?;
-        self.batch.put_cf(expiry, expiry_key(record.forget_deadline().wall_ms(), id), []);
-        self.batch.put_cf(cf(self.db, CF_RECORDS)?, record_key(id), encode(&record)?);
+        self.batch.put_cf(
+            expiry,
+            expiry_key(record.forget_deadline().wall_ms(), id),
+            [],
+        );
+        self.batch
+            .put_cf(cf(self.db, CF_RECORDS)?, record_key(id), encode(&record)?);
         self.records.insert(id.clone(), Some(record));
         Ok(())
     }
 
     fn delete_record(&mut self, id: &KeyId) -> Result<(), StoreError> {
         self.unindex(id)?;
-        self.batch.delete_cf(cf(self.db, CF_RECORDS)?, record_key(id));
+        self.batch
+            .delete_cf(cf(self.db, CF_RECORDS)?, record_key(id));
         self.records.insert(id.clone(), None);
         Ok(())
     }
@@ -91,7 +109,11 @@ impl RecordStore for PendingWrites<'_> {
     }
 
     fn put_namespace(&mut self, ns: &Namespace, record: NamespaceRecord) -> Result<(), StoreError> {
-        self.batch.put_cf(cf(self.db, CF_NAMESPACES)?, ns.as_str().as_bytes(), encode(&record)?);
+        self.batch.put_cf(
+            cf(self.db, CF_NAMESPACES)?,
+            ns.as_str().as_bytes(),
+            encode(&record)?,
+        );
         self.namespaces.insert(ns.clone(), Some(record));
         Ok(())
     }
@@ -104,7 +126,8 @@ impl RecordStore for PendingWrites<'_> {
     }
 
     fn set_applied_clock(&mut self, clock: AppliedClock) -> Result<(), StoreError> {
-        self.batch.put_cf(cf(self.db, CF_SM)?, KEY_CLOCK, encode(&clock)?);
+        self.batch
+            .put_cf(cf(self.db, CF_SM)?, KEY_CLOCK, encode(&clock)?);
         self.clock = Some(clock);
         Ok(())
     }

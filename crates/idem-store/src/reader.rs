@@ -33,7 +33,9 @@ impl StateReader {
     }
 
     pub fn namespace_policy(&self, ns: &Namespace) -> Result<NamespacePolicy, StoreError> {
-        Ok(read_namespace(&self.db, ns)?.map(|n| n.policy).unwrap_or_default())
+        Ok(read_namespace(&self.db, ns)?
+            .map(|n| n.policy)
+            .unwrap_or_default())
     }
 
     /// Up to `limit` records whose forget deadline's wall-clock hint is at or
@@ -56,7 +58,10 @@ impl StateReader {
     /// How many records are stored (an estimate from RocksDB).
     pub fn estimated_records(&self) -> Result<u64, StoreError> {
         let records = cf(&self.db, CF_RECORDS)?;
-        Ok(self.db.property_int_value_cf(records, "rocksdb.estimate-num-keys")?.unwrap_or(0))
+        Ok(self
+            .db
+            .property_int_value_cf(records, "rocksdb.estimate-num-keys")?
+            .unwrap_or(0))
     }
 
     pub(crate) fn db(&self) -> &DB {
@@ -90,7 +95,11 @@ impl idem_core::RecordStore for StateReader {
         read_namespace(&self.db, ns)
     }
 
-    fn put_namespace(&mut self, _ns: &Namespace, _record: idem_core::NamespaceRecord) -> Result<(), StoreError> {
+    fn put_namespace(
+        &mut self,
+        _ns: &Namespace,
+        _record: idem_core::NamespaceRecord,
+    ) -> Result<(), StoreError> {
         Err(StoreError::ReadOnly)
     }
 

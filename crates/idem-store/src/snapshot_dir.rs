@@ -33,24 +33,34 @@ impl SnapshotDir {
                 std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
             }
         }
-        Ok(SnapshotDir { dir, publish: Arc::new(Mutex::new(())), counter: Arc::new(AtomicU64::new(0)) })
+        Ok(SnapshotDir {
+            dir,
+            publish: Arc::new(Mutex::new(())),
+            counter: Arc::new(AtomicU64::new(0)),
+        })
     }
 
     /// A fresh path for a snapshot being written.
     pub(crate) fn temp_path(&self) -> PathBuf {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        self.dir.join(format!("incoming-{}-{n}{PART}", std::process::id()))
+        self.dir
+            .join(format!("incoming-{}-{n}{PART}", std::process::id()))
     }
 
     /// The newest complete snapshot and its metadata.
-    pub(crate) fn current<N: openraft::Node>(&self) -> Result<Option<CurrentSnapshot<N>>, StoreError> {
+    pub(crate) fn current<N: openraft::Node>(
+        &self,
+    ) -> Result<Option<CurrentSnapshot<N>>, StoreError> {
         let mut best: Option<(PathBuf, SnapshotMeta<NodeId, N>)> = None;
         for path in list(&self.dir)? {
             if !path.to_string_lossy().ends_with(SUFFIX) {
                 continue;
             }
             let (meta, _): (SnapshotMeta<NodeId, N>, _) = SnapshotReader::open(&path)?;
-            if best.as_ref().is_none_or(|(_, b)| meta.last_log_id > b.last_log_id) {
+            if best
+                .as_ref()
+                .is_none_or(|(_, b)| meta.last_log_id > b.last_log_id)
+            {
                 best = Some((path, meta));
             }
         }
@@ -65,10 +75,16 @@ impl SnapshotDir {
         written: &Path,
         meta: &SnapshotMeta<NodeId, N>,
     ) -> Result<PathBuf, StoreError> {
-        let _guard = self.publish.lock().map_err(|_| StoreError::Task("snapshot publish lock poisoned".into()))?;
+        let _guard = self
+            .publish
+            .lock()
+            .map_err(|_| StoreError::Task("snapshot publish lock poisoned".into()))?;
         let index = meta.last_log_id.map(|l| l.index).unwrap_or(0);
         let term = meta.last_log_id.map(|l| l.leader_id.term).unwrap_or(0);
-        let name = format!("snapshot-{index:020}-{term:020}-{}{SUFFIX}", sanitize(&meta.snapshot_id));
+        let name = format!(
+            "snapshot-{index:020}-{term:020}-{}{SUFFIX}",
+            sanitize(&meta.snapshot_id)
+        );
         let target = self.dir.join(name);
         std::fs::rename(written, &target).map_err(|e| StoreError::io(&target, e))?;
         sync_dir(&self.dir)?;
@@ -91,7 +107,15 @@ impl SnapshotDir {
 }
 
 fn sanitize(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 fn list(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
@@ -104,5 +128,7 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
 }
 
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), StoreError> {
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| StoreError::io(dir, e))
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
 }

@@ -78,7 +78,10 @@ impl SnapshotWriter {
     pub fn create<M: Serialize>(path: &Path, meta: &M) -> Result<Self, StoreError> {
         let file = File::create(path).map_err(|e| StoreError::io(path, e))?;
         let mut w = SnapshotWriter {
-            out: Crc { inner: BufWriter::new(file), crc: crc32fast::Hasher::new() },
+            out: Crc {
+                inner: BufWriter::new(file),
+                crc: crc32fast::Hasher::new(),
+            },
             frames: 0,
             path: path.to_path_buf(),
         };
@@ -91,7 +94,9 @@ impl SnapshotWriter {
     }
 
     fn put(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
-        self.out.write_all(bytes).map_err(|e| StoreError::io(&self.path, e))
+        self.out
+            .write_all(bytes)
+            .map_err(|e| StoreError::io(&self.path, e))
     }
 
     pub fn frame(&mut self, kind: FrameKind, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
@@ -112,8 +117,12 @@ impl SnapshotWriter {
         let crc = self.out.crc.clone().finalize();
         let path = self.path.clone();
         let mut inner = self.out.inner;
-        inner.write_all(&crc.to_le_bytes()).map_err(|e| StoreError::io(&path, e))?;
-        let file = inner.into_inner().map_err(|e| StoreError::io(&path, e.into_error()))?;
+        inner
+            .write_all(&crc.to_le_bytes())
+            .map_err(|e| StoreError::io(&path, e))?;
+        let file = inner
+            .into_inner()
+            .map_err(|e| StoreError::io(&path, e.into_error()))?;
         file.sync_all().map_err(|e| StoreError::io(&path, e))
     }
 }
@@ -133,7 +142,10 @@ impl SnapshotReader {
     pub fn open<M: DeserializeOwned>(path: &Path) -> Result<(M, SnapshotReader), StoreError> {
         let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
         let mut r = SnapshotReader {
-            input: Crc { inner: BufReader::new(file), crc: crc32fast::Hasher::new() },
+            input: Crc {
+                inner: BufReader::new(file),
+                crc: crc32fast::Hasher::new(),
+            },
             frames: 0,
             what: format!("snapshot {}", path.display()),
             done: false,
@@ -146,7 +158,10 @@ impl SnapshotReader {
         let mut format = [0u8; 1];
         r.take(&mut format)?;
         if format[0] != FORMAT {
-            return Err(StoreError::corrupt(r.what.clone(), format!("unknown format {}", format[0])));
+            return Err(StoreError::corrupt(
+                r.what.clone(),
+                format!("unknown format {}", format[0]),
+            ));
         }
         let meta = r.sized()?;
         let meta = decode(&meta, &r.what)?;
@@ -155,7 +170,9 @@ impl SnapshotReader {
 
     fn take(&mut self, buf: &mut [u8]) -> Result<(), StoreError> {
         let what = self.what.clone();
-        self.input.read_exact(buf).map_err(|e| StoreError::corrupt(what, format!("truncated: {e}")))
+        self.input
+            .read_exact(buf)
+            .map_err(|e| StoreError::corrupt(what, format!("truncated: {e}")))
     }
 
     fn u32(&mut self) -> Result<u32, StoreError> {
@@ -167,7 +184,10 @@ impl SnapshotReader {
     fn sized(&mut self) -> Result<Vec<u8>, StoreError> {
         let len = self.u32()?;
         if u64::from(len) > MAX_VALUE_BYTES {
-            return Err(StoreError::corrupt(self.what.clone(), format!("frame of {len} bytes")));
+            return Err(StoreError::corrupt(
+                self.what.clone(),
+                format!("frame of {len} bytes"),
+            ));
         }
         let mut buf = vec![0u8; len as usize];
         self.take(&mut buf)?;
@@ -188,21 +208,40 @@ impl SnapshotReader {
             self.take(&mut count)?;
             let expected = self.input.crc.clone().finalize();
             let mut crc = [0u8; 4];
-            self.input.inner.read_exact(&mut crc).map_err(|e| StoreError::corrupt(self.what.clone(), format!("truncated: {e}")))?;
+            self.input
+                .inner
+                .read_exact(&mut crc)
+                .map_err(|e| StoreError::corrupt(self.what.clone(), format!("truncated: {e}")))?;
             if u64::from_le_bytes(count) != self.frames {
-                return Err(StoreError::corrupt(self.what.clone(), "frame count does not match"));
+                return Err(StoreError::corrupt(
+                    self.what.clone(),
+                    "frame count does not match",
+                ));
             }
             if u32::from_le_bytes(crc) != expected {
-                return Err(StoreError::corrupt(self.what.clone(), "checksum does not match"));
+                return Err(StoreError::corrupt(
+                    self.what.clone(),
+                    "checksum does not match",
+                ));
             }
             let mut rest = [0u8; 1];
-            if self.input.inner.read(&mut rest).map_err(|e| StoreError::io(&self.what, e))? != 0 {
-                return Err(StoreError::corrupt(self.what.clone(), "bytes after the trailer"));
+            if self
+                .input
+                .inner
+                .read(&mut rest)
+                .map_err(|e| StoreError::io(&self.what, e))?
+                != 0
+            {
+                return Err(StoreError::corrupt(
+                    self.what.clone(),
+                    "bytes after the trailer",
+                ));
             }
             return Ok(None);
         }
-        let kind = FrameKind::from_byte(kind[0])
-            .ok_or_else(|| StoreError::corrupt(self.what.clone(), format!("unknown frame kind {}", kind[0])))?;
+        let kind = FrameKind::from_byte(kind[0]).ok_or_else(|| {
+            StoreError::corrupt(self.what.clone(), format!("unknown frame kind {}", kind[0]))
+        })?;
         let key = self.sized()?;
         let value = self.sized()?;
         self.frames += 1;
@@ -223,7 +262,8 @@ mod tests {
     fn write(path: &Path, frames: u32) {
         let mut w = SnapshotWriter::create(path, &"meta".to_string()).unwrap();
         for i in 0..frames {
-            w.frame(FrameKind::Record, format!("k{i}").as_bytes(), b"value").unwrap();
+            w.frame(FrameKind::Record, format!("k{i}").as_bytes(), b"value")
+                .unwrap();
         }
         w.finish().unwrap();
     }
@@ -247,7 +287,10 @@ mod tests {
         for cut in [bytes.len() - 1, bytes.len() - 5, bytes.len() / 2, 20] {
             std::fs::write(&path, &bytes[..cut]).unwrap();
             let r = SnapshotReader::open::<String>(&path).and_then(|(_, r)| r.verify());
-            assert!(matches!(r, Err(StoreError::Corrupt { .. })), "cut at {cut}: {r:?}");
+            assert!(
+                matches!(r, Err(StoreError::Corrupt { .. })),
+                "cut at {cut}: {r:?}"
+            );
         }
         let mut flipped = bytes.clone();
         flipped[bytes.len() / 2] ^= 0x01;

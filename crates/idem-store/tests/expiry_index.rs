@@ -15,13 +15,20 @@ fn id(key: &str) -> KeyId {
 }
 
 fn stamp(wall_ms: u64) -> Stamp {
-    Stamp { hlc: HlcTimestamp::new(wall_ms, 0), term: 1, term_elapsed_ms: wall_ms - 1_000_000 }
+    Stamp {
+        hlc: HlcTimestamp::new(wall_ms, 0),
+        term: 1,
+        term_elapsed_ms: wall_ms - 1_000_000,
+    }
 }
 
 fn entry(index: u64, wall_ms: u64, command: Command) -> Entry<TestTypes> {
     Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-        payload: EntryPayload::Normal(StampedCommand { stamp: stamp(wall_ms), command }),
+        payload: EntryPayload::Normal(StampedCommand {
+            stamp: stamp(wall_ms),
+            command,
+        }),
     }
 }
 
@@ -60,23 +67,51 @@ async fn the_index_lists_due_records_in_deadline_order_and_follows_changes() {
     // "soon": completed at t+10, retained 2 s. "late": abandoned, lease 1 s + 10 s.
     assert_eq!(r.due_for_purge(t + 2_009, 10).unwrap(), Vec::<KeyId>::new());
     assert_eq!(r.due_for_purge(t + 2_010, 10).unwrap(), vec![id("soon")]);
-    assert_eq!(r.due_for_purge(t + 20_000, 10).unwrap(), vec![id("soon"), id("late")]);
+    assert_eq!(
+        r.due_for_purge(t + 20_000, 10).unwrap(),
+        vec![id("soon"), id("late")]
+    );
     assert_eq!(r.due_for_purge(t + 20_000, 1).unwrap(), vec![id("soon")]);
 
-    let purge = Command::Purge(Purge { ids: vec![id("soon"), id("late")] });
-    let out = store.state_machine.apply(vec![entry(4, t + 5_000, purge)]).await.unwrap();
-    let Some(Some(Outcome::Purge(p))) = out.into_iter().next() else { panic!("no purge outcome") };
+    let purge = Command::Purge(Purge {
+        ids: vec![id("soon"), id("late")],
+    });
+    let out = store
+        .state_machine
+        .apply(vec![entry(4, t + 5_000, purge)])
+        .await
+        .unwrap();
+    let Some(Some(Outcome::Purge(p))) = out.into_iter().next() else {
+        panic!("no purge outcome")
+    };
     assert_eq!(p.purged, vec![id("soon")]);
     assert_eq!(p.next_due_in_ms, Some(6_000));
     assert_eq!(r.due_for_purge(t + 20_000, 10).unwrap(), vec![id("late")]);
 
     // A follower that installs a snapshot gets the same index.
-    let snapshot = store.state_machine.get_snapshot_builder().await.build_snapshot().await.unwrap();
+    let snapshot = store
+        .state_machine
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
     let other_dir = tempfile::tempdir().unwrap();
     let mut other = Store::<TestTypes>::open(other_dir.path()).unwrap();
-    let mut incoming = other.state_machine.begin_receiving_snapshot().await.unwrap();
+    let mut incoming = other
+        .state_machine
+        .begin_receiving_snapshot()
+        .await
+        .unwrap();
     *incoming = *snapshot.snapshot;
-    other.state_machine.install_snapshot(&snapshot.meta, incoming).await.unwrap();
-    assert_eq!(other.reader.due_for_purge(t + 20_000, 10).unwrap(), vec![id("late")]);
+    other
+        .state_machine
+        .install_snapshot(&snapshot.meta, incoming)
+        .await
+        .unwrap();
+    assert_eq!(
+        other.reader.due_for_purge(t + 20_000, 10).unwrap(),
+        vec![id("late")]
+    );
     assert!(other.reader.raw_record(&id("late")).unwrap().is_some());
 }

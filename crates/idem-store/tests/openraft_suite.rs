@@ -9,10 +9,19 @@ use common::TestTypes;
 
 struct Builder;
 
-impl StoreBuilder<TestTypes, LogStore<TestTypes>, StateMachineStore<TestTypes>, tempfile::TempDir> for Builder {
+impl StoreBuilder<TestTypes, LogStore<TestTypes>, StateMachineStore<TestTypes>, tempfile::TempDir>
+    for Builder
+{
     async fn build(
         &self,
-    ) -> Result<(tempfile::TempDir, LogStore<TestTypes>, StateMachineStore<TestTypes>), StorageError<u64>> {
+    ) -> Result<
+        (
+            tempfile::TempDir,
+            LogStore<TestTypes>,
+            StateMachineStore<TestTypes>,
+        ),
+        StorageError<u64>,
+    > {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::<TestTypes>::open(dir.path()).expect("open store");
         Ok((dir, store.log, store.state_machine))

@@ -5,7 +5,11 @@ use std::process::ExitCode;
 use clap::Parser;
 
 #[derive(Debug, Parser)]
-#[command(name = "idem-bench", version, about = "Measure idem, etcd or Redis with the same client")]
+#[command(
+    name = "idem-bench",
+    version,
+    about = "Measure idem, etcd or Redis with the same client"
+)]
 struct Cli {
     #[command(flatten)]
     bench: idem_bench::BenchArgs,

@@ -39,7 +39,10 @@ impl IdemClient {
     }
 
     pub async fn complete(&mut self, key: &str, token: u64) -> OpResult {
-        match self.post(key, "complete", complete_body(token, &self.value)).await {
+        match self
+            .post(key, "complete", complete_body(token, &self.value))
+            .await
+        {
             Ok(reply) => classify_complete(&reply),
             Err(error) => error.into(),
         }
@@ -65,7 +68,9 @@ pub fn key_path(namespace: &str, key: &str, action: &str) -> String {
 
 pub fn reserve_body(lease_ms: u64, retain_ms: Option<u64>) -> Vec<u8> {
     match retain_ms {
-        Some(retain_ms) => json!({ "fingerprint": FINGERPRINT, "lease_ms": lease_ms, "retain_ms": retain_ms }),
+        Some(retain_ms) => {
+            json!({ "fingerprint": FINGERPRINT, "lease_ms": lease_ms, "retain_ms": retain_ms })
+        }
         None => json!({ "fingerprint": FINGERPRINT, "lease_ms": lease_ms }),
     }
     .to_string()
@@ -73,7 +78,9 @@ pub fn reserve_body(lease_ms: u64, retain_ms: Option<u64>) -> Vec<u8> {
 }
 
 pub fn complete_body(token: u64, value: &str) -> Vec<u8> {
-    json!({ "token": token, "response": { "status": 200, "headers": {}, "body": value } }).to_string().into_bytes()
+    json!({ "token": token, "response": { "status": 200, "headers": {}, "body": value } })
+        .to_string()
+        .into_bytes()
 }
 
 #[derive(Deserialize)]
@@ -87,10 +94,14 @@ pub fn classify_reserve(reply: &HttpReply) -> Reservation {
     let status = Reply::Http(reply.status);
     match reply.status {
         201 => match serde_json::from_slice::<Reserved>(&reply.body) {
-            Ok(reserved) => Reservation::Granted { token: reserved.token, reply: status },
-            Err(error) => {
-                Reservation::Refused(OpResult::unexpected(Reply::Protocol, format!("201 without a token: {error}")))
-            }
+            Ok(reserved) => Reservation::Granted {
+                token: reserved.token,
+                reply: status,
+            },
+            Err(error) => Reservation::Refused(OpResult::unexpected(
+                Reply::Protocol,
+                format!("201 without a token: {error}"),
+            )),
         },
         200 | 409 => Reservation::Refused(OpResult::new(Outcome::Conflict, status)),
         _ => Reservation::Refused(OpResult::unexpected(status, excerpt(&reply.body))),
@@ -112,7 +123,10 @@ pub fn classify_replay(reply: &HttpReply) -> OpResult {
     let status = Reply::Http(reply.status);
     match reply.status {
         200 => OpResult::new(Outcome::Ok, status),
-        _ => OpResult::unexpected(status, format!("expected a 200 replay: {}", excerpt(&reply.body))),
+        _ => OpResult::unexpected(
+            status,
+            format!("expected a 200 replay: {}", excerpt(&reply.body)),
+        ),
     }
 }
 
@@ -122,18 +136,36 @@ mod tests {
     use bytes::Bytes;
 
     fn reply(status: u16, body: &str) -> HttpReply {
-        HttpReply { status, body: Bytes::from(body.to_string()) }
+        HttpReply {
+            status,
+            body: Bytes::from(body.to_string()),
+        }
     }
 
     #[test]
     fn requests_follow_the_api() {
-        assert_eq!(key_path("bench", "r1-k3", "reserve"), "/v1/ns/bench/keys/r1-k3/reserve");
-        let reserve: serde_json::Value = serde_json::from_slice(&reserve_body(30000, None)).expect("json");
-        assert_eq!(reserve, json!({"fingerprint": "idem-bench", "lease_ms": 30000}));
-        let reserve: serde_json::Value = serde_json::from_slice(&reserve_body(30000, Some(60000))).expect("json");
-        assert_eq!(reserve, json!({"fingerprint": "idem-bench", "lease_ms": 30000, "retain_ms": 60000}));
-        let complete: serde_json::Value = serde_json::from_slice(&complete_body(7, "vv")).expect("json");
-        assert_eq!(complete, json!({"token": 7, "response": {"status": 200, "headers": {}, "body": "vv"}}));
+        assert_eq!(
+            key_path("bench", "r1-k3", "reserve"),
+            "/v1/ns/bench/keys/r1-k3/reserve"
+        );
+        let reserve: serde_json::Value =
+            serde_json::from_slice(&reserve_body(30000, None)).expect("json");
+        assert_eq!(
+            reserve,
+            json!({"fingerprint": "idem-bench", "lease_ms": 30000})
+        );
+        let reserve: serde_json::Value =
+            serde_json::from_slice(&reserve_body(30000, Some(60000))).expect("json");
+        assert_eq!(
+            reserve,
+            json!({"fingerprint": "idem-bench", "lease_ms": 30000, "retain_ms": 60000})
+        );
+        let complete: serde_json::Value =
+            serde_json::from_slice(&complete_body(7, "vv")).expect("json");
+        assert_eq!(
+            complete,
+            json!({"token": 7, "response": {"status": 200, "headers": {}, "body": "vv"}})
+        );
     }
 
     #[test]
@@ -142,17 +174,33 @@ mod tests {
             201,
             r#"{"outcome":"reserved","token":17,"lease_expires_at_ms":1,"takeover":false}"#,
         ));
-        assert_eq!(granted, Reservation::Granted { token: 17, reply: Reply::Http(201) });
+        assert_eq!(
+            granted,
+            Reservation::Granted {
+                token: 17,
+                reply: Reply::Http(201)
+            }
+        );
         for status in [200, 409] {
             let Reservation::Refused(result) = classify_reserve(&reply(status, "{}")) else {
                 panic!("{status} granted")
             };
             assert_eq!(result.outcome, Outcome::Conflict);
         }
-        let Reservation::Refused(result) = classify_reserve(&reply(503, "unavailable")) else { panic!("503 granted") };
-        assert_eq!((result.outcome, result.reply), (Outcome::Error, Reply::Http(503)));
-        let Reservation::Refused(result) = classify_reserve(&reply(201, "not json")) else { panic!("granted") };
-        assert_eq!((result.outcome, result.reply), (Outcome::Error, Reply::Protocol));
+        let Reservation::Refused(result) = classify_reserve(&reply(503, "unavailable")) else {
+            panic!("503 granted")
+        };
+        assert_eq!(
+            (result.outcome, result.reply),
+            (Outcome::Error, Reply::Http(503))
+        );
+        let Reservation::Refused(result) = classify_reserve(&reply(201, "not json")) else {
+            panic!("granted")
+        };
+        assert_eq!(
+            (result.outcome, result.reply),
+            (Outcome::Error, Reply::Protocol)
+        );
     }
 
     #[test]
@@ -160,6 +208,9 @@ mod tests {
         assert_eq!(classify_replay(&reply(200, "{}")).outcome, Outcome::Ok);
         assert_eq!(classify_replay(&reply(201, "{}")).outcome, Outcome::Error);
         assert_eq!(classify_complete(&reply(200, "{}")).outcome, Outcome::Ok);
-        assert_eq!(classify_complete(&reply(409, "{}")).outcome, Outcome::Conflict);
+        assert_eq!(
+            classify_complete(&reply(409, "{}")).outcome,
+            Outcome::Conflict
+        );
     }
 }

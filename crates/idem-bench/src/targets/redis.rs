@@ -29,14 +29,23 @@ impl RedisClient {
 
     pub async fn reserve(&mut self, key: &str) -> Reservation {
         let key = format!("{KEY_PREFIX}{key}");
-        let args: [&[u8]; 6] = [b"SET", key.as_bytes(), b"in_progress", b"NX", b"PX", self.lease_ms.as_bytes()];
+        let args: [&[u8]; 6] = [
+            b"SET",
+            key.as_bytes(),
+            b"in_progress",
+            b"NX",
+            b"PX",
+            self.lease_ms.as_bytes(),
+        ];
         match self.connection.command(&args).await {
-            Ok(RespValue::Simple(s)) if s == "OK" => {
-                Reservation::Granted { token: 0, reply: Reply::Redis(RedisReply::Ok) }
-            }
-            Ok(RespValue::Bulk(None)) => {
-                Reservation::Refused(OpResult::new(Outcome::Conflict, Reply::Redis(RedisReply::Nil)))
-            }
+            Ok(RespValue::Simple(s)) if s == "OK" => Reservation::Granted {
+                token: 0,
+                reply: Reply::Redis(RedisReply::Ok),
+            },
+            Ok(RespValue::Bulk(None)) => Reservation::Refused(OpResult::new(
+                Outcome::Conflict,
+                Reply::Redis(RedisReply::Nil),
+            )),
             Ok(other) => Reservation::Refused(unexpected(other)),
             Err(error) => Reservation::Refused(error.into()),
         }
@@ -45,9 +54,17 @@ impl RedisClient {
     pub async fn complete(&mut self, key: &str) -> OpResult {
         let key = format!("{KEY_PREFIX}{key}");
         let retain = RETAIN_MS.to_string();
-        let args: [&[u8]; 5] = [b"SET", key.as_bytes(), self.value.as_bytes(), b"PX", retain.as_bytes()];
+        let args: [&[u8]; 5] = [
+            b"SET",
+            key.as_bytes(),
+            self.value.as_bytes(),
+            b"PX",
+            retain.as_bytes(),
+        ];
         match self.connection.command(&args).await {
-            Ok(RespValue::Simple(s)) if s == "OK" => OpResult::new(Outcome::Ok, Reply::Redis(RedisReply::Ok)),
+            Ok(RespValue::Simple(s)) if s == "OK" => {
+                OpResult::new(Outcome::Ok, Reply::Redis(RedisReply::Ok))
+            }
             Ok(other) => unexpected(other),
             Err(error) => error.into(),
         }
@@ -56,8 +73,12 @@ impl RedisClient {
     pub async fn replay(&mut self, key: &str) -> OpResult {
         let key = format!("{KEY_PREFIX}{key}");
         match self.connection.command(&[b"GET", key.as_bytes()]).await {
-            Ok(RespValue::Bulk(Some(_))) => OpResult::new(Outcome::Ok, Reply::Redis(RedisReply::Value)),
-            Ok(RespValue::Bulk(None)) => OpResult::unexpected(Reply::Redis(RedisReply::Nil), "GET found no key"),
+            Ok(RespValue::Bulk(Some(_))) => {
+                OpResult::new(Outcome::Ok, Reply::Redis(RedisReply::Value))
+            }
+            Ok(RespValue::Bulk(None)) => {
+                OpResult::unexpected(Reply::Redis(RedisReply::Nil), "GET found no key")
+            }
             Ok(other) => unexpected(other),
             Err(error) => error.into(),
         }

@@ -41,7 +41,13 @@ impl FakeServer {
     }
 
     pub fn requests(&self, kind: &str) -> u64 {
-        self.store.requests.lock().unwrap().get(kind).copied().unwrap_or(0)
+        self.store
+            .requests
+            .lock()
+            .unwrap()
+            .get(kind)
+            .copied()
+            .unwrap_or(0)
     }
 }
 
@@ -49,11 +55,15 @@ impl FakeServer {
 pub fn start_http() -> FakeServer {
     start(|listener, store| async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let store = store.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |request| answer_http(store.clone(), request));
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             });
         }
     })
@@ -63,7 +73,9 @@ pub fn start_http() -> FakeServer {
 pub fn start_redis() -> FakeServer {
     start(|listener, store| async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             tokio::spawn(serve_redis(stream, store.clone()));
         }
     })
@@ -78,14 +90,20 @@ where
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let thread_store = store.clone();
     std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         runtime.block_on(async move {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
             serve(listener, thread_store).await;
         });
     });
-    FakeServer { addr: addr_rx.recv().unwrap(), store }
+    FakeServer {
+        addr: addr_rx.recv().unwrap(),
+        store,
+    }
 }
 
 fn reply(status: u16, body: Value) -> Response<Full<Bytes>> {
@@ -131,21 +149,38 @@ async fn answer_http(
                         json!({"outcome": "reserved", "token": token, "lease_expires_at_ms": 1, "takeover": false}),
                     )
                 }
-                Some(false) => reply(409, json!({"outcome": "in_progress", "retry_after_ms": 1000})),
-                Some(true) => reply(200, json!({"outcome": "completed", "response": {"status": 200}, "token": 1})),
+                Some(false) => reply(
+                    409,
+                    json!({"outcome": "in_progress", "retry_after_ms": 1000}),
+                ),
+                Some(true) => reply(
+                    200,
+                    json!({"outcome": "completed", "response": {"status": 200}, "token": 1}),
+                ),
             }
         }
         "complete" => {
             keys.insert(segments[4].to_string(), true);
-            reply(200, json!({"outcome": "completed", "token": body["token"], "retain_until_ms": 1, "replayed": false}))
+            reply(
+                200,
+                json!({"outcome": "completed", "token": body["token"], "retain_until_ms": 1, "replayed": false}),
+            )
         }
         "txn" => {
-            let key = body["compare"][0]["key"].as_str().unwrap_or_default().to_string();
+            let key = body["compare"][0]["key"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             match keys.entry(key) {
-                Entry::Occupied(_) => reply(200, json!({"header": {"revision": token.to_string()}})),
+                Entry::Occupied(_) => {
+                    reply(200, json!({"header": {"revision": token.to_string()}}))
+                }
                 Entry::Vacant(vacant) => {
                     vacant.insert(false);
-                    reply(200, json!({"header": {"revision": token.to_string()}, "succeeded": true, "responses": [{}]}))
+                    reply(
+                        200,
+                        json!({"header": {"revision": token.to_string()}, "succeeded": true, "responses": [{}]}),
+                    )
                 }
             }
         }
@@ -156,7 +191,10 @@ async fn answer_http(
         "range" => {
             let key = body["key"].as_str().unwrap_or_default();
             if keys.contains_key(key) {
-                reply(200, json!({"header": {}, "kvs": [{"key": key, "value": "dg=="}], "count": "1"}))
+                reply(
+                    200,
+                    json!({"header": {}, "kvs": [{"key": key, "value": "dg=="}], "count": "1"}),
+                )
             } else {
                 reply(200, json!({"header": {}}))
             }
@@ -170,12 +208,21 @@ async fn serve_redis(stream: TcpStream, store: Arc<Store>) {
     let mut stream = BufReader::new(stream);
     while let Some(args) = read_command(&mut stream).await {
         let name = String::from_utf8_lossy(&args[0]).to_uppercase();
-        *store.requests.lock().unwrap().entry(if name == "GET" { "get" } else { "set" }).or_insert(0) += 1;
-        let key = String::from_utf8_lossy(args.get(1).map(Vec::as_slice).unwrap_or_default()).to_string();
+        *store
+            .requests
+            .lock()
+            .unwrap()
+            .entry(if name == "GET" { "get" } else { "set" })
+            .or_insert(0) += 1;
+        let key =
+            String::from_utf8_lossy(args.get(1).map(Vec::as_slice).unwrap_or_default()).to_string();
         let answer: Vec<u8> = {
             let mut keys = store.keys.lock().unwrap();
             match name.as_str() {
-                "SET" if args.iter().any(|a| a.eq_ignore_ascii_case(b"NX")) && keys.contains_key(&key) => {
+                "SET"
+                    if args.iter().any(|a| a.eq_ignore_ascii_case(b"NX"))
+                        && keys.contains_key(&key) =>
+                {
                     b"$-1\r\n".to_vec()
                 }
                 "SET" => {

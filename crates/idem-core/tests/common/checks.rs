@@ -90,7 +90,13 @@ pub fn violations(trace: &[Event]) -> Vec<Violation> {
             continue;
         }
         let m = keys.entry(event.sent.key.clone()).or_default();
-        let mut v = |property: Property, detail: String| found.push(Violation { property, line, detail });
+        let mut v = |property: Property, detail: String| {
+            found.push(Violation {
+                property,
+                line,
+                detail,
+            })
+        };
         observe(m, event, &mut v);
     }
     found
@@ -98,9 +104,18 @@ pub fn violations(trace: &[Event]) -> Vec<Violation> {
 
 /// `Ok` when no line of the trace violates `property`.
 pub fn check(trace: &[Event], property: Property) -> Result<(), String> {
-    match violations(trace).into_iter().find(|v| v.property == property) {
+    match violations(trace)
+        .into_iter()
+        .find(|v| v.property == property)
+    {
         None => Ok(()),
-        Some(v) => Err(format!("{:?} violated at line {}: {}\n{:#?}", v.property, v.line, v.detail, trace.get(v.line))),
+        Some(v) => Err(format!(
+            "{:?} violated at line {}: {}\n{:#?}",
+            v.property,
+            v.line,
+            v.detail,
+            trace.get(v.line)
+        )),
     }
 }
 
@@ -111,30 +126,60 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
     match &e.observed {
         Observed::Outcome(Outcome::Reserve(o)) => {
             let fp = &sent.fingerprint;
-            if m.owner.is_none() && m.done.is_none() && !matches!(o, ReserveOutcome::Reserved { takeover: false, .. }) {
+            if m.owner.is_none()
+                && m.done.is_none()
+                && !matches!(
+                    o,
+                    ReserveOutcome::Reserved {
+                        takeover: false,
+                        ..
+                    }
+                )
+            {
                 v(Progress, format!("a free key was not granted: {o:?}"));
             }
             if let Some(d) = &m.done {
-                if d.retained(t) && &d.fingerprint == fp && !matches!(o, ReserveOutcome::Completed { .. }) {
-                    v(Progress, format!("a retained completion was not replayed: {o:?}"));
+                if d.retained(t)
+                    && &d.fingerprint == fp
+                    && !matches!(o, ReserveOutcome::Completed { .. })
+                {
+                    v(
+                        Progress,
+                        format!("a retained completion was not replayed: {o:?}"),
+                    );
                 }
             }
             match o {
                 ReserveOutcome::Reserved { token, .. } => {
                     if m.last_token.is_some_and(|p| *token <= p) {
-                        v(TokensIncrease, format!("token {token} after {:?}", m.last_token));
+                        v(
+                            TokensIncrease,
+                            format!("token {token} after {:?}", m.last_token),
+                        );
                     }
                     if let Some(owner) = &m.owner {
                         if owner.lease_live(t) {
-                            v(NoEarlyTakeover, format!("granted {token} while {} held a live lease", owner.token));
+                            v(
+                                NoEarlyTakeover,
+                                format!("granted {token} while {} held a live lease", owner.token),
+                            );
                         }
                         if &owner.fingerprint != fp && owner.surely_remembered(t) {
-                            v(FingerprintBinding, format!("{fp:?} took a key reserved for {:?}", owner.fingerprint));
+                            v(
+                                FingerprintBinding,
+                                format!("{fp:?} took a key reserved for {:?}", owner.fingerprint),
+                            );
                         }
                     }
                     if let Some(d) = &m.done {
                         if d.retained(t) {
-                            v(CompletedStable, format!("completion by {} forgotten before its retention ended", d.token));
+                            v(
+                                CompletedStable,
+                                format!(
+                                    "completion by {} forgotten before its retention ended",
+                                    d.token
+                                ),
+                            );
                         }
                     }
                     m.last_token = Some(*token);
@@ -148,20 +193,33 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                     m.done = None;
                 }
                 ReserveOutcome::InProgress { .. } => match &m.owner {
-                    None => v(Progress, "in_progress reported for a key nobody owns".into()),
-                    Some(owner) if &owner.fingerprint != fp => {
-                        v(FingerprintBinding, format!("{fp:?} was told in_progress for {:?}", owner.fingerprint))
-                    }
+                    None => v(
+                        Progress,
+                        "in_progress reported for a key nobody owns".into(),
+                    ),
+                    Some(owner) if &owner.fingerprint != fp => v(
+                        FingerprintBinding,
+                        format!("{fp:?} was told in_progress for {:?}", owner.fingerprint),
+                    ),
                     Some(_) => {}
                 },
                 ReserveOutcome::Completed { response, .. } => match &m.done {
-                    None => v(CompletedStable, "replayed a completion that was never stored".into()),
+                    None => v(
+                        CompletedStable,
+                        "replayed a completion that was never stored".into(),
+                    ),
                     Some(d) => {
                         if &d.response != response {
-                            v(CompletedStable, format!("replayed {response:?}, stored {:?}", d.response));
+                            v(
+                                CompletedStable,
+                                format!("replayed {response:?}, stored {:?}", d.response),
+                            );
                         }
                         if &d.fingerprint != fp {
-                            v(FingerprintBinding, format!("{fp:?} got the response of {:?}", d.fingerprint));
+                            v(
+                                FingerprintBinding,
+                                format!("{fp:?} got the response of {:?}", d.fingerprint),
+                            );
                         }
                     }
                 },
@@ -169,10 +227,16 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                     let differs = m.owner.as_ref().is_some_and(|o| &o.fingerprint != fp)
                         || m.done.as_ref().is_some_and(|d| &d.fingerprint != fp);
                     if !differs {
-                        v(Progress, "fingerprint mismatch reported for a matching fingerprint".into());
+                        v(
+                            Progress,
+                            "fingerprint mismatch reported for a matching fingerprint".into(),
+                        );
                     }
                 }
-                ReserveOutcome::KeyNotMinted => v(Progress, "key_not_minted in a namespace that does not require it".into()),
+                ReserveOutcome::KeyNotMinted => v(
+                    Progress,
+                    "key_not_minted in a namespace that does not require it".into(),
+                ),
             }
         }
         Observed::Outcome(Outcome::Heartbeat(o)) => {
@@ -185,7 +249,13 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                             owner.lease_ms = l;
                         }
                     }
-                    _ => v(SingleOwner, format!("heartbeat with {k:?} accepted; owner is {:?}", m.owner.as_ref().map(|o| o.token))),
+                    _ => v(
+                        SingleOwner,
+                        format!(
+                            "heartbeat with {k:?} accepted; owner is {:?}",
+                            m.owner.as_ref().map(|o| o.token)
+                        ),
+                    ),
                 },
                 HeartbeatOutcome::Lost(_) => refused_owner(m, k, t, v),
             }
@@ -204,22 +274,39 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                         });
                     }
                     owner => {
-                        v(SingleOwner, format!("complete with {k:?} accepted; owner is {:?}", owner.as_ref().map(|o| o.token)));
+                        v(
+                            SingleOwner,
+                            format!(
+                                "complete with {k:?} accepted; owner is {:?}",
+                                owner.as_ref().map(|o| o.token)
+                            ),
+                        );
                         m.owner = owner;
                     }
                 },
                 CompleteOutcome::AlreadyCompleted { .. } => match &m.done {
-                    Some(d) if Some(d.token) == k && Some(&d.response) == sent.response.as_ref() => {}
-                    _ => v(SingleOwner, format!("complete with {k:?} called idempotent, but it did not complete")),
+                    Some(d)
+                        if Some(d.token) == k && Some(&d.response) == sent.response.as_ref() => {}
+                    _ => v(
+                        SingleOwner,
+                        format!("complete with {k:?} called idempotent, but it did not complete"),
+                    ),
                 },
                 CompleteOutcome::ConflictingResponse { .. } => match &m.done {
-                    Some(d) if Some(d.token) == k && Some(&d.response) != sent.response.as_ref() => {}
+                    Some(d)
+                        if Some(d.token) == k && Some(&d.response) != sent.response.as_ref() => {}
                     _ => v(Progress, format!("complete with {k:?} called conflicting")),
                 },
                 CompleteOutcome::Lost(_) => {
                     refused_owner(m, k, t, v);
-                    if m.done.as_ref().is_some_and(|d| Some(d.token) == k && d.retained(t)) {
-                        v(Progress, "a repeated completion by its owner was refused as lost".into());
+                    if m.done
+                        .as_ref()
+                        .is_some_and(|d| Some(d.token) == k && d.retained(t))
+                    {
+                        v(
+                            Progress,
+                            "a repeated completion by its owner was refused as lost".into(),
+                        );
                     }
                 }
             }
@@ -229,7 +316,13 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
             match o {
                 ReleaseOutcome::Released { .. } => match &m.owner {
                     Some(owner) if Some(owner.token) == k => m.owner = None,
-                    _ => v(SingleOwner, format!("release with {k:?} accepted; owner is {:?}", m.owner.as_ref().map(|o| o.token))),
+                    _ => v(
+                        SingleOwner,
+                        format!(
+                            "release with {k:?} accepted; owner is {:?}",
+                            m.owner.as_ref().map(|o| o.token)
+                        ),
+                    ),
                 },
                 ReleaseOutcome::Lost(_) => refused_owner(m, k, t, v),
             }
@@ -237,17 +330,30 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
         Observed::Read(record) => match record {
             Some(Record::InProgress(r)) => {
                 if m.owner.as_ref().map(|o| o.token) != Some(r.token) {
-                    v(SingleOwner, format!("read shows owner {}, model {:?}", r.token, m.owner.as_ref().map(|o| o.token)));
+                    v(
+                        SingleOwner,
+                        format!(
+                            "read shows owner {}, model {:?}",
+                            r.token,
+                            m.owner.as_ref().map(|o| o.token)
+                        ),
+                    );
                 }
             }
             Some(Record::Completed(c)) => match &m.done {
                 Some(d) if d.token == c.token && d.response == c.response => {}
-                _ => v(CompletedStable, format!("read shows completion by {} that the model lacks", c.token)),
+                _ => v(
+                    CompletedStable,
+                    format!("read shows completion by {} that the model lacks", c.token),
+                ),
             },
             Some(Record::Minted(_)) => v(Progress, "read shows a minted key nobody minted".into()),
             None => {
                 if m.done.as_ref().is_some_and(|d| d.retained(t)) {
-                    v(CompletedStable, "a retained completion reads as absent".into());
+                    v(
+                        CompletedStable,
+                        "a retained completion reads as absent".into(),
+                    );
                 }
                 if m.owner.as_ref().is_some_and(|o| o.surely_remembered(t)) {
                     v(Progress, "an owned key reads as absent".into());
@@ -260,10 +366,18 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
 
 /// A token was refused: that is wrong if it is the owner's and the
 /// reservation cannot have been forgotten yet.
-fn refused_owner(m: &KeyModel, token: Option<FencingToken>, t: u64, v: &mut impl FnMut(Property, String)) {
+fn refused_owner(
+    m: &KeyModel,
+    token: Option<FencingToken>,
+    t: u64,
+    v: &mut impl FnMut(Property, String),
+) {
     if let Some(owner) = &m.owner {
         if Some(owner.token) == token && owner.surely_remembered(t) {
-            v(Property::Progress, format!("the owner's token {} was refused", owner.token));
+            v(
+                Property::Progress,
+                format!("the owner's token {} was refused", owner.token),
+            );
         }
     }
 }

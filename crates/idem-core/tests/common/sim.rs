@@ -79,14 +79,25 @@ impl Sim {
         } else {
             HlcTimestamp::new(self.hlc.wall_ms, self.hlc.logical + 1)
         };
-        Stamp { hlc: self.hlc, term: self.term, term_elapsed_ms: self.real_ms - self.term_start_real_ms }
+        Stamp {
+            hlc: self.hlc,
+            term: self.term,
+            term_elapsed_ms: self.real_ms - self.term_start_real_ms,
+        }
     }
 
     /// Stamps, appends and applies one command.
     pub fn submit(&mut self, command: Command) -> Outcome {
         self.index += 1;
         let stamp = self.stamp();
-        let entry = Entry { position: LogPosition { term: self.term, index: self.index }, stamp, command };
+        let entry = Entry {
+            position: LogPosition {
+                term: self.term,
+                index: self.index,
+            },
+            stamp,
+            command,
+        };
         let outcome = match apply_with_planted_bug(&mut self.store, &entry, self.bug) {
             Ok(o) => o,
             Err(never) => match never {},
@@ -112,7 +123,12 @@ impl Sim {
         }
     }
 
-    pub fn reserve(&mut self, key: &str, fingerprint: Option<&str>, lease_ms: Option<u64>) -> ReserveOutcome {
+    pub fn reserve(
+        &mut self,
+        key: &str,
+        fingerprint: Option<&str>,
+        lease_ms: Option<u64>,
+    ) -> ReserveOutcome {
         self.reserve_with(key, fingerprint, lease_ms, None)
     }
 
@@ -135,7 +151,12 @@ impl Sim {
         }
     }
 
-    pub fn heartbeat(&mut self, key: &str, token: FencingToken, lease_ms: Option<u64>) -> HeartbeatOutcome {
+    pub fn heartbeat(
+        &mut self,
+        key: &str,
+        token: FencingToken,
+        lease_ms: Option<u64>,
+    ) -> HeartbeatOutcome {
         let cmd = Command::Heartbeat(Heartbeat {
             id: id(key),
             token,
@@ -148,7 +169,11 @@ impl Sim {
     }
 
     pub fn complete(&mut self, key: &str, token: FencingToken, body: &str) -> CompleteOutcome {
-        let cmd = Command::Complete(Complete { id: id(key), token, response: response(body) });
+        let cmd = Command::Complete(Complete {
+            id: id(key),
+            token,
+            response: response(body),
+        });
         match self.submit(cmd) {
             Outcome::Complete(o) => o,
             other => panic!("complete gave {other:?}"),
@@ -163,7 +188,9 @@ impl Sim {
     }
 
     pub fn purge(&mut self, keys: &[&str]) -> PurgeOutcome {
-        match self.submit(Command::Purge(Purge { ids: keys.iter().map(|k| id(k)).collect() })) {
+        match self.submit(Command::Purge(Purge {
+            ids: keys.iter().map(|k| id(k)).collect(),
+        })) {
             Outcome::Purge(o) => o,
             other => panic!("purge gave {other:?}"),
         }
@@ -173,7 +200,10 @@ impl Sim {
 pub const NS: &str = "payments";
 
 pub fn id(key: &str) -> KeyId {
-    KeyId::new(Namespace::new(NS).expect("valid namespace"), IdemKey::new(key).expect("valid key"))
+    KeyId::new(
+        Namespace::new(NS).expect("valid namespace"),
+        IdemKey::new(key).expect("valid key"),
+    )
 }
 
 pub fn response(body: &str) -> StoredResponse {

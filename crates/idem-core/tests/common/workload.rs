@@ -25,11 +25,29 @@ pub enum TokenPick {
 
 #[derive(Debug, Clone)]
 pub enum Op {
-    Reserve { key: usize, fingerprint: usize, lease_ms: u64, retain_ms: u64 },
-    Heartbeat { key: usize, pick: TokenPick, lease_ms: Option<u64> },
-    Complete { key: usize, pick: TokenPick, body: usize },
-    Release { key: usize, pick: TokenPick },
-    Get { key: usize },
+    Reserve {
+        key: usize,
+        fingerprint: usize,
+        lease_ms: u64,
+        retain_ms: u64,
+    },
+    Heartbeat {
+        key: usize,
+        pick: TokenPick,
+        lease_ms: Option<u64>,
+    },
+    Complete {
+        key: usize,
+        pick: TokenPick,
+        body: usize,
+    },
+    Release {
+        key: usize,
+        pick: TokenPick,
+    },
+    Get {
+        key: usize,
+    },
     Purge,
 }
 
@@ -126,12 +144,19 @@ pub fn run(steps: &[Step], bug: Option<PlantedBug>) -> (Sim, Vec<Event>) {
             Step::Skew(delta) => sim.skew(*delta),
             Step::Op(op) => {
                 let (sent, observed) = perform(&mut sim, op, &granted);
-                if let Observed::Outcome(Outcome::Reserve(ReserveOutcome::Reserved { token, .. })) = &observed {
+                if let Observed::Outcome(Outcome::Reserve(ReserveOutcome::Reserved {
+                    token, ..
+                })) = &observed
+                {
                     if let Op::Reserve { key, .. } = op {
                         granted.entry(*key).or_default().push(*token);
                     }
                 }
-                trace.push(Event { real_ms: sim.real_ms, sent, observed });
+                trace.push(Event {
+                    real_ms: sim.real_ms,
+                    sent,
+                    observed,
+                });
             }
         }
     }
@@ -148,7 +173,11 @@ fn resolve(pick: TokenPick, tokens: Option<&Vec<FencingToken>>) -> FencingToken 
     }
 }
 
-fn perform(sim: &mut Sim, op: &Op, granted: &BTreeMap<usize, Vec<FencingToken>>) -> (Sent, Observed) {
+fn perform(
+    sim: &mut Sim,
+    op: &Op,
+    granted: &BTreeMap<usize, Vec<FencingToken>>,
+) -> (Sent, Observed) {
     let blank = |key: usize, kind| Sent {
         key: KEYS[key].to_string(),
         kind,
@@ -159,7 +188,12 @@ fn perform(sim: &mut Sim, op: &Op, granted: &BTreeMap<usize, Vec<FencingToken>>)
         response: None,
     };
     match *op {
-        Op::Reserve { key, fingerprint, lease_ms, retain_ms } => {
+        Op::Reserve {
+            key,
+            fingerprint,
+            lease_ms,
+            retain_ms,
+        } => {
             let fp = FINGERPRINTS[fingerprint];
             let o = sim.reserve_with(KEYS[key], fp, Some(lease_ms), Some(retain_ms));
             let sent = Sent {
@@ -170,21 +204,42 @@ fn perform(sim: &mut Sim, op: &Op, granted: &BTreeMap<usize, Vec<FencingToken>>)
             };
             (sent, Observed::Outcome(Outcome::Reserve(o)))
         }
-        Op::Heartbeat { key, pick, lease_ms } => {
+        Op::Heartbeat {
+            key,
+            pick,
+            lease_ms,
+        } => {
             let token = resolve(pick, granted.get(&key));
             let o = sim.heartbeat(KEYS[key], token, lease_ms);
-            (Sent { token: Some(token), lease_ms, ..blank(key, Kind::Heartbeat) }, Observed::Outcome(Outcome::Heartbeat(o)))
+            (
+                Sent {
+                    token: Some(token),
+                    lease_ms,
+                    ..blank(key, Kind::Heartbeat)
+                },
+                Observed::Outcome(Outcome::Heartbeat(o)),
+            )
         }
         Op::Complete { key, pick, body } => {
             let token = resolve(pick, granted.get(&key));
             let o = sim.complete(KEYS[key], token, BODIES[body]);
-            let sent = Sent { token: Some(token), response: Some(response(BODIES[body])), ..blank(key, Kind::Complete) };
+            let sent = Sent {
+                token: Some(token),
+                response: Some(response(BODIES[body])),
+                ..blank(key, Kind::Complete)
+            };
             (sent, Observed::Outcome(Outcome::Complete(o)))
         }
         Op::Release { key, pick } => {
             let token = resolve(pick, granted.get(&key));
             let o = sim.release(KEYS[key], token);
-            (Sent { token: Some(token), ..blank(key, Kind::Release) }, Observed::Outcome(Outcome::Release(o)))
+            (
+                Sent {
+                    token: Some(token),
+                    ..blank(key, Kind::Release)
+                },
+                Observed::Outcome(Outcome::Release(o)),
+            )
         }
         Op::Get { key } => (blank(key, Kind::Get), Observed::Read(sim.get(KEYS[key]))),
         Op::Purge => {

@@ -114,10 +114,16 @@ pub enum KeyAction {
 }
 
 pub fn cluster(args: ClusterArgs) -> ExitCode {
-    let url = format!("{}/v1/cluster/members", args.target.url.trim_end_matches('/'));
+    let url = format!(
+        "{}/v1/cluster/members",
+        args.target.url.trim_end_matches('/')
+    );
     match args.action {
         ClusterAction::Members => show(ureq::get(&url).call()),
-        ClusterAction::Add { id, raft, http } => post(&url, json!({"id": id, "raft_addr": raft, "http_addr": http})),
+        ClusterAction::Add { id, raft, http } => post(
+            &url,
+            json!({"id": id, "raft_addr": raft, "http_addr": http}),
+        ),
         ClusterAction::Remove { id } => show(ureq::delete(&format!("{url}/{id}")).call()),
     }
 }
@@ -159,20 +165,40 @@ fn without_nulls(v: Value) -> Value {
 }
 
 fn post(url: &str, body: Value) -> ExitCode {
-    show(ureq::post(url).set("content-type", "application/json").send_string(&without_nulls(body).to_string()))
+    show(
+        ureq::post(url)
+            .set("content-type", "application/json")
+            .send_string(&without_nulls(body).to_string()),
+    )
 }
 
 pub fn key(args: KeyArgs) -> ExitCode {
     let t = &args.target;
     match args.action {
-        KeyAction::Reserve { name, fingerprint, lease_ms, retain_ms } => post(
+        KeyAction::Reserve {
+            name,
+            fingerprint,
+            lease_ms,
+            retain_ms,
+        } => post(
             &key_url(t, &name, "reserve"),
             json!({"fingerprint": fingerprint, "lease_ms": lease_ms, "retain_ms": retain_ms}),
         ),
-        KeyAction::Heartbeat { name, token, lease_ms } => {
-            post(&key_url(t, &name, "heartbeat"), json!({"token": token, "lease_ms": lease_ms}))
-        }
-        KeyAction::Complete { name, token, status, body, headers } => {
+        KeyAction::Heartbeat {
+            name,
+            token,
+            lease_ms,
+        } => post(
+            &key_url(t, &name, "heartbeat"),
+            json!({"token": token, "lease_ms": lease_ms}),
+        ),
+        KeyAction::Complete {
+            name,
+            token,
+            status,
+            body,
+            headers,
+        } => {
             let mut map = serde_json::Map::new();
             for h in headers {
                 let Some((k, v)) = h.split_once(':') else {
@@ -186,7 +212,9 @@ pub fn key(args: KeyArgs) -> ExitCode {
                 json!({"token": token, "response": {"status": status, "headers": map, "body": body}}),
             )
         }
-        KeyAction::Release { name, token } => post(&key_url(t, &name, "release"), json!({"token": token})),
+        KeyAction::Release { name, token } => {
+            post(&key_url(t, &name, "release"), json!({"token": token}))
+        }
         KeyAction::Get { name } => show(ureq::get(&key_url(t, &name, "")).call()),
     }
 }

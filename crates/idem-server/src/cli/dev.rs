@@ -33,9 +33,19 @@ pub fn run(args: DevArgs) -> ExitCode {
         return ExitCode::FAILURE;
     };
     let nodes: Vec<(u64, String, String)> = (0..3u16)
-        .map(|i| (u64::from(i) + 1, format!("127.0.0.1:{}", raft_base + i), format!("127.0.0.1:{}", args.base_port + i)))
+        .map(|i| {
+            (
+                u64::from(i) + 1,
+                format!("127.0.0.1:{}", raft_base + i),
+                format!("127.0.0.1:{}", args.base_port + i),
+            )
+        })
         .collect();
-    let peers = nodes.iter().map(|(id, r, h)| format!("{id}={r}/{h}")).collect::<Vec<_>>().join(",");
+    let peers = nodes
+        .iter()
+        .map(|(id, r, h)| format!("{id}={r}/{h}"))
+        .collect::<Vec<_>>()
+        .join(",");
     let mut children: Vec<Child> = Vec::new();
     for (id, raft, http) in &nodes {
         let dir = args.data.join(format!("node{id}"));
@@ -43,10 +53,17 @@ pub fn run(args: DevArgs) -> ExitCode {
             eprintln!("idem dev: cannot create {}: {e}", dir.display());
             return stop(children, ExitCode::FAILURE);
         }
-        let log = match std::fs::OpenOptions::new().create(true).append(true).open(dir.join("idem.log")) {
+        let log = match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("idem.log"))
+        {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("idem dev: cannot open the log file in {}: {e}", dir.display());
+                eprintln!(
+                    "idem dev: cannot open the log file in {}: {e}",
+                    dir.display()
+                );
                 return stop(children, ExitCode::FAILURE);
             }
         };
@@ -58,7 +75,17 @@ pub fn run(args: DevArgs) -> ExitCode {
             }
         };
         let child = Command::new(&exe)
-            .args(["start", "--id", &id.to_string(), "--raft", raft, "--http", http, "--peers", &peers])
+            .args([
+                "start",
+                "--id",
+                &id.to_string(),
+                "--raft",
+                raft,
+                "--http",
+                http,
+                "--peers",
+                &peers,
+            ])
             .arg("--data")
             .arg(&dir)
             .stdin(Stdio::null())
@@ -77,17 +104,27 @@ pub fn run(args: DevArgs) -> ExitCode {
     let deadline = Instant::now() + Duration::from_secs(30);
     for (id, _, http) in &nodes {
         loop {
-            if ureq::get(&format!("http://{http}/ready")).timeout(Duration::from_secs(1)).call().is_ok() {
+            if ureq::get(&format!("http://{http}/ready"))
+                .timeout(Duration::from_secs(1))
+                .call()
+                .is_ok()
+            {
                 break;
             }
             if Instant::now() > deadline {
-                eprintln!("idem dev: node {id} did not become ready; see {}", args.data.join(format!("node{id}/idem.log")).display());
+                eprintln!(
+                    "idem dev: node {id} did not become ready; see {}",
+                    args.data.join(format!("node{id}/idem.log")).display()
+                );
                 return stop(children, ExitCode::FAILURE);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    println!("idem: a three-node cluster is running (data in {}).", args.data.display());
+    println!(
+        "idem: a three-node cluster is running (data in {}).",
+        args.data.display()
+    );
     for (id, _, http) in &nodes {
         println!("  node {id}: http://{http}");
     }
@@ -106,7 +143,10 @@ pub fn run(args: DevArgs) -> ExitCode {
     while !stopping.load(Ordering::SeqCst) {
         for (i, child) in children.iter_mut().enumerate() {
             if let Ok(Some(status)) = child.try_wait() {
-                eprintln!("idem dev: node {} exited ({status}); stopping the others", i + 1);
+                eprintln!(
+                    "idem dev: node {} exited ({status}); stopping the others",
+                    i + 1
+                );
                 return stop(children, ExitCode::FAILURE);
             }
         }
@@ -119,7 +159,10 @@ pub fn run(args: DevArgs) -> ExitCode {
 /// Stops the nodes (SIGTERM, then SIGKILL after 5 s).
 fn stop(mut children: Vec<Child>, code: ExitCode) -> ExitCode {
     for child in &children {
-        let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
     }
     let deadline = Instant::now() + Duration::from_secs(5);
     for child in children.iter_mut() {

@@ -8,7 +8,11 @@ pub mod start;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "idem", version, about = "A Raft-replicated idempotency key store")]
+#[command(
+    name = "idem",
+    version,
+    about = "A Raft-replicated idempotency key store"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Commands,

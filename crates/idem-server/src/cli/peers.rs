@@ -12,7 +12,10 @@ pub fn parse_peers(text: &str) -> Result<BTreeMap<NodeId, NodeAddr>, String> {
         let (id, addrs) = item
             .split_once('=')
             .ok_or_else(|| format!("peer {item:?}: expected ID=RAFT_ADDR/HTTP_ADDR"))?;
-        let id: NodeId = id.trim().parse().map_err(|_| format!("peer {item:?}: {id:?} is not a node id"))?;
+        let id: NodeId = id
+            .trim()
+            .parse()
+            .map_err(|_| format!("peer {item:?}: {id:?} is not a node id"))?;
         let (raft, http) = match addrs.split_once('/') {
             Some((r, h)) => (r.trim().to_string(), h.trim().to_string()),
             None => (addrs.trim().to_string(), String::new()),

@@ -49,7 +49,11 @@ pub fn run(args: StartArgs) -> ExitCode {
     init_logging();
     // Storage calls run on the blocking pool; a bounded pool keeps the number
     // of threads (and their allocator arenas) small.
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(16).build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(16)
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("idem: cannot start the async runtime: {e}");
@@ -68,18 +72,27 @@ pub fn run(args: StartArgs) -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
 }
 
 async fn serve(args: StartArgs) -> Result<(), String> {
-    let me = NodeAddr { raft: args.raft.clone(), http: args.http.clone() };
+    let me = NodeAddr {
+        raft: args.raft.clone(),
+        http: args.http.clone(),
+    };
     let mut members = crate::cli::peers::parse_peers(&args.peers)?;
     match members.get(&args.id) {
         None => {
             members.insert(args.id, me.clone());
         }
         Some(listed) if listed.raft != me.raft => {
-            return Err(format!("--peers lists node {} at {}, but --raft is {}", args.id, listed.raft, me.raft));
+            return Err(format!(
+                "--peers lists node {} at {}, but --raft is {}",
+                args.id, listed.raft, me.raft
+            ));
         }
         Some(_) => {}
     }
@@ -88,9 +101,13 @@ async fn serve(args: StartArgs) -> Result<(), String> {
     config.snapshot_every = args.snapshot_every;
     config.join = args.join;
     config.purge_every = std::time::Duration::from_millis(args.purge_every_ms);
-    let node = ClusterNode::start(config)
-        .await
-        .map_err(|e| format!("cannot start node {} with data in {}: {e}", args.id, args.data.display()))?;
+    let node = ClusterNode::start(config).await.map_err(|e| {
+        format!(
+            "cannot start node {} with data in {}: {e}",
+            args.id,
+            args.data.display()
+        )
+    })?;
     let report = node.startup_report();
     tracing::info!(
         "node {} started: log {:?}..{:?} ({} entries), applied {:?}, snapshot {:?}",
@@ -101,7 +118,10 @@ async fn serve(args: StartArgs) -> Result<(), String> {
         report.last_applied_index,
         report.snapshot_index
     );
-    let limits = ApiLimits { max_stored_response_bytes: args.max_response_bytes, ..ApiLimits::default() };
+    let limits = ApiLimits {
+        max_stored_response_bytes: args.max_response_bytes,
+        ..ApiLimits::default()
+    };
     let app = router(ClusterBackend::new(node.clone()), limits);
     let listener = tokio::net::TcpListener::bind(&args.http)
         .await

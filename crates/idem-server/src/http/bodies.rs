@@ -26,7 +26,9 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for JsonObject<T> {
 }
 
 /// Deserializes `T` from a JSON object only, refusing arrays.
-fn object_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<T, D::Error> {
+fn object_only<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<T, D::Error> {
     struct ObjectVisitor<T>(PhantomData<T>);
 
     impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
@@ -67,7 +69,10 @@ impl fmt::Display for JsonNumber {
 
 /// `POST /v1/cluster/members`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a JSON object with fields id, raft_addr and optional http_addr")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with fields id, raft_addr and optional http_addr"
+)]
 pub struct AddMemberRequest {
     pub id: u64,
     pub raft_addr: String,
@@ -77,7 +82,10 @@ pub struct AddMemberRequest {
 
 /// `POST /v1/ns/{ns}/keys/{key}/reserve`; an empty body is `{}`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a JSON object with optional fields fingerprint, lease_ms, retain_ms")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with optional fields fingerprint, lease_ms, retain_ms"
+)]
 pub struct ReserveRequest {
     pub fingerprint: Option<String>,
     pub lease_ms: Option<JsonNumber>,
@@ -86,7 +94,10 @@ pub struct ReserveRequest {
 
 /// `POST /v1/ns/{ns}/keys/{key}/heartbeat`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a JSON object with fields token and optional lease_ms")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with fields token and optional lease_ms"
+)]
 pub struct HeartbeatRequest {
     pub token: JsonNumber,
     pub lease_ms: Option<JsonNumber>,
@@ -94,7 +105,10 @@ pub struct HeartbeatRequest {
 
 /// `POST /v1/ns/{ns}/keys/{key}/complete`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a JSON object with fields token and response")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with fields token and response"
+)]
 pub struct CompleteRequest {
     pub token: JsonNumber,
     #[serde(deserialize_with = "object_only")]
@@ -103,7 +117,10 @@ pub struct CompleteRequest {
 
 /// The response a completion stores, before its rules are checked.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a JSON object with fields status, optional headers and optional body")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with fields status, optional headers and optional body"
+)]
 pub struct ResponseToStore {
     pub status: JsonNumber,
     #[serde(default)]
@@ -151,9 +168,16 @@ pub struct DeriveRequest {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum ReserveReply {
     /// 201: the caller owns the key.
-    Reserved { token: FencingToken, lease_expires_at_ms: u64, takeover: bool },
+    Reserved {
+        token: FencingToken,
+        lease_expires_at_ms: u64,
+        takeover: bool,
+    },
     /// 200: the side effect already ran; replay this response.
-    Completed { response: StoredResponse, token: FencingToken },
+    Completed {
+        response: StoredResponse,
+        token: FencingToken,
+    },
     /// 409: another worker owns the key under a live lease.
     InProgress { retry_after_ms: u64 },
 }

@@ -2,13 +2,13 @@
 //! A request that breaks one is refused here, before anything is proposed.
 
 use idem_core::{
-    CanonicalPayload, Complete, FencingToken, Fingerprint, Heartbeat, KeyId, LeaseDuration, PolicyChange, Release,
-    Reserve, RetainDuration, StoredResponse,
+    CanonicalPayload, Complete, FencingToken, Fingerprint, Heartbeat, KeyId, LeaseDuration,
+    PolicyChange, Release, Reserve, RetainDuration, StoredResponse,
 };
 
 use crate::http::bodies::{
-    CompleteRequest, DeriveRequest, HeartbeatRequest, JsonNumber, PolicyRequest, ReleaseRequest, ReserveRequest,
-    ResponseToStore,
+    CompleteRequest, DeriveRequest, HeartbeatRequest, JsonNumber, PolicyRequest, ReleaseRequest,
+    ReserveRequest, ResponseToStore,
 };
 use crate::http::error::{ApiError, NumberField};
 use crate::http::limits::ApiLimits;
@@ -17,8 +17,16 @@ pub fn reserve(id: KeyId, body: ReserveRequest) -> Result<Reserve, ApiError> {
     Ok(Reserve {
         id,
         fingerprint: body.fingerprint.map(Fingerprint::new).transpose()?,
-        lease: body.lease_ms.as_ref().map(|ms| lease(NumberField::LeaseMs, ms)).transpose()?,
-        retain: body.retain_ms.as_ref().map(|ms| retain(NumberField::RetainMs, ms)).transpose()?,
+        lease: body
+            .lease_ms
+            .as_ref()
+            .map(|ms| lease(NumberField::LeaseMs, ms))
+            .transpose()?,
+        retain: body
+            .retain_ms
+            .as_ref()
+            .map(|ms| retain(NumberField::RetainMs, ms))
+            .transpose()?,
     })
 }
 
@@ -26,21 +34,40 @@ pub fn heartbeat(id: KeyId, body: HeartbeatRequest) -> Result<Heartbeat, ApiErro
     Ok(Heartbeat {
         id,
         token: token(&body.token)?,
-        lease: body.lease_ms.as_ref().map(|ms| lease(NumberField::LeaseMs, ms)).transpose()?,
+        lease: body
+            .lease_ms
+            .as_ref()
+            .map(|ms| lease(NumberField::LeaseMs, ms))
+            .transpose()?,
     })
 }
 
-pub fn complete(id: KeyId, body: CompleteRequest, limits: &ApiLimits) -> Result<Complete, ApiError> {
-    Ok(Complete { id, token: token(&body.token)?, response: stored_response(body.response, limits)? })
+pub fn complete(
+    id: KeyId,
+    body: CompleteRequest,
+    limits: &ApiLimits,
+) -> Result<Complete, ApiError> {
+    Ok(Complete {
+        id,
+        token: token(&body.token)?,
+        response: stored_response(body.response, limits)?,
+    })
 }
 
 pub fn release(id: KeyId, body: ReleaseRequest) -> Result<Release, ApiError> {
-    Ok(Release { id, token: token(&body.token)? })
+    Ok(Release {
+        id,
+        token: token(&body.token)?,
+    })
 }
 
 pub fn policy_change(body: PolicyRequest) -> Result<PolicyChange, ApiError> {
     Ok(PolicyChange {
-        default_lease: body.default_lease_ms.as_ref().map(|ms| lease(NumberField::DefaultLeaseMs, ms)).transpose()?,
+        default_lease: body
+            .default_lease_ms
+            .as_ref()
+            .map(|ms| lease(NumberField::DefaultLeaseMs, ms))
+            .transpose()?,
         default_retain: body
             .default_retain_ms
             .as_ref()
@@ -88,8 +115,11 @@ fn duration_error(field: NumberField, got: &JsonNumber, min: u64, max: u64) -> A
 
 /// The response to store: the domain's rules, then the size limit.
 fn stored_response(wire: ResponseToStore, limits: &ApiLimits) -> Result<StoredResponse, ApiError> {
-    let status =
-        wire.status.as_u64().and_then(|s| u16::try_from(s).ok()).ok_or_else(|| ApiError::NumberOutOfRange {
+    let status = wire
+        .status
+        .as_u64()
+        .and_then(|s| u16::try_from(s).ok())
+        .ok_or_else(|| ApiError::NumberOutOfRange {
             field: NumberField::ResponseStatus,
             expected: "an HTTP status code from 100 to 599".to_owned(),
             got: wire.status.to_string(),
@@ -97,7 +127,10 @@ fn stored_response(wire: ResponseToStore, limits: &ApiLimits) -> Result<StoredRe
     let response = StoredResponse::new(status, wire.headers, wire.body)?;
     let size = response.approximate_size();
     if size > limits.max_stored_response_bytes {
-        return Err(ApiError::StoredResponseTooLarge { size, limit: limits.max_stored_response_bytes });
+        return Err(ApiError::StoredResponseTooLarge {
+            size,
+            limit: limits.max_stored_response_bytes,
+        });
     }
     Ok(response)
 }

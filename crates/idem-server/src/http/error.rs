@@ -47,7 +47,11 @@ pub enum ApiError {
     #[error("{0}")]
     Input(#[from] InvalidInput),
     #[error("{} must be {expected}, got {got}", .field.name())]
-    NumberOutOfRange { field: NumberField, expected: String, got: String },
+    NumberOutOfRange {
+        field: NumberField,
+        expected: String,
+        got: String,
+    },
     #[error("request body is not valid JSON: {0}")]
     MalformedJson(String),
     #[error("request body does not have the expected fields and types: {0}")]
@@ -65,7 +69,11 @@ pub enum ApiError {
     #[error("{0}")]
     InvalidPath(String),
     #[error("no route for {method} {path}{hint}")]
-    RouteNotFound { method: String, path: String, hint: &'static str },
+    RouteNotFound {
+        method: String,
+        path: String,
+        hint: &'static str,
+    },
     #[error("method {method} is not allowed on {path}")]
     MethodNotAllowed { method: String, path: String },
 
@@ -77,7 +85,11 @@ pub enum ApiError {
     #[error("namespace {:?} accepts only keys minted by the server (POST /v1/ns/{{ns}}/keys), and key {:?} was not minted or has been forgotten", .0.namespace.as_str(), .0.key.as_str())]
     KeyNotMinted(KeyId),
     #[error("{}", lost_key_detail(.id, *.token, .why))]
-    LostKey { id: KeyId, token: FencingToken, why: LostKey },
+    LostKey {
+        id: KeyId,
+        token: FencingToken,
+        why: LostKey,
+    },
     #[error("key {:?} was already completed by token {token} with a different response; the first response stands", .id.key.as_str())]
     ConflictingResponse { id: KeyId, token: FencingToken },
 
@@ -98,7 +110,10 @@ pub enum ApiError {
     #[error("could not draw an unused key after {attempts} attempts; retry")]
     MintCollisions { attempts: u32 },
     #[error("the cluster answered {operation} with an unexpected outcome; this is a bug in idem")]
-    UnexpectedOutcome { operation: &'static str, outcome: String },
+    UnexpectedOutcome {
+        operation: &'static str,
+        outcome: String,
+    },
 }
 
 /// What the worker holding `token` must be told when it no longer owns a key.
@@ -132,13 +147,17 @@ fn invalid_input_kind(input: &InvalidInput) -> &'static str {
     match input {
         InvalidInput::KeyLength { .. } | InvalidInput::KeyControlCharacter { .. } => "invalid-key",
         InvalidInput::NamespaceSyntax { .. } => "invalid-namespace",
-        InvalidInput::FingerprintLength { .. } | InvalidInput::FingerprintControlCharacter => "invalid-fingerprint",
+        InvalidInput::FingerprintLength { .. } | InvalidInput::FingerprintControlCharacter => {
+            "invalid-fingerprint"
+        }
         InvalidInput::DurationOutOfRange { .. } => "invalid-duration",
         InvalidInput::ResponseStatus(_)
         | InvalidInput::TooManyHeaders { .. }
         | InvalidInput::HeaderName(_)
         | InvalidInput::HeaderValue(_) => "invalid-response",
-        InvalidInput::DerivePayload(_) | InvalidInput::DerivePayloadTooDeep { .. } => "invalid-payload",
+        InvalidInput::DerivePayload(_) | InvalidInput::DerivePayloadTooDeep { .. } => {
+            "invalid-payload"
+        }
         InvalidInput::SecretLength { .. } => "invalid-input",
     }
 }
@@ -146,9 +165,10 @@ fn invalid_input_kind(input: &InvalidInput) -> &'static str {
 fn number_field_kind(field: NumberField) -> &'static str {
     match field {
         NumberField::Token => "invalid-token",
-        NumberField::LeaseMs | NumberField::RetainMs | NumberField::DefaultLeaseMs | NumberField::DefaultRetainMs => {
-            "invalid-duration"
-        }
+        NumberField::LeaseMs
+        | NumberField::RetainMs
+        | NumberField::DefaultLeaseMs
+        | NumberField::DefaultRetainMs => "invalid-duration",
         NumberField::ResponseStatus => "invalid-response",
     }
 }
@@ -160,37 +180,65 @@ impl ApiError {
         use StatusCode as S;
         match self {
             ApiError::Input(input) => (S::BAD_REQUEST, invalid_input_kind(input), "Invalid input"),
-            ApiError::NumberOutOfRange { field, .. } => (S::BAD_REQUEST, number_field_kind(*field), "Invalid input"),
+            ApiError::NumberOutOfRange { field, .. } => {
+                (S::BAD_REQUEST, number_field_kind(*field), "Invalid input")
+            }
             ApiError::MalformedJson(_) => (S::BAD_REQUEST, "malformed-json", "Malformed JSON"),
             ApiError::BodyShape(_) => (S::BAD_REQUEST, "invalid-body", "Invalid request body"),
-            ApiError::UnreadableBody(_) => (S::BAD_REQUEST, "unreadable-body", "Unreadable request body"),
-            ApiError::UnsupportedMediaType { .. } => {
-                (S::UNSUPPORTED_MEDIA_TYPE, "unsupported-media-type", "Unsupported media type")
+            ApiError::UnreadableBody(_) => {
+                (S::BAD_REQUEST, "unreadable-body", "Unreadable request body")
             }
-            ApiError::BodyTooLarge { .. } => (S::PAYLOAD_TOO_LARGE, "body-too-large", "Request body too large"),
-            ApiError::StoredResponseTooLarge { .. } => {
-                (S::PAYLOAD_TOO_LARGE, "response-too-large", "Response to store too large")
-            }
+            ApiError::UnsupportedMediaType { .. } => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+            ),
+            ApiError::BodyTooLarge { .. } => (
+                S::PAYLOAD_TOO_LARGE,
+                "body-too-large",
+                "Request body too large",
+            ),
+            ApiError::StoredResponseTooLarge { .. } => (
+                S::PAYLOAD_TOO_LARGE,
+                "response-too-large",
+                "Response to store too large",
+            ),
             ApiError::InvalidPath(_) => (S::BAD_REQUEST, "invalid-path", "Invalid path"),
             ApiError::RouteNotFound { .. } => (S::NOT_FOUND, "route-not-found", "No such route"),
-            ApiError::MethodNotAllowed { .. } => (S::METHOD_NOT_ALLOWED, "method-not-allowed", "Method not allowed"),
+            ApiError::MethodNotAllowed { .. } => (
+                S::METHOD_NOT_ALLOWED,
+                "method-not-allowed",
+                "Method not allowed",
+            ),
             ApiError::RecordNotFound(_) => (S::NOT_FOUND, "key-not-found", "Key not found"),
-            ApiError::FingerprintMismatch(_) => {
-                (S::UNPROCESSABLE_ENTITY, "fingerprint-mismatch", "Key reused for a different request")
-            }
-            ApiError::KeyNotMinted(_) => (S::UNPROCESSABLE_ENTITY, "key-not-minted", "Key was not minted"),
+            ApiError::FingerprintMismatch(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "fingerprint-mismatch",
+                "Key reused for a different request",
+            ),
+            ApiError::KeyNotMinted(_) => (
+                S::UNPROCESSABLE_ENTITY,
+                "key-not-minted",
+                "Key was not minted",
+            ),
             ApiError::LostKey { .. } => (S::CONFLICT, "key-lost", "Token does not own the key"),
-            ApiError::ConflictingResponse { .. } => {
-                (S::CONFLICT, "conflicting-completion", "Key already completed with a different response")
-            }
+            ApiError::ConflictingResponse { .. } => (
+                S::CONFLICT,
+                "conflicting-completion",
+                "Key already completed with a different response",
+            ),
             ApiError::InvalidMember(_) => (S::BAD_REQUEST, "invalid-member", "Invalid member"),
             ApiError::MemberNotFound(_) => (S::NOT_FOUND, "member-not-found", "No such member"),
             ApiError::MemberExists(_) => (S::CONFLICT, "member-exists", "Member already exists"),
             ApiError::Backend(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Cluster unavailable"),
             ApiError::Refused(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Cluster unavailable"),
             ApiError::NotReady => (S::SERVICE_UNAVAILABLE, "not-ready", "Node not ready"),
-            ApiError::MintCollisions { .. } => (S::SERVICE_UNAVAILABLE, "unavailable", "Cluster unavailable"),
-            ApiError::UnexpectedOutcome { .. } => (S::INTERNAL_SERVER_ERROR, "internal", "Internal error"),
+            ApiError::MintCollisions { .. } => {
+                (S::SERVICE_UNAVAILABLE, "unavailable", "Cluster unavailable")
+            }
+            ApiError::UnexpectedOutcome { .. } => {
+                (S::INTERNAL_SERVER_ERROR, "internal", "Internal error")
+            }
         }
     }
 
@@ -203,18 +251,28 @@ impl ApiError {
         }
         match self {
             ApiError::LostKey { token, why, .. } => {
-                problem = problem.with_extension("reason", lost_key_reason(why)).with_extension("token", token.0);
+                problem = problem
+                    .with_extension("reason", lost_key_reason(why))
+                    .with_extension("token", token.0);
                 match why {
-                    LostKey::Superseded { current } => problem = problem.with_extension("current_token", current.0),
-                    LostKey::Completed { by } => problem = problem.with_extension("completed_by_token", by.0),
+                    LostKey::Superseded { current } => {
+                        problem = problem.with_extension("current_token", current.0)
+                    }
+                    LostKey::Completed { by } => {
+                        problem = problem.with_extension("completed_by_token", by.0)
+                    }
                     LostKey::Absent | LostKey::NotReserved => {}
                 }
             }
-            ApiError::ConflictingResponse { token, .. } => problem = problem.with_extension("token", token.0),
+            ApiError::ConflictingResponse { token, .. } => {
+                problem = problem.with_extension("token", token.0)
+            }
             ApiError::BodyTooLarge { limit } | ApiError::StoredResponseTooLarge { limit, .. } => {
                 problem = problem.with_extension("limit_bytes", *limit)
             }
-            ApiError::NumberOutOfRange { field, .. } => problem = problem.with_extension("field", field.name()),
+            ApiError::NumberOutOfRange { field, .. } => {
+                problem = problem.with_extension("field", field.name())
+            }
             ApiError::RouteNotFound { path, .. } | ApiError::MethodNotAllowed { path, .. } => {
                 problem.instance = Some(path.clone())
             }
@@ -228,10 +286,16 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
             ApiError::UnexpectedOutcome { operation, outcome } => {
-                tracing::error!(operation, outcome, "backend returned an outcome of the wrong kind")
+                tracing::error!(
+                    operation,
+                    outcome,
+                    "backend returned an outcome of the wrong kind"
+                )
             }
             ApiError::Backend(error) => tracing::warn!(%error, "backend could not serve a request"),
-            ApiError::Refused(refusal) => tracing::warn!(?refusal, "state machine refused an entry"),
+            ApiError::Refused(refusal) => {
+                tracing::warn!(?refusal, "state machine refused an entry")
+            }
             _ => {}
         }
         self.to_problem().into_response()

@@ -28,14 +28,20 @@ pub struct KeyPath(pub KeyId);
 pub struct JsonBody<T>(pub T);
 
 /// The decoded value of path parameter `name`.
-pub(crate) async fn path_param<S: Send + Sync>(parts: &mut Parts, state: &S, name: &str) -> Result<String, ApiError> {
-    let params = RawPathParams::from_request_parts(parts, state).await.map_err(|rejection| match rejection {
-        RawPathParamsRejection::InvalidUtf8InPathParam(_) => ApiError::InvalidPath(format!(
-            "{}: namespaces and keys must be UTF-8 once percent-decoded",
-            rejection.body_text()
-        )),
-        other => ApiError::InvalidPath(other.body_text()),
-    })?;
+pub(crate) async fn path_param<S: Send + Sync>(
+    parts: &mut Parts,
+    state: &S,
+    name: &str,
+) -> Result<String, ApiError> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(|rejection| match rejection {
+            RawPathParamsRejection::InvalidUtf8InPathParam(_) => ApiError::InvalidPath(format!(
+                "{}: namespaces and keys must be UTF-8 once percent-decoded",
+                rejection.body_text()
+            )),
+            other => ApiError::InvalidPath(other.body_text()),
+        })?;
     params
         .iter()
         .find(|(param, _)| *param == name)
@@ -56,7 +62,9 @@ impl<S: Send + Sync> FromRequestParts<S> for MemberIdPath {
             .ok()
             .filter(|id| *id > 0)
             .map(MemberIdPath)
-            .ok_or_else(|| ApiError::InvalidMember(format!("member id must be a positive number, got {raw:?}")))
+            .ok_or_else(|| {
+                ApiError::InvalidMember(format!("member id must be a positive number, got {raw:?}"))
+            })
     }
 }
 
@@ -90,8 +98,12 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         let limits = <ApiLimits as axum::extract::FromRef<S>>::from_ref(state);
         let headers = request.headers().clone();
-        if declared_length(&headers).is_some_and(|length| length > limits.max_request_body_bytes as u64) {
-            return Err(ApiError::BodyTooLarge { limit: limits.max_request_body_bytes });
+        if declared_length(&headers)
+            .is_some_and(|length| length > limits.max_request_body_bytes as u64)
+        {
+            return Err(ApiError::BodyTooLarge {
+                limit: limits.max_request_body_bytes,
+            });
         }
         let bytes = Bytes::from_request(request, state)
             .await
@@ -107,7 +119,13 @@ where
 /// The `Content-Length` the client declared, if it is a number: a body
 /// declared over the limit is refused before it is read.
 fn declared_length(headers: &HeaderMap) -> Option<u64> {
-    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn body_read_error(rejection: BytesRejection, limit: usize) -> ApiError {
@@ -122,16 +140,27 @@ fn body_read_error(rejection: BytesRejection, limit: usize) -> ApiError {
 /// parameters (such as `charset=utf-8`).
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(value) = headers.get(header::CONTENT_TYPE) else {
-        return Err(ApiError::UnsupportedMediaType { got: "no Content-Type".to_owned() });
+        return Err(ApiError::UnsupportedMediaType {
+            got: "no Content-Type".to_owned(),
+        });
     };
     let text = value.to_str().unwrap_or("");
-    let essence = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    let is_json = essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"));
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let is_json = essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"));
     if is_json {
         Ok(())
     } else {
         Err(ApiError::UnsupportedMediaType {
-            got: format!("Content-Type {:?}", String::from_utf8_lossy(value.as_bytes())),
+            got: format!(
+                "Content-Type {:?}",
+                String::from_utf8_lossy(value.as_bytes())
+            ),
         })
     }
 }
@@ -140,12 +169,15 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
 /// wrong.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let JsonObject(value) = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        json_error(&path, &inner)
-    })?;
-    deserializer.end().map_err(|error| json_error(".", &error))?;
+    let JsonObject(value) =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            json_error(&path, &inner)
+        })?;
+    deserializer
+        .end()
+        .map_err(|error| json_error(".", &error))?;
     Ok(value)
 }
 
@@ -154,7 +186,9 @@ fn json_error(path: &str, error: &serde_json::Error) -> ApiError {
     match error.classify() {
         Category::Data if path == "." => ApiError::BodyShape(error.to_string()),
         Category::Data => ApiError::BodyShape(format!("{path}: {error}")),
-        Category::Syntax | Category::Eof | Category::Io => ApiError::MalformedJson(error.to_string()),
+        Category::Syntax | Category::Eof | Category::Io => {
+            ApiError::MalformedJson(error.to_string())
+        }
     }
 }
 
@@ -172,17 +206,31 @@ mod tests {
 
     #[test]
     fn json_content_types_are_accepted() {
-        for ok in
-            ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/merge-patch+json"]
-        {
-            assert!(check_json_content_type(&with_content_type(ok)).is_ok(), "{ok}");
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/merge-patch+json",
+        ] {
+            assert!(
+                check_json_content_type(&with_content_type(ok)).is_ok(),
+                "{ok}"
+            );
         }
     }
 
     #[test]
     fn other_content_types_are_refused() {
-        for bad in ["text/plain", "application/x-www-form-urlencoded", "json", "application/jsonx"] {
-            assert!(check_json_content_type(&with_content_type(bad)).is_err(), "{bad}");
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "json",
+            "application/jsonx",
+        ] {
+            assert!(
+                check_json_content_type(&with_content_type(bad)).is_err(),
+                "{bad}"
+            );
         }
         assert!(check_json_content_type(&HeaderMap::new()).is_err());
     }

@@ -17,14 +17,24 @@ pub async fn not_found(method: Method, uri: Uri) -> ApiError {
             return ApiError::Input(empty);
         }
     }
-    let hint =
-        if path.starts_with("/v1/ns/") { " (a key containing '/' must be sent percent-encoded as %2F)" } else { "" };
-    ApiError::RouteNotFound { method: method.to_string(), path: path.to_owned(), hint }
+    let hint = if path.starts_with("/v1/ns/") {
+        " (a key containing '/' must be sent percent-encoded as %2F)"
+    } else {
+        ""
+    };
+    ApiError::RouteNotFound {
+        method: method.to_string(),
+        path: path.to_owned(),
+        hint,
+    }
 }
 
 /// Known route, wrong method: 405 (axum adds the `Allow` header).
 pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed { method: method.to_string(), path: uri.path().to_owned() }
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
+    }
 }
 
 /// `/v1/ns/{ns}/keys//{action}` or `GET /v1/ns/{ns}/keys/`.
@@ -46,7 +56,10 @@ mod tests {
         assert!(is_empty_key_route(&Method::POST, "/v1/ns/a/keys//reserve"));
         assert!(is_empty_key_route(&Method::GET, "/v1/ns/a/keys/"));
         assert!(!is_empty_key_route(&Method::POST, "/v1/ns/a/keys/"));
-        assert!(!is_empty_key_route(&Method::POST, "/v1/ns/a/keys//frobnicate"));
+        assert!(!is_empty_key_route(
+            &Method::POST,
+            "/v1/ns/a/keys//frobnicate"
+        ));
         assert!(!is_empty_key_route(&Method::POST, "/v1/ns//keys//reserve"));
     }
 }

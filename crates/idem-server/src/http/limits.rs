@@ -18,7 +18,8 @@ impl ApiLimits {
     /// 1 MiB of stored response.
     pub const DEFAULT_MAX_STORED_RESPONSE_BYTES: usize = 1024 * 1024;
     /// 1 MiB plus 256 KiB for the JSON around it.
-    pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize = Self::DEFAULT_MAX_STORED_RESPONSE_BYTES + 256 * 1024;
+    pub const DEFAULT_MAX_REQUEST_BODY_BYTES: usize =
+        Self::DEFAULT_MAX_STORED_RESPONSE_BYTES + 256 * 1024;
 }
 
 impl Default for ApiLimits {

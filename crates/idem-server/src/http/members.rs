@@ -16,11 +16,15 @@ pub async fn list<B: Backend>(State(state): State<AppState<B>>) -> Json<Vec<Memb
 
 /// `host:port` with a numeric port.
 fn check_addr(field: &str, addr: &str) -> Result<(), ApiError> {
-    let ok = addr.rsplit_once(':').is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
+    let ok = addr
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0));
     if ok {
         Ok(())
     } else {
-        Err(ApiError::InvalidMember(format!("{field} must be host:port, got {addr:?}")))
+        Err(ApiError::InvalidMember(format!(
+            "{field} must be host:port, got {addr:?}"
+        )))
     }
 }
 
@@ -31,7 +35,9 @@ pub async fn add<B: Backend>(
     JsonBody(req): JsonBody<AddMemberRequest>,
 ) -> Result<Json<Vec<MemberStatus>>, ApiError> {
     if req.id == 0 {
-        return Err(ApiError::InvalidMember("id must be a positive number".into()));
+        return Err(ApiError::InvalidMember(
+            "id must be a positive number".into(),
+        ));
     }
     check_addr("raft_addr", &req.raft_addr)?;
     if !req.http_addr.is_empty() {
@@ -41,7 +47,11 @@ pub async fn add<B: Backend>(
     if members.iter().any(|m| m.id == req.id && m.voter) {
         return Err(ApiError::MemberExists(req.id));
     }
-    let change = MemberChange::Add { id: req.id, raft_addr: req.raft_addr, http_addr: req.http_addr };
+    let change = MemberChange::Add {
+        id: req.id,
+        raft_addr: req.raft_addr,
+        http_addr: req.http_addr,
+    };
     state.backend.change_membership(change).await?;
     Ok(Json(state.backend.cluster_status().await.members))
 }
@@ -55,6 +65,9 @@ pub async fn remove<B: Backend>(
     if !members.iter().any(|m| m.id == id) {
         return Err(ApiError::MemberNotFound(id));
     }
-    state.backend.change_membership(MemberChange::Remove { id }).await?;
+    state
+        .backend
+        .change_membership(MemberChange::Remove { id })
+        .await?;
     Ok(Json(state.backend.cluster_status().await.members))
 }

@@ -15,7 +15,9 @@ use axum::response::Response;
 use crate::backend::ClusterStatus;
 
 /// Upper bounds of the latency buckets, in seconds.
-const LATENCY_BUCKETS_SECONDS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+const LATENCY_BUCKETS_SECONDS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
 
 /// The route label of a request no route matched (one label for all of them,
 /// so unknown paths cannot grow the table).
@@ -73,8 +75,15 @@ fn method_label(method: &Method) -> &'static str {
 impl HttpMetrics {
     pub fn record(&self, route: &str, method: &Method, status: StatusCode, elapsed: Duration) {
         let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
-        *table.requests.entry((route.to_owned(), method_label(method), status.as_u16())).or_default() += 1;
-        table.latency.entry(route.to_owned()).or_default().observe(elapsed.as_secs_f64());
+        *table
+            .requests
+            .entry((route.to_owned(), method_label(method), status.as_u16()))
+            .or_default() += 1;
+        table
+            .latency
+            .entry(route.to_owned())
+            .or_default()
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The Prometheus text exposition of the request metrics and `cluster`.
@@ -112,17 +121,38 @@ fn render_requests(out: &mut String, table: &MetricsTable) {
             "idem_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
             histogram.count
         );
-        let _ = writeln!(out, "idem_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", histogram.sum_seconds);
-        let _ = writeln!(out, "idem_http_request_duration_seconds_count{{route=\"{route}\"}} {}", histogram.count);
+        let _ = writeln!(
+            out,
+            "idem_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+            histogram.sum_seconds
+        );
+        let _ = writeln!(
+            out,
+            "idem_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+            histogram.count
+        );
     }
 }
 
 fn render_cluster(out: &mut String, cluster: &ClusterStatus) {
     let gauge = |out: &mut String, name: &str, help: &str, value: u64| {
-        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        );
     };
-    gauge(out, "idem_cluster_term", "The Raft term this node is in.", cluster.term);
-    gauge(out, "idem_cluster_leader_known", "1 if this node knows a leader.", u64::from(cluster.leader.is_some()));
+    gauge(
+        out,
+        "idem_cluster_term",
+        "The Raft term this node is in.",
+        cluster.term,
+    );
+    gauge(
+        out,
+        "idem_cluster_leader_known",
+        "1 if this node knows a leader.",
+        u64::from(cluster.leader.is_some()),
+    );
     gauge(
         out,
         "idem_cluster_is_leader",
@@ -130,35 +160,60 @@ fn render_cluster(out: &mut String, cluster: &ClusterStatus) {
         u64::from(cluster.leader == Some(cluster.node_id)),
     );
     if let Some(index) = cluster.last_log_index {
-        gauge(out, "idem_cluster_last_log_index", "Index of the last entry in this node's log.", index);
+        gauge(
+            out,
+            "idem_cluster_last_log_index",
+            "Index of the last entry in this node's log.",
+            index,
+        );
     }
     if let Some(index) = cluster.last_applied_index {
-        gauge(out, "idem_cluster_last_applied_index", "Index of the last entry this node applied.", index);
+        gauge(
+            out,
+            "idem_cluster_last_applied_index",
+            "Index of the last entry this node applied.",
+            index,
+        );
     }
     out.push_str("# HELP idem_cluster_member_clock_offset_ms Measured wall-clock offset of a member relative to this node (positive: ahead).\n");
     out.push_str("# TYPE idem_cluster_member_clock_offset_ms gauge\n");
     for member in &cluster.members {
         if let Some(offset) = member.clock_offset_ms {
-            let _ = writeln!(out, "idem_cluster_member_clock_offset_ms{{member=\"{}\"}} {offset}", member.id);
+            let _ = writeln!(
+                out,
+                "idem_cluster_member_clock_offset_ms{{member=\"{}\"}} {offset}",
+                member.id
+            );
         }
     }
     out.push_str("# HELP idem_cluster_member_matched_index Last entry known replicated to a member (leader only).\n");
     out.push_str("# TYPE idem_cluster_member_matched_index gauge\n");
     for member in &cluster.members {
         if let Some(index) = member.matched_index {
-            let _ = writeln!(out, "idem_cluster_member_matched_index{{member=\"{}\"}} {index}", member.id);
+            let _ = writeln!(
+                out,
+                "idem_cluster_member_matched_index{{member=\"{}\"}} {index}",
+                member.id
+            );
         }
     }
 }
 
 /// Escapes a label value as the text format requires.
 fn escape_label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Middleware: times every request and counts its answer under the route
 /// template it matched.
-pub async fn track(State(metrics): State<Arc<HttpMetrics>>, request: Request, next: Next) -> Response {
+pub async fn track(
+    State(metrics): State<Arc<HttpMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -179,21 +234,40 @@ mod tests {
     fn renders_counts_and_cumulative_buckets() {
         let metrics = HttpMetrics::default();
         let route = "/v1/ns/{ns}/keys/{key}/reserve";
-        metrics.record(route, &Method::POST, StatusCode::CREATED, Duration::from_millis(3));
-        metrics.record(route, &Method::POST, StatusCode::CREATED, Duration::from_millis(30));
-        metrics.record(route, &Method::from_bytes(b"BREW").unwrap(), StatusCode::METHOD_NOT_ALLOWED, Duration::ZERO);
+        metrics.record(
+            route,
+            &Method::POST,
+            StatusCode::CREATED,
+            Duration::from_millis(3),
+        );
+        metrics.record(
+            route,
+            &Method::POST,
+            StatusCode::CREATED,
+            Duration::from_millis(30),
+        );
+        metrics.record(
+            route,
+            &Method::from_bytes(b"BREW").unwrap(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            Duration::ZERO,
+        );
         let text = metrics.render(&ClusterStatus::default());
-        assert!(
-            text.contains(&format!("idem_http_requests_total{{route=\"{route}\",method=\"POST\",status=\"201\"}} 2"))
-        );
-        assert!(
-            text.contains(&format!("idem_http_requests_total{{route=\"{route}\",method=\"OTHER\",status=\"405\"}} 1"))
-        );
-        assert!(
-            text.contains(&format!("idem_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"0.005\"}} 2"))
-        );
-        assert!(text.contains(&format!("idem_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"0.05\"}} 3")));
-        assert!(text.contains(&format!("idem_http_request_duration_seconds_count{{route=\"{route}\"}} 3")));
+        assert!(text.contains(&format!(
+            "idem_http_requests_total{{route=\"{route}\",method=\"POST\",status=\"201\"}} 2"
+        )));
+        assert!(text.contains(&format!(
+            "idem_http_requests_total{{route=\"{route}\",method=\"OTHER\",status=\"405\"}} 1"
+        )));
+        assert!(text.contains(&format!(
+            "idem_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"0.005\"}} 2"
+        )));
+        assert!(text.contains(&format!(
+            "idem_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"0.05\"}} 3"
+        )));
+        assert!(text.contains(&format!(
+            "idem_http_request_duration_seconds_count{{route=\"{route}\"}} 3"
+        )));
     }
 
     #[test]

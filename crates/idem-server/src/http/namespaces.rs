@@ -33,7 +33,11 @@ pub async fn put_policy<B: Backend>(
     JsonBody(body): JsonBody<PolicyRequest>,
 ) -> Result<Response, ApiError> {
     let change = commands::policy_change(body)?;
-    let command = SetPolicy { namespace: namespace.clone(), change, secret_if_new: draws::namespace_secret() };
+    let command = SetPolicy {
+        namespace: namespace.clone(),
+        change,
+        secret_if_new: draws::namespace_secret(),
+    };
     let outcome = state.backend.execute(Command::SetPolicy(command)).await?;
     replies::set_policy(&namespace, outcome)
 }
@@ -46,13 +50,18 @@ pub async fn mint<B: Backend>(
 ) -> Result<Response, ApiError> {
     for _ in 0..MINT_ATTEMPTS {
         let id = KeyId::new(namespace.clone(), draws::new_minted_key());
-        let command = Mint { id, secret_if_new: draws::namespace_secret() };
+        let command = Mint {
+            id,
+            secret_if_new: draws::namespace_secret(),
+        };
         let outcome = state.backend.execute(Command::Mint(command)).await?;
         if let Some(reply) = replies::mint(outcome)? {
             return Ok(reply);
         }
     }
-    Err(ApiError::MintCollisions { attempts: MINT_ATTEMPTS })
+    Err(ApiError::MintCollisions {
+        attempts: MINT_ATTEMPTS,
+    })
 }
 
 /// `POST /v1/ns/{ns}/derive`
@@ -62,7 +71,11 @@ pub async fn derive<B: Backend>(
     JsonBody(body): JsonBody<DeriveRequest>,
 ) -> Result<Response, ApiError> {
     let payload = commands::derive_payload(&body)?;
-    let command = Derive { namespace, payload, secret_if_new: draws::namespace_secret() };
+    let command = Derive {
+        namespace,
+        payload,
+        secret_if_new: draws::namespace_secret(),
+    };
     let outcome = state.backend.execute(Command::Derive(command)).await?;
     replies::derive(outcome)
 }

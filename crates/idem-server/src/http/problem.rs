@@ -61,12 +61,20 @@ impl IntoResponse for Problem {
             Ok(body) => body,
             // Serialising strings, numbers and a JSON map cannot fail; keep a
             // valid body anyway.
-            Err(_) => br#"{"type":"about:blank","title":"Internal Server Error","status":500}"#.to_vec(),
+            Err(_) => {
+                br#"{"type":"about:blank","title":"Internal Server Error","status":500}"#.to_vec()
+            }
         };
-        let mut response =
-            (status, [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))], body).into_response();
+        let mut response = (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON))],
+            body,
+        )
+            .into_response();
         if let Some(secs) = self.retry_after_secs {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

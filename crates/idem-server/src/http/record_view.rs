@@ -19,7 +19,10 @@ pub struct RecordView {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum StateView {
     /// Minted by the server, not reserved yet.
-    Minted { minted_at_ms: u64, retain_until_ms: u64 },
+    Minted {
+        minted_at_ms: u64,
+        retain_until_ms: u64,
+    },
     /// Owned by the holder of `token` under a lease.
     InProgress {
         token: FencingToken,
@@ -43,9 +46,10 @@ pub enum StateView {
 impl RecordView {
     pub fn new(id: &KeyId, record: Record, now: &Stamp) -> Self {
         let state = match record {
-            Record::Minted(m) => {
-                StateView::Minted { minted_at_ms: m.minted_at.hlc.wall_ms, retain_until_ms: m.retention().wall_ms() }
-            }
+            Record::Minted(m) => StateView::Minted {
+                minted_at_ms: m.minted_at.hlc.wall_ms,
+                retain_until_ms: m.retention().wall_ms(),
+            },
             Record::InProgress(r) => StateView::InProgress {
                 token: r.token,
                 fingerprint: r.fingerprint.as_ref().map(|f| f.as_str().to_owned()),
@@ -63,6 +67,10 @@ impl RecordView {
                 response: c.response,
             },
         };
-        RecordView { namespace: id.namespace.as_str().to_owned(), key: id.key.as_str().to_owned(), state }
+        RecordView {
+            namespace: id.namespace.as_str().to_owned(),
+            key: id.key.as_str().to_owned(),
+            state,
+        }
     }
 }

@@ -6,8 +6,8 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use idem_core::{
-    CompleteOutcome, FencingToken, HeartbeatOutcome, KeyId, MintOutcome, Namespace, NamespacePolicy, Outcome,
-    ReleaseOutcome, ReserveOutcome,
+    CompleteOutcome, FencingToken, HeartbeatOutcome, KeyId, MintOutcome, Namespace,
+    NamespacePolicy, Outcome, ReleaseOutcome, ReserveOutcome,
 };
 
 use crate::http::bodies::{
@@ -28,16 +28,31 @@ pub fn retry_after_secs(ms: u64) -> u64 {
 fn not_this(operation: &'static str, outcome: Outcome) -> ApiError {
     match outcome {
         Outcome::Refused(refusal) => ApiError::Refused(refusal),
-        other => ApiError::UnexpectedOutcome { operation, outcome: format!("{other:?}") },
+        other => ApiError::UnexpectedOutcome {
+            operation,
+            outcome: format!("{other:?}"),
+        },
     }
 }
 
 pub fn reserve(id: KeyId, outcome: Outcome) -> Result<Response, ApiError> {
-    let Outcome::Reserve(outcome) = outcome else { return Err(not_this("reserve", outcome)) };
+    let Outcome::Reserve(outcome) = outcome else {
+        return Err(not_this("reserve", outcome));
+    };
     Ok(match outcome {
-        ReserveOutcome::Reserved { token, lease_expires_at_ms, takeover } => {
-            (StatusCode::CREATED, Json(ReserveReply::Reserved { token, lease_expires_at_ms, takeover })).into_response()
-        }
+        ReserveOutcome::Reserved {
+            token,
+            lease_expires_at_ms,
+            takeover,
+        } => (
+            StatusCode::CREATED,
+            Json(ReserveReply::Reserved {
+                token,
+                lease_expires_at_ms,
+                takeover,
+            }),
+        )
+            .into_response(),
         ReserveOutcome::Completed { token, response } => (
             StatusCode::OK,
             [(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"))],
@@ -46,7 +61,10 @@ pub fn reserve(id: KeyId, outcome: Outcome) -> Result<Response, ApiError> {
             .into_response(),
         ReserveOutcome::InProgress { retry_after_ms } => (
             StatusCode::CONFLICT,
-            [(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(retry_after_ms)))],
+            [(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(retry_after_ms)),
+            )],
             Json(ReserveReply::InProgress { retry_after_ms }),
         )
             .into_response(),
@@ -56,31 +74,56 @@ pub fn reserve(id: KeyId, outcome: Outcome) -> Result<Response, ApiError> {
 }
 
 pub fn heartbeat(id: KeyId, token: FencingToken, outcome: Outcome) -> Result<Response, ApiError> {
-    let Outcome::Heartbeat(outcome) = outcome else { return Err(not_this("heartbeat", outcome)) };
+    let Outcome::Heartbeat(outcome) = outcome else {
+        return Err(not_this("heartbeat", outcome));
+    };
     match outcome {
-        HeartbeatOutcome::Extended { token, lease_expires_at_ms } => {
-            Ok(Json(HeartbeatReply { token, lease_expires_at_ms }).into_response())
-        }
+        HeartbeatOutcome::Extended {
+            token,
+            lease_expires_at_ms,
+        } => Ok(Json(HeartbeatReply {
+            token,
+            lease_expires_at_ms,
+        })
+        .into_response()),
         HeartbeatOutcome::Lost(why) => Err(ApiError::LostKey { id, token, why }),
     }
 }
 
 pub fn complete(id: KeyId, token: FencingToken, outcome: Outcome) -> Result<Response, ApiError> {
-    let Outcome::Complete(outcome) = outcome else { return Err(not_this("complete", outcome)) };
+    let Outcome::Complete(outcome) = outcome else {
+        return Err(not_this("complete", outcome));
+    };
     match outcome {
-        CompleteOutcome::Completed { token, retain_until_ms } => {
-            Ok(Json(CompleteReply { token, retain_until_ms, replayed: false }).into_response())
+        CompleteOutcome::Completed {
+            token,
+            retain_until_ms,
+        } => Ok(Json(CompleteReply {
+            token,
+            retain_until_ms,
+            replayed: false,
+        })
+        .into_response()),
+        CompleteOutcome::AlreadyCompleted {
+            token,
+            retain_until_ms,
+        } => Ok(Json(CompleteReply {
+            token,
+            retain_until_ms,
+            replayed: true,
+        })
+        .into_response()),
+        CompleteOutcome::ConflictingResponse { token } => {
+            Err(ApiError::ConflictingResponse { id, token })
         }
-        CompleteOutcome::AlreadyCompleted { token, retain_until_ms } => {
-            Ok(Json(CompleteReply { token, retain_until_ms, replayed: true }).into_response())
-        }
-        CompleteOutcome::ConflictingResponse { token } => Err(ApiError::ConflictingResponse { id, token }),
         CompleteOutcome::Lost(why) => Err(ApiError::LostKey { id, token, why }),
     }
 }
 
 pub fn release(id: KeyId, token: FencingToken, outcome: Outcome) -> Result<Response, ApiError> {
-    let Outcome::Release(outcome) = outcome else { return Err(not_this("release", outcome)) };
+    let Outcome::Release(outcome) = outcome else {
+        return Err(not_this("release", outcome));
+    };
     match outcome {
         ReleaseOutcome::Released { token } => Ok(Json(ReleaseReply { token }).into_response()),
         ReleaseOutcome::Lost(why) => Err(ApiError::LostKey { id, token, why }),
@@ -88,7 +131,9 @@ pub fn release(id: KeyId, token: FencingToken, outcome: Outcome) -> Result<Respo
 }
 
 pub fn set_policy(namespace: &Namespace, outcome: Outcome) -> Result<Response, ApiError> {
-    let Outcome::SetPolicy(policy) = outcome else { return Err(not_this("set-policy", outcome)) };
+    let Outcome::SetPolicy(policy) = outcome else {
+        return Err(not_this("set-policy", outcome));
+    };
     Ok(policy_reply(namespace, &policy))
 }
 
@@ -98,18 +143,32 @@ pub fn policy_reply(namespace: &Namespace, policy: &NamespacePolicy) -> Response
 
 /// `Ok(None)`: the drawn key already exists; draw another.
 pub fn mint(outcome: Outcome) -> Result<Option<Response>, ApiError> {
-    let Outcome::Mint(outcome) = outcome else { return Err(not_this("mint", outcome)) };
+    let Outcome::Mint(outcome) = outcome else {
+        return Err(not_this("mint", outcome));
+    };
     Ok(match outcome {
         MintOutcome::Minted { id, expires_at_ms } => Some(
-            (StatusCode::CREATED, Json(MintReply { key: id.key.as_str().to_owned(), expires_at_ms })).into_response(),
+            (
+                StatusCode::CREATED,
+                Json(MintReply {
+                    key: id.key.as_str().to_owned(),
+                    expires_at_ms,
+                }),
+            )
+                .into_response(),
         ),
         MintOutcome::KeyExists => None,
     })
 }
 
 pub fn derive(outcome: Outcome) -> Result<Response, ApiError> {
-    let Outcome::Derive(outcome) = outcome else { return Err(not_this("derive", outcome)) };
-    Ok(Json(DeriveReply { key: outcome.key.as_str().to_owned() }).into_response())
+    let Outcome::Derive(outcome) = outcome else {
+        return Err(not_this("derive", outcome));
+    };
+    Ok(Json(DeriveReply {
+        key: outcome.key.as_str().to_owned(),
+    })
+    .into_response())
 }
 
 #[cfg(test)]

@@ -19,15 +19,24 @@ pub fn router<B: Backend>(backend: B, limits: ApiLimits) -> Router {
     let request_metrics = Arc::clone(&state.metrics);
     Router::new()
         .route("/v1/ns/{ns}/keys/{key}/reserve", post(keys::reserve::<B>))
-        .route("/v1/ns/{ns}/keys/{key}/heartbeat", post(keys::heartbeat::<B>))
+        .route(
+            "/v1/ns/{ns}/keys/{key}/heartbeat",
+            post(keys::heartbeat::<B>),
+        )
         .route("/v1/ns/{ns}/keys/{key}/complete", post(keys::complete::<B>))
         .route("/v1/ns/{ns}/keys/{key}/release", post(keys::release::<B>))
         .route("/v1/ns/{ns}/keys/{key}", get(keys::get_record::<B>))
         .route("/v1/ns/{ns}/keys", post(namespaces::mint::<B>))
         .route("/v1/ns/{ns}/derive", post(namespaces::derive::<B>))
-        .route("/v1/ns/{ns}", get(namespaces::get_policy::<B>).put(namespaces::put_policy::<B>))
+        .route(
+            "/v1/ns/{ns}",
+            get(namespaces::get_policy::<B>).put(namespaces::put_policy::<B>),
+        )
         .route("/v1/cluster", get(service::cluster::<B>))
-        .route("/v1/cluster/members", get(members::list::<B>).post(members::add::<B>))
+        .route(
+            "/v1/cluster/members",
+            get(members::list::<B>).post(members::add::<B>),
+        )
         .route("/v1/cluster/members/{id}", delete(members::remove::<B>))
         .route("/health", get(service::health))
         .route("/ready", get(service::ready::<B>))

@@ -26,7 +26,9 @@ pub async fn health() -> Json<StatusReply> {
 }
 
 /// `GET /ready`: 200 when this node can serve requests, 503 when not.
-pub async fn ready<B: Backend>(State(state): State<AppState<B>>) -> Result<Json<StatusReply>, ApiError> {
+pub async fn ready<B: Backend>(
+    State(state): State<AppState<B>>,
+) -> Result<Json<StatusReply>, ApiError> {
     if state.backend.is_ready().await {
         Ok(Json(StatusReply { status: "ready" }))
     } else {
@@ -38,5 +40,12 @@ pub async fn ready<B: Backend>(State(state): State<AppState<B>>) -> Result<Json<
 pub async fn metrics<B: Backend>(State(state): State<AppState<B>>) -> Response {
     let cluster = state.backend.cluster_status().await;
     let text = state.metrics.render(&cluster);
-    ([(header::CONTENT_TYPE, HeaderValue::from_static(PROMETHEUS_TEXT))], text).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(PROMETHEUS_TEXT),
+        )],
+        text,
+    )
+        .into_response()
 }

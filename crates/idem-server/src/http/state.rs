@@ -18,13 +18,21 @@ pub struct AppState<B> {
 
 impl<B: Backend> AppState<B> {
     pub fn new(backend: B, limits: ApiLimits) -> Self {
-        AppState { backend, limits, metrics: Arc::new(HttpMetrics::default()) }
+        AppState {
+            backend,
+            limits,
+            metrics: Arc::new(HttpMetrics::default()),
+        }
     }
 }
 
 impl<B: Clone> Clone for AppState<B> {
     fn clone(&self) -> Self {
-        AppState { backend: self.backend.clone(), limits: self.limits, metrics: Arc::clone(&self.metrics) }
+        AppState {
+            backend: self.backend.clone(),
+            limits: self.limits,
+            metrics: Arc::clone(&self.metrics),
+        }
     }
 }
 
