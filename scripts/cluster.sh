@@ -8,10 +8,14 @@
 #   scripts/cluster.sh kill N         kill -9 node N
 #   scripts/cluster.sh restart N      (re)start node N
 #
-# Data and logs: ./data/nodeN/ (override with IDEM_DATA). HTTP ports
-# 8101-8103, Raft ports 7101-7103 (override the base with IDEM_HTTP_BASE /
-# IDEM_RAFT_BASE). Extra environment for one node (e.g. libfaketime) can be
-# given as IDEM_NODE_ENV_N="VAR=value VAR2=value".
+# Data and logs: ./data/nodeN/ (override with IDEM_DATA). HTTP on
+# 127.0.0.1 ports 8101-8103; inter-node (Raft) traffic on 127.0.0.11-13
+# ports 7101-7103, one loopback address per node so that
+# scripts/partition.sh can cut links with iptables (override the port bases
+# with IDEM_HTTP_BASE / IDEM_RAFT_BASE). IDEM_FAKETIME=1 starts the nodes
+# under libfaketime so that scripts/skew.sh can move their wall clocks.
+# Extra environment for one node can be given as
+# IDEM_NODE_ENV_N="VAR=value VAR2=value".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${IDEM_DATA:-./data}
@@ -20,7 +24,8 @@ RAFT_BASE=${IDEM_RAFT_BASE:-7101}
 BIN=${IDEM_BIN:-}
 
 http_addr() { echo "127.0.0.1:$((HTTP_BASE + $1 - 1))"; }
-raft_addr() { echo "127.0.0.1:$((RAFT_BASE + $1 - 1))"; }
+raft_addr() { echo "$(raft_ip "$1"):$((RAFT_BASE + $1 - 1))"; }
+raft_ip() { echo "127.0.0.1$1"; }
 peers() {
     local out="" n
     for n in 1 2 3; do out+="${out:+,}$n=$(raft_addr $n)/$(http_addr $n)"; done
@@ -48,9 +53,15 @@ start_node() {
     local n=$1 bin=$2
     if pid_of "$n" >/dev/null; then echo "node $n already running (pid $(pid_of "$n"))"; return; fi
     mkdir -p "$DATA/node$n"
-    local envvar="IDEM_NODE_ENV_$n"
+    local envvar="IDEM_NODE_ENV_$n" faketime=()
+    if [ "${IDEM_FAKETIME:-0}" = 1 ]; then
+        [ -f "$DATA/node$n/clock" ] || echo "+0" > "$DATA/node$n/clock"
+        faketime=(LD_PRELOAD=/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1
+            FAKETIME_TIMESTAMP_FILE="$(cd "$DATA/node$n" && pwd)/clock"
+            FAKETIME_CACHE_DURATION=1 FAKETIME_DONT_FAKE_MONOTONIC=1)
+    fi
     # shellcheck disable=SC2086
-    env ${!envvar:-} "$bin" start --id "$n" --data "$DATA/node$n" \
+    env "${faketime[@]}" ${!envvar:-} "$bin" start --id "$n" --data "$DATA/node$n" \
         --http "$(http_addr "$n")" --raft "$(raft_addr "$n")" --peers "$(peers)" \
         >>"$DATA/node$n/idem.log" 2>&1 &
     echo $! > "$DATA/node$n/pid"

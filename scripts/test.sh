@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs all of idem's tests. Installs what a fresh machine lacks first.
 #
-#   bash scripts/test.sh            # everything
+#   bash scripts/test.sh            # everything: cargo tests, then the chaos
+#                                   # harness (jepsen/ci.sh; needs root)
 #   bash scripts/test.sh -p idem-core   # extra arguments go to cargo test
+#                                       # (and skip the chaos runs)
 #
 # Tests build in the release profile, the same one benchmarks use, so the
 # slow RocksDB C++ build happens once. Set CARGO_TARGET_DIR to keep builds
@@ -12,3 +14,6 @@ cd "$(dirname "$0")/.."
 . scripts/lib/deps.sh
 ensure_build_deps
 cargo test --workspace --release --locked "$@"
+if [ "$#" -eq 0 ]; then
+    bash jepsen/ci.sh
+fi

@@ -27,3 +27,19 @@ ensure_build_deps() {
         return 1
     fi
 }
+
+# Debian packages the chaos harness needs: network namespaces (iproute2),
+# iptables for the faults, libfaketime for clock skew.
+ensure_chaos_deps() {
+    local missing=()
+    for pkg in iproute2 iptables faketime libfaketime curl; do
+        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "idem: installing ${missing[*]}" >&2
+        local sudo
+        sudo=$(idem_need_root)
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+}

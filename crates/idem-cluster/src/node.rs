@@ -84,7 +84,7 @@ impl ClusterNode {
         step_down_after_restart(&store, config.id)?;
         let applied = store.reader.applied_clock()?;
         let raft_config = config.raft_config().map_err(ClusterError::Startup)?;
-        let peers = Arc::new(PeerClients::default());
+        let peers = Arc::new(PeerClients::new(&config.addr.raft));
         let network = Network {
             self_id: config.id,
             peers: peers.clone(),
@@ -184,6 +184,10 @@ impl ClusterNode {
 
     /// A linearizable read, on the leader (forwarded if need be).
     pub async fn read(&self, read: ReadRequest) -> Result<ReadReply, ClusterError> {
+        #[cfg(feature = "planted-bugs")]
+        if idem_core::planted_bug() == Some(idem_core::PlantedBug::StaleReads) {
+            return self.read_stale(read).map_err(ClusterError::from);
+        }
         let local = || self.read_as_leader(read.clone());
         let remote = || Request::Read(read.clone());
         self.on_leader(
@@ -361,6 +365,12 @@ impl ClusterNode {
         read: ReadRequest,
     ) -> Result<ReadReply, ForwardError> {
         self.linearizable_barrier().await?;
+        self.read_local(read)
+    }
+
+    /// Reads this node's own state, as it stands: linearizable only right
+    /// after a barrier on the leader.
+    fn read_local(&self, read: ReadRequest) -> Result<ReadReply, ForwardError> {
         let reader = &self.inner.reader;
         let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
         match read {
@@ -377,6 +387,22 @@ impl ClusterNode {
             ReadRequest::Policy(ns) => Ok(ReadReply::Policy(
                 reader.namespace_policy(&ns).map_err(unavailable)?,
             )),
+        }
+    }
+
+    /// The planted bug: any node answers from its own, possibly stale, state
+    /// at the time it has applied up to.
+    #[cfg(feature = "planted-bugs")]
+    fn read_stale(&self, read: ReadRequest) -> Result<ReadReply, ForwardError> {
+        let reader = &self.inner.reader;
+        let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
+        match read {
+            ReadRequest::Record(id) => {
+                let now = reader.applied_clock().map_err(unavailable)?.now();
+                let record = reader.record_at(&id, &now).map_err(unavailable)?;
+                Ok(ReadReply::Record { record, now })
+            }
+            policy => self.read_local(policy),
         }
     }
 

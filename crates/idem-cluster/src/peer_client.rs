@@ -2,10 +2,11 @@
 //! peer address, one request in flight per connection.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 
 use crate::rpc::{Request, Response};
 use crate::wire::{read_frame, write_frame, WireError};
@@ -29,13 +30,18 @@ pub enum CallError {
 /// Calls to one peer.
 pub struct PeerClient {
     addr: String,
+    /// The local address outgoing connections start from (this node's own
+    /// inter-node IP), so that a firewall rule can tell nodes apart even
+    /// when they all live on one loopback interface.
+    source_ip: Option<IpAddr>,
     idle: Mutex<Vec<TcpStream>>,
 }
 
 impl PeerClient {
-    fn new(addr: String) -> Self {
+    fn new(addr: String, source_ip: Option<IpAddr>) -> Self {
         PeerClient {
             addr,
+            source_ip,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -67,7 +73,7 @@ impl PeerClient {
             addr: self.addr.clone(),
             source,
         };
-        let conn = tokio::time::timeout(timeout, TcpStream::connect(&self.addr))
+        let conn = tokio::time::timeout(timeout, self.open())
             .await
             .map_err(|_| CallError::Timeout {
                 addr: self.addr.clone(),
@@ -76,6 +82,22 @@ impl PeerClient {
             .map_err(unreachable)?;
         conn.set_nodelay(true).map_err(unreachable)?;
         Ok(conn)
+    }
+
+    async fn open(&self) -> std::io::Result<TcpStream> {
+        let Some(source_ip) = self.source_ip else {
+            return TcpStream::connect(&self.addr).await;
+        };
+        let peer = tokio::net::lookup_host(&self.addr)
+            .await?
+            .find(|a| a.is_ipv4() == source_ip.is_ipv4())
+            .ok_or_else(|| std::io::Error::other("no address of the peer's family"))?;
+        let socket = match source_ip {
+            IpAddr::V4(_) => TcpSocket::new_v4()?,
+            IpAddr::V6(_) => TcpSocket::new_v6()?,
+        };
+        socket.bind(SocketAddr::new(source_ip, 0))?;
+        socket.connect(peer).await
     }
 
     async fn exchange(conn: &mut TcpStream, req: &Request) -> Result<Response, WireError> {
@@ -122,10 +144,9 @@ impl PeerClient {
                 self.put_idle(conn);
                 Ok(resp)
             }
-            Ok(Err(WireError::Io(source))) => Err(CallError::Unreachable {
-                addr: self.addr.clone(),
-                source,
-            }),
+            // The request may have been delivered before the connection
+            // broke: this is not "unreachable" (which callers may retry as
+            // "nothing was sent"), it is indeterminate.
             Ok(Err(source)) => Err(CallError::Wire {
                 addr: self.addr.clone(),
                 source,
@@ -136,19 +157,33 @@ impl PeerClient {
 }
 
 /// The pools for every peer this node talks to.
-#[derive(Default)]
 pub struct PeerClients {
+    source_ip: Option<IpAddr>,
     by_addr: Mutex<HashMap<String, Arc<PeerClient>>>,
 }
 
 impl PeerClients {
+    /// Pools whose connections start from the IP of `own_raft_addr` when it
+    /// names a specific one (not `0.0.0.0` or a host name).
+    pub fn new(own_raft_addr: &str) -> Self {
+        let source_ip = own_raft_addr
+            .parse::<SocketAddr>()
+            .ok()
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_unspecified());
+        PeerClients {
+            source_ip,
+            by_addr: Mutex::new(HashMap::new()),
+        }
+    }
+
     pub fn get(&self, addr: &str) -> Arc<PeerClient> {
         let mut map = match self.by_addr.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
         };
         map.entry(addr.to_string())
-            .or_insert_with(|| Arc::new(PeerClient::new(addr.to_string())))
+            .or_insert_with(|| Arc::new(PeerClient::new(addr.to_string(), self.source_ip)))
             .clone()
     }
 }

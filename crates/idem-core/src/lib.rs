@@ -54,4 +54,4 @@ pub use token::{FencingToken, LogPosition};
 #[cfg(feature = "planted-bugs")]
 pub use apply::apply_with_planted_bug;
 #[cfg(feature = "planted-bugs")]
-pub use rules::PlantedBug;
+pub use rules::{plant_bug_in_process, planted_bug, PlantedBug};

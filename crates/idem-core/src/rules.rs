@@ -18,14 +18,66 @@ pub enum PlantedBug {
     SkipFingerprintCheck,
     /// Heartbeat, complete and release accept any token the key ever had.
     AcceptStaleToken,
+    /// Followers answer reads from their own state without asking the leader
+    /// (carried out by idem-cluster; the rules here ignore it).
+    StaleReads,
+}
+
+#[cfg(feature = "planted-bugs")]
+impl std::str::FromStr for PlantedBug {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "wall-clock-expiry" => Ok(PlantedBug::WallClockExpiry),
+            "skip-fingerprint-check" => Ok(PlantedBug::SkipFingerprintCheck),
+            "accept-stale-token" => Ok(PlantedBug::AcceptStaleToken),
+            "stale-reads" => Ok(PlantedBug::StaleReads),
+            other => Err(format!(
+                "unknown planted bug {other:?} (wall-clock-expiry, skip-fingerprint-check, \
+                 accept-stale-token, stale-reads)"
+            )),
+        }
+    }
+}
+
+/// The bug planted in this whole process, for a deliberately broken build
+/// that the chaos harness must catch. Set once, at start-up, by the server
+/// binary built with `planted-bugs`; a build without the feature has neither
+/// this nor any way to plant a bug.
+#[cfg(feature = "planted-bugs")]
+static PROCESS_BUG: std::sync::OnceLock<PlantedBug> = std::sync::OnceLock::new();
+
+/// Plants `bug` in every judgement this process makes from now on; false if
+/// a bug was planted already.
+#[cfg(feature = "planted-bugs")]
+pub fn plant_bug_in_process(bug: PlantedBug) -> bool {
+    PROCESS_BUG.set(bug).is_ok()
+}
+
+/// The bug planted in this process, if any.
+#[cfg(feature = "planted-bugs")]
+pub fn planted_bug() -> Option<PlantedBug> {
+    PROCESS_BUG.get().copied()
 }
 
 /// The judgements apply uses. Without `planted-bugs` this is an empty struct
 /// and every judgement is the correct one.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Rules {
     #[cfg(feature = "planted-bugs")]
     pub(crate) bug: Option<PlantedBug>,
+}
+
+impl Default for Rules {
+    /// The correct rules, or, in a `planted-bugs` build, the process's
+    /// planted bug.
+    fn default() -> Self {
+        Rules {
+            #[cfg(feature = "planted-bugs")]
+            bug: planted_bug(),
+        }
+    }
 }
 
 impl Rules {

@@ -47,6 +47,10 @@ pub struct StartArgs {
 
 pub fn run(args: StartArgs) -> ExitCode {
     init_logging();
+    if let Err(e) = plant_bug_if_asked() {
+        eprintln!("idem: {e}");
+        return ExitCode::from(2);
+    }
     // Storage calls run on the blocking pool; a bounded pool keeps the number
     // of threads (and their allocator arenas) small.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -66,6 +70,34 @@ pub fn run(args: StartArgs) -> ExitCode {
             eprintln!("idem: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// The environment variable that plants a bug in a `planted-bugs` build.
+const PLANTED_BUG_VAR: &str = "IDEM_PLANTED_BUG";
+
+/// In a `planted-bugs` build, plants the bug `IDEM_PLANTED_BUG` names.
+#[cfg(feature = "planted-bugs")]
+fn plant_bug_if_asked() -> Result<(), String> {
+    let Ok(name) = std::env::var(PLANTED_BUG_VAR) else {
+        return Ok(());
+    };
+    let bug: idem_core::PlantedBug = name.parse()?;
+    idem_core::plant_bug_in_process(bug);
+    tracing::warn!("PLANTED BUG {bug:?}: this node is deliberately broken");
+    Ok(())
+}
+
+/// A normal build refuses to start when asked for a planted bug, so that a
+/// test expecting a broken node never silently runs a correct one.
+#[cfg(not(feature = "planted-bugs"))]
+fn plant_bug_if_asked() -> Result<(), String> {
+    match std::env::var_os(PLANTED_BUG_VAR) {
+        Some(_) => Err(format!(
+            "{PLANTED_BUG_VAR} is set, but this build has no planted bugs \
+             (build with --features planted-bugs)"
+        )),
+        None => Ok(()),
     }
 }
 

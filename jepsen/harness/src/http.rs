@@ -1,0 +1,128 @@
+//! One client's HTTP/1.1 keep-alive connection to one node. What matters
+//! for the history is whether a failed request may have reached idem: a
+//! refused connection certainly did not (`NotSent`); anything after the
+//! request left may have (`Indeterminate`).
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::{Method, Request};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+
+const MAX_REPLY_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug)]
+pub enum RequestError {
+    /// The request never left: it cannot have happened.
+    NotSent(String),
+    /// It may or may not have been carried out.
+    Indeterminate(String),
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+pub struct Connection {
+    authority: String,
+    timeout: Duration,
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Connection {
+    pub fn new(authority: String, timeout: Duration) -> Self {
+        Connection {
+            authority,
+            timeout,
+            sender: None,
+        }
+    }
+
+    /// Drops the connection; the next request opens a new one.
+    pub fn reset(&mut self) {
+        self.sender = None;
+    }
+
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Reply, RequestError> {
+        let result = tokio::time::timeout(self.timeout, self.exchange(method, path, body)).await;
+        match result {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(e)) => {
+                self.sender = None;
+                Err(e)
+            }
+            Err(_) => {
+                self.sender = None;
+                Err(RequestError::Indeterminate(format!(
+                    "no answer within {:?}",
+                    self.timeout
+                )))
+            }
+        }
+    }
+
+    async fn exchange(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Result<Reply, RequestError> {
+        if !matches!(&self.sender, Some(s) if !s.is_closed()) {
+            self.sender = Some(self.connect().await?);
+        }
+        let Some(sender) = self.sender.as_mut() else {
+            return Err(RequestError::NotSent("no connection".into()));
+        };
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(HOST, &self.authority);
+        if body.is_some() {
+            request = request.header(CONTENT_TYPE, "application/json");
+        }
+        let request = request
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))
+            .map_err(|e| RequestError::NotSent(e.to_string()))?;
+        // A kept-alive connection the node closed (it restarted) fails here,
+        // before anything was written.
+        sender
+            .ready()
+            .await
+            .map_err(|e| RequestError::NotSent(e.to_string()))?;
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| RequestError::Indeterminate(e.to_string()))?;
+        let status = response.status().as_u16();
+        let body = Limited::new(response.into_body(), MAX_REPLY_BYTES)
+            .collect()
+            .await
+            .map_err(|e| RequestError::Indeterminate(e.to_string()))?
+            .to_bytes();
+        Ok(Reply { status, body })
+    }
+
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, RequestError> {
+        let stream = TcpStream::connect(&self.authority)
+            .await
+            .map_err(|e| RequestError::NotSent(format!("connect {}: {e}", self.authority)))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| RequestError::NotSent(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(sender)
+    }
+}

@@ -1,0 +1,409 @@
+//! The clients: each owns a process number and a connection to one node,
+//! and loops over a small key space so that keys contend. A client that
+//! holds a key heartbeats, completes or releases it, or sometimes just sits
+//! on it until its short lease runs out, so that takeovers happen; a client
+//! that does not, reserves (mostly with the key's usual fingerprint, now and
+//! then with another) or reads, and now and then presents a token it has
+//! lost, to see it refused.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::Method;
+use idem_jepsen_check::history::{EventBody, Outcome, Request, StoredResponse};
+use serde_json::{json, Value};
+
+use crate::http::{Connection, Reply, RequestError};
+use crate::nodes::Nodes;
+use crate::recorder::Recorder;
+use crate::rng::Rng;
+
+pub const NAMESPACE: &str = "jepsen";
+
+#[derive(Debug, Clone)]
+pub struct WorkloadOptions {
+    pub keys: u32,
+    pub nodes: Vec<u32>,
+    /// Leases are drawn from this range (ms).
+    pub lease_ms: (u64, u64),
+    /// Retention is drawn from this range (ms).
+    pub retain_ms: (u64, u64),
+    /// A client's request timeout: after it, the operation is indeterminate.
+    pub timeout: Duration,
+}
+
+/// Counters shared by all clients, for the run's progress line.
+#[derive(Default)]
+pub struct Tally {
+    pub ops: AtomicU64,
+    pub ok: AtomicU64,
+    pub info: AtomicU64,
+    pub fail: AtomicU64,
+    /// Definite answers the harness could not read as any outcome of the
+    /// API (a 400, a 500, a body of the wrong shape): each is recorded as
+    /// `info` and fails the run.
+    pub unexpected: AtomicU64,
+}
+
+/// A key this client holds.
+#[derive(Debug, Clone)]
+struct Held {
+    token: u64,
+    lease_ms: u64,
+    response: Option<StoredResponse>,
+    /// A slow worker does not touch the key before this.
+    stalled_until: Instant,
+}
+
+pub struct Client {
+    process: u64,
+    node: u32,
+    conn: Connection,
+    rng: Rng,
+    options: Arc<WorkloadOptions>,
+    recorder: Arc<Recorder>,
+    tally: Arc<Tally>,
+    held: HashMap<String, Held>,
+    lost: HashMap<String, u64>,
+    next_process: Arc<AtomicU64>,
+}
+
+impl Client {
+    pub fn new(
+        id: u32,
+        rng: Rng,
+        options: Arc<WorkloadOptions>,
+        recorder: Arc<Recorder>,
+        tally: Arc<Tally>,
+        next_process: Arc<AtomicU64>,
+    ) -> Self {
+        let node = options.nodes[id as usize % options.nodes.len()];
+        Client {
+            process: next_process.fetch_add(1, Ordering::SeqCst),
+            node,
+            conn: Connection::new(Nodes::http_addr(node), options.timeout),
+            rng,
+            options,
+            recorder,
+            tally,
+            held: HashMap::new(),
+            lost: HashMap::new(),
+            next_process,
+        }
+    }
+
+    /// Runs operations until `stop` turns true.
+    pub async fn run(mut self, stop: Arc<std::sync::atomic::AtomicBool>) {
+        while !stop.load(Ordering::SeqCst) {
+            let key = self.pick_key();
+            let request = self.choose(&key);
+            self.perform(&key, request).await;
+            let pause = self.rng.between(5, 60);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
+    }
+
+    /// Mostly a key this client holds and is ready to work on; otherwise
+    /// any key.
+    fn pick_key(&mut self) -> String {
+        let now = Instant::now();
+        let mut ready: Vec<&String> = self
+            .held
+            .iter()
+            .filter(|(_, h)| h.stalled_until <= now)
+            .map(|(k, _)| k)
+            .collect();
+        ready.sort();
+        if !ready.is_empty() && self.rng.chance(0.6) {
+            return self.rng.pick(&ready).to_string();
+        }
+        format!("k{}", self.rng.between(0, self.options.keys as u64 - 1))
+    }
+
+    fn fingerprint(&mut self, key: &str) -> String {
+        if self.rng.chance(0.1) {
+            format!("{key}-other")
+        } else {
+            format!("{key}-usual")
+        }
+    }
+
+    fn choose(&mut self, key: &str) -> Request {
+        if let Some(held) = self.held.get(key).cloned() {
+            if held.stalled_until > Instant::now() {
+                // A slow worker: it does not touch its key yet.
+                return Request::Get;
+            }
+            let roll = self.rng.between(0, 99);
+            return match roll {
+                0..=19 => Request::Heartbeat {
+                    token: held.token,
+                    lease_ms: held.lease_ms,
+                },
+                20..=59 => Request::Complete {
+                    token: held.token,
+                    response: match (&held.response, self.rng.chance(0.1)) {
+                        // Now and then a second, different completion.
+                        (Some(_), true) => self.response_for(key, held.token, "again"),
+                        (Some(r), false) => r.clone(),
+                        (None, _) => self.response_for(key, held.token, "first"),
+                    },
+                },
+                60..=79 => Request::Release { token: held.token },
+                _ => Request::Get,
+            };
+        }
+        let roll = self.rng.between(0, 99);
+        match (roll, self.lost.get(key).copied()) {
+            (0..=7, Some(token)) => match self.rng.between(0, 2) {
+                0 => Request::Heartbeat {
+                    token,
+                    lease_ms: 1000,
+                },
+                1 => Request::Complete {
+                    token,
+                    response: self.response_for(key, token, "stale"),
+                },
+                _ => Request::Release { token },
+            },
+            (0..=74, _) => Request::Reserve {
+                fingerprint: self.fingerprint(key),
+                lease_ms: self
+                    .rng
+                    .between(self.options.lease_ms.0, self.options.lease_ms.1),
+                retain_ms: self
+                    .rng
+                    .between(self.options.retain_ms.0, self.options.retain_ms.1),
+            },
+            _ => Request::Get,
+        }
+    }
+
+    fn response_for(&self, key: &str, token: u64, what: &str) -> StoredResponse {
+        StoredResponse {
+            status: 200,
+            body: format!(
+                "{key} by process {} under token {token} ({what})",
+                self.process
+            ),
+        }
+    }
+
+    async fn perform(&mut self, key: &str, request: Request) {
+        self.recorder.record(EventBody::Invoke {
+            process: self.process,
+            node: self.node,
+            key: key.to_string(),
+            request: request.clone(),
+        });
+        self.tally.ops.fetch_add(1, Ordering::Relaxed);
+        let (method, path, body) = http_request(key, &request);
+        let reply = self.conn.send(method, &path, body).await;
+        let process = self.process;
+        match reply {
+            Err(RequestError::NotSent(error)) => {
+                self.tally.fail.fetch_add(1, Ordering::Relaxed);
+                self.recorder.record(EventBody::Fail { process, error });
+                // The node is down: do not spin.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(RequestError::Indeterminate(error)) => self.indeterminate(error),
+            Ok(reply) if reply.status == 503 => {
+                self.indeterminate(format!("503 {}", String::from_utf8_lossy(&reply.body)));
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Ok(reply) => match read_outcome(&request, &reply) {
+                Some(outcome) => {
+                    self.tally.ok.fetch_add(1, Ordering::Relaxed);
+                    self.learn(key, &request, &outcome);
+                    self.recorder.record(EventBody::Ok { process, outcome });
+                }
+                None => {
+                    self.tally.unexpected.fetch_add(1, Ordering::Relaxed);
+                    self.indeterminate(format!(
+                        "unexpected reply {} {}",
+                        reply.status,
+                        String::from_utf8_lossy(&reply.body)
+                    ));
+                }
+            },
+        }
+    }
+
+    /// Records `info` and carries on as a new process (the old one may still
+    /// have an operation in flight, as far as the checker knows).
+    fn indeterminate(&mut self, error: String) {
+        self.tally.info.fetch_add(1, Ordering::Relaxed);
+        self.recorder.record(EventBody::Info {
+            process: self.process,
+            error,
+        });
+        self.process = self.next_process.fetch_add(1, Ordering::SeqCst);
+        self.conn.reset();
+    }
+
+    /// What this client now holds, after a definite answer.
+    fn learn(&mut self, key: &str, request: &Request, outcome: &Outcome) {
+        match (request, outcome) {
+            (Request::Reserve { lease_ms, .. }, Outcome::Reserved { token, .. }) => {
+                if let Some(old) = self.held.remove(key) {
+                    self.lost.insert(key.to_string(), old.token);
+                }
+                // A quarter of the grants go to a slow worker, who leaves the
+                // key alone for up to twice its lease: others may take it over.
+                let stall = if self.rng.chance(0.25) {
+                    Duration::from_millis(self.rng.between(lease_ms / 2, lease_ms * 2))
+                } else {
+                    Duration::ZERO
+                };
+                self.held.insert(
+                    key.to_string(),
+                    Held {
+                        token: *token,
+                        lease_ms: *lease_ms,
+                        response: None,
+                        stalled_until: Instant::now() + stall,
+                    },
+                );
+            }
+            (Request::Complete { response, .. }, Outcome::Completed { .. }) => {
+                if let Some(h) = self.held.get_mut(key) {
+                    h.response = Some(response.clone());
+                }
+                // Keep the key a little longer to send the same completion
+                // again now and then; drop it otherwise.
+                if self.rng.chance(0.7) {
+                    self.drop_key(key);
+                }
+            }
+            (_, Outcome::Released { .. }) | (_, Outcome::KeyLost { .. }) => self.drop_key(key),
+            (_, Outcome::ConflictingCompletion { .. }) => self.drop_key(key),
+            _ => {}
+        }
+    }
+
+    fn drop_key(&mut self, key: &str) {
+        if let Some(old) = self.held.remove(key) {
+            self.lost.insert(key.to_string(), old.token);
+        }
+    }
+}
+
+fn http_request(key: &str, request: &Request) -> (Method, String, Option<Vec<u8>>) {
+    let base = format!("/v1/ns/{NAMESPACE}/keys/{key}");
+    let post = |action: &str, body: Value| {
+        (
+            Method::POST,
+            format!("{base}/{action}"),
+            Some(body.to_string().into_bytes()),
+        )
+    };
+    match request {
+        Request::Reserve {
+            fingerprint,
+            lease_ms,
+            retain_ms,
+        } => post(
+            "reserve",
+            json!({"fingerprint": fingerprint, "lease_ms": lease_ms, "retain_ms": retain_ms}),
+        ),
+        Request::Heartbeat { token, lease_ms } => {
+            post("heartbeat", json!({"token": token, "lease_ms": lease_ms}))
+        }
+        Request::Complete { token, response } => post(
+            "complete",
+            json!({"token": token, "response": {"status": response.status, "body": response.body}}),
+        ),
+        Request::Release { token } => post("release", json!({"token": token})),
+        Request::Get => (Method::GET, base, None),
+    }
+}
+
+/// Reads a definite reply as an outcome of `request`; `None` when it is not
+/// one the API gives.
+pub fn read_outcome(request: &Request, reply: &Reply) -> Option<Outcome> {
+    let body: Value = serde_json::from_slice(&reply.body).ok()?;
+    let problem = body
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(|t| t.rsplit(':').next())
+        .unwrap_or("");
+    let token = || body.get("token").and_then(Value::as_u64);
+    let response = |v: &Value| -> Option<StoredResponse> {
+        let r = v.get("response")?;
+        let headers_empty = r
+            .get("headers")
+            .and_then(Value::as_object)
+            .is_none_or(|h| h.is_empty());
+        if !headers_empty {
+            return None;
+        }
+        Some(StoredResponse {
+            status: u16::try_from(r.get("status")?.as_u64()?).ok()?,
+            body: r.get("body")?.as_str()?.to_string(),
+        })
+    };
+    let key_lost = || -> Option<Outcome> {
+        (reply.status == 409 && problem == "key-lost").then(|| Outcome::KeyLost {
+            reason: body
+                .get("reason")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string(),
+        })
+    };
+    match request {
+        Request::Reserve { .. } => match reply.status {
+            201 => Some(Outcome::Reserved {
+                token: token()?,
+                takeover: body.get("takeover")?.as_bool()?,
+            }),
+            200 => Some(Outcome::Replayed {
+                token: token()?,
+                response: response(&body)?,
+            }),
+            409 if body.get("outcome")?.as_str()? == "in_progress" => Some(Outcome::InProgress),
+            422 if problem == "fingerprint-mismatch" => Some(Outcome::FingerprintMismatch),
+            _ => None,
+        },
+        Request::Heartbeat { .. } => match reply.status {
+            200 => Some(Outcome::Extended { token: token()? }),
+            _ => key_lost(),
+        },
+        Request::Complete { .. } => match reply.status {
+            200 => Some(Outcome::Completed {
+                token: token()?,
+                replayed: body.get("replayed")?.as_bool()?,
+            }),
+            409 if problem == "conflicting-completion" => {
+                Some(Outcome::ConflictingCompletion { token: token()? })
+            }
+            _ => key_lost(),
+        },
+        Request::Release { .. } => match reply.status {
+            200 => Some(Outcome::Released { token: token()? }),
+            _ => key_lost(),
+        },
+        Request::Get => match reply.status {
+            404 if problem == "key-not-found" => Some(Outcome::NotFound),
+            200 => {
+                let fingerprint = body.get("fingerprint")?.as_str()?.to_string();
+                match body.get("state")?.as_str()? {
+                    "in_progress" => Some(Outcome::RecordInProgress {
+                        token: token()?,
+                        fingerprint,
+                    }),
+                    "completed" => Some(Outcome::RecordCompleted {
+                        token: token()?,
+                        fingerprint,
+                        response: response(&body)?,
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
+    }
+}
