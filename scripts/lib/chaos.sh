@@ -42,7 +42,7 @@ current_leader() {
     local n
     for n in 1 2 3; do
         curl -sf --max-time 1 "http://127.0.0.1:$((${IDEM_HTTP_BASE:-8101} + n - 1))/v1/cluster" 2>/dev/null \
-            | python3 -c 'import json,sys; l=json.load(sys.stdin).get("leader"); print(l if l else "")' \
+            | python3 -c 'import json,sys; l=json.load(sys.stdin).get("leader"); print(l if l else "")' 2>/dev/null \
             | grep -E '^[0-9]+$' && return 0
     done
     return 1
