@@ -1,6 +1,6 @@
 //! The node's clocks: the hybrid logical clock that stamps entries (with the
-//! offset limiter that refuses stamps too far ahead of this node's wall
-//! clock), the monotonic start of the current leadership term, and the
+//! limit that refuses new stamps too far ahead of this node's own clock),
+//! the monotonic start of the current leadership term, and the
 //! measured wall-clock offsets of peers.
 //!
 //! See `idem_core::time` for why a stamp carries both an HLC reading and the
@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hybrid_clocks::{Clock, ClockSource, OffsetLimiter};
+use hybrid_clocks::{Clock, ClockSource};
 use idem_core::{AppliedClock, HlcTimestamp, Stamp};
 
 use crate::types::NodeId;
@@ -50,7 +50,7 @@ struct Suspect {
     until: Instant,
 }
 
-/// A stamp was too far ahead of this node's wall clock.
+/// A new stamp was too far ahead of this node's clock.
 #[derive(Debug, Clone, Copy, thiserror::Error)]
 #[error("stamp {stamp} is more than {max_offset_ms} ms ahead of this node's clock")]
 pub struct ClockAhead {
@@ -59,7 +59,7 @@ pub struct ClockAhead {
 }
 
 pub struct ClusterClock {
-    hlc: Mutex<OffsetLimiter<WallMillis>>,
+    hlc: Mutex<Clock<WallMillis>>,
     max_offset_ms: u64,
     leadership: Mutex<Option<Leadership>>,
     suspects: Mutex<HashMap<NodeId, Suspect>>,
@@ -77,17 +77,24 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
+/// The HLC's reading: the later of the wall clock and the last stamp seen.
+fn read(hlc: &mut Clock<WallMillis>) -> HlcTimestamp {
+    match hlc.now() {
+        Ok(t) => t.into(),
+        Err(_) => unreachable!("the wall-clock source does not fail"),
+    }
+}
+
 impl ClusterClock {
     /// A clock that never reads earlier than `applied` (the replicated
     /// high-water mark), so a restarted node never stamps backwards.
     pub fn new(max_offset_ms: u64, applied: AppliedClock) -> Self {
         // A WallMillis source cannot fail.
-        let clock = match Clock::new(WallMillis) {
+        let mut hlc = match Clock::new(WallMillis) {
             Ok(c) => c,
             Err(_) => unreachable!("the wall-clock source does not fail"),
         };
-        let mut hlc = clock.with_max_diff(max_offset_ms);
-        hlc.inner_mut().observe(&applied.now().hlc.into());
+        hlc.observe(&applied.now().hlc.into());
         ClusterClock {
             hlc: Mutex::new(hlc),
             max_offset_ms,
@@ -101,22 +108,35 @@ impl ClusterClock {
         self.max_offset_ms
     }
 
-    /// Merges a stamp received from the leader, or refuses it if it is too
-    /// far ahead of this node's wall clock.
+    /// Merges a stamp of a new (not yet committed) entry from the leader,
+    /// or refuses it if it is more than the limit ahead of this node's own
+    /// reading: its HLC, which is never behind its wall clock nor behind any
+    /// stamp it has merged. A leader whose wall clock runs ahead is refused;
+    /// a leader that only carries on from a stamp the cluster already holds
+    /// is not, even while that stamp is ahead of this node's wall clock (as
+    /// after every node's clock stepped forward and then back), or the
+    /// cluster would stall until true time caught up.
     pub fn observe(&self, stamp: HlcTimestamp) -> Result<(), ClockAhead> {
-        lock(&self.hlc)
-            .observe(&stamp.into())
-            .map_err(|_| ClockAhead {
+        let mut hlc = lock(&self.hlc);
+        let own = read(&mut hlc);
+        if stamp.wall_ms > own.wall_ms.saturating_add(self.max_offset_ms) {
+            return Err(ClockAhead {
                 stamp,
                 max_offset_ms: self.max_offset_ms,
-            })
+            });
+        }
+        hlc.observe(&stamp.into());
+        Ok(())
+    }
+
+    /// Merges the stamp of an entry the leader says is committed: the
+    /// cluster has decided it, so refusing it would only stall this node.
+    pub fn observe_committed(&self, stamp: HlcTimestamp) {
+        lock(&self.hlc).observe(&stamp.into());
     }
 
     pub fn now_hlc(&self) -> HlcTimestamp {
-        match lock(&self.hlc).now() {
-            Ok(t) => t.into(),
-            Err(_) => unreachable!("the wall-clock source does not fail"),
-        }
+        read(&mut lock(&self.hlc))
     }
 
     /// Records that this node is leader of `term` (from now), or is not.
@@ -230,5 +250,21 @@ mod tests {
             .observe(HlcTimestamp::new(wall_now_ms() + 60_000, 0))
             .is_err());
         assert!(clock.observe(HlcTimestamp::new(1, 0)).is_ok());
+    }
+
+    #[test]
+    fn a_stamp_the_cluster_already_holds_is_not_refused() {
+        let clock = ClusterClock::new(500, AppliedClock::default());
+        // Every clock stepped forward a minute, entries were committed at
+        // that time, and the clocks stepped back: the committed stamps are
+        // merged whatever this node's wall clock says.
+        let future = HlcTimestamp::new(wall_now_ms() + 60_000, 0);
+        clock.observe_committed(future);
+        // A new leader carries on from them: accepted.
+        assert!(clock.observe(HlcTimestamp::new(future.wall_ms, 7)).is_ok());
+        // A leader whose own clock is further ahead still is refused.
+        assert!(clock
+            .observe(HlcTimestamp::new(future.wall_ms + 60_000, 0))
+            .is_err());
     }
 }

@@ -50,8 +50,13 @@ async fn handle(node: &ClusterNode, req: Request) -> Response {
                     "node {leader_id}'s clock ran ahead of ours in term {term}"
                 ));
             }
+            let committed = req.leader_commit.map(|c| c.index);
             for entry in &req.entries {
                 if let EntryPayload::Normal(stamped) = &entry.payload {
+                    if committed.is_some_and(|c| entry.log_id.index <= c) {
+                        clock.observe_committed(stamped.stamp.hlc);
+                        continue;
+                    }
                     if let Err(ahead) = clock.observe(stamped.stamp.hlc) {
                         tracing::warn!(
                             "refusing entries from node {leader_id} (term {term}): {ahead}"

@@ -96,7 +96,10 @@ pub enum Outcome {
     /// reserve 201: the caller owns the key under `token`.
     Reserved { token: u64, takeover: bool },
     /// reserve 200: the key is completed; replay `response`.
-    Replayed { token: u64, response: StoredResponse },
+    Replayed {
+        token: u64,
+        response: StoredResponse,
+    },
     /// reserve 409: another owner holds a live lease.
     InProgress,
     /// reserve 422 fingerprint-mismatch.
@@ -121,6 +124,73 @@ pub enum Outcome {
         fingerprint: String,
         response: StoredResponse,
     },
+}
+
+impl Request {
+    /// The operation's name, as serialised in `f`.
+    pub fn f(&self) -> &'static str {
+        match self {
+            Request::Reserve { .. } => "reserve",
+            Request::Heartbeat { .. } => "heartbeat",
+            Request::Complete { .. } => "complete",
+            Request::Release { .. } => "release",
+            Request::Get => "get",
+        }
+    }
+
+    /// Every `f`, in the order reports list them.
+    pub const FS: [&'static str; 5] = ["reserve", "heartbeat", "complete", "release", "get"];
+}
+
+impl Outcome {
+    /// The outcome's name, as serialised in `outcome`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Reserved { .. } => "reserved",
+            Outcome::Replayed { .. } => "replayed",
+            Outcome::InProgress => "in_progress",
+            Outcome::FingerprintMismatch => "fingerprint_mismatch",
+            Outcome::Extended { .. } => "extended",
+            Outcome::Completed { .. } => "completed",
+            Outcome::ConflictingCompletion { .. } => "conflicting_completion",
+            Outcome::KeyLost { .. } => "key_lost",
+            Outcome::Released { .. } => "released",
+            Outcome::NotFound => "not_found",
+            Outcome::RecordInProgress { .. } => "record_in_progress",
+            Outcome::RecordCompleted { .. } => "record_completed",
+        }
+    }
+
+    /// Whether idem can answer `request` with an outcome of this kind at
+    /// all (a reserve is never answered `extended`, and so on).
+    pub fn answers(&self, request: &Request) -> bool {
+        matches!(
+            (request, self),
+            (
+                Request::Reserve { .. },
+                Outcome::Reserved { .. }
+                    | Outcome::Replayed { .. }
+                    | Outcome::InProgress
+                    | Outcome::FingerprintMismatch
+            ) | (
+                Request::Heartbeat { .. },
+                Outcome::Extended { .. } | Outcome::KeyLost { .. }
+            ) | (
+                Request::Complete { .. },
+                Outcome::Completed { .. }
+                    | Outcome::ConflictingCompletion { .. }
+                    | Outcome::KeyLost { .. }
+            ) | (
+                Request::Release { .. },
+                Outcome::Released { .. } | Outcome::KeyLost { .. }
+            ) | (
+                Request::Get,
+                Outcome::NotFound
+                    | Outcome::RecordInProgress { .. }
+                    | Outcome::RecordCompleted { .. }
+            )
+        )
+    }
 }
 
 /// Reads a JSON lines history.

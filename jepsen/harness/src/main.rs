@@ -10,7 +10,6 @@
 //! idem-jepsen clean                           # remove namespaces left by a crashed run
 //! ```
 
-mod checkstub;
 mod error;
 mod http;
 mod nemesis;
@@ -24,9 +23,9 @@ mod workload;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::checkstub::{check, report, CheckLimits};
 use clap::{Parser, Subcommand};
 use idem_jepsen_check::history::parse_history;
+use idem_jepsen_check::{check, report, CheckLimits};
 
 use crate::nemesis::NemesisKind;
 

@@ -12,8 +12,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::checkstub::{check, report, CheckLimits, CheckReport};
 use idem_jepsen_check::history::Event;
+use idem_jepsen_check::{check, report, CheckLimits, CheckReport};
 
 use crate::error::HarnessError;
 use crate::nemesis::{run_schedules, NemesisKind, Stage};
@@ -129,10 +129,10 @@ fn run_in_net(options: &RunOptions, net: &TestNet) -> Result<RunOutcome, Harness
     let recorder = Arc::new(Recorder::create(&out.join("history.jsonl"))?);
     let result = runtime.block_on(drive(options, net, nodes.clone(), recorder.clone()));
     nodes.kill_all();
-    let mut run_errors = result?;
+    let run_errors = result?;
     let events = recorder.finish();
     let report = check(&events, &CheckLimits::default());
-    write_report(&out, options, &events, &report, &mut run_errors)?;
+    write_report(&out, options, &events, &report, &run_errors)?;
     Ok(RunOutcome { report, run_errors })
 }
 
@@ -257,7 +257,7 @@ fn write_report(
     options: &RunOptions,
     events: &[Event],
     report: &CheckReport,
-    run_errors: &mut Vec<String>,
+    run_errors: &[String],
 ) -> Result<(), HarnessError> {
     let write = |name: &str, text: String| {
         let path = out.join(name);
