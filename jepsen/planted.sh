@@ -25,7 +25,7 @@ cases=(
     "wall-clock-expiry|clock-bump|60"
     "skip-fingerprint-check|none|20"
     "accept-stale-token|none|20"
-    "stale-reads|partition|40"
+    "stale-reads|partition|60"
 )
 failed=()
 for c in "${cases[@]}"; do
