@@ -370,6 +370,12 @@ impl ClusterNode {
 
     /// Reads this node's own state, as it stands: linearizable only right
     /// after a barrier on the leader.
+    ///
+    /// A record is shown as stored, even once its retention has passed: it
+    /// is forgotten only by a log entry (a purge, or the next command on the
+    /// key). Hiding it here by the clock would not be linearizable, since a
+    /// later leader may judge the same deadline not yet passed (its
+    /// monotonic bound starts again with its term) and show it again.
     fn read_local(&self, read: ReadRequest) -> Result<ReadReply, ForwardError> {
         let reader = &self.inner.reader;
         let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
@@ -381,7 +387,7 @@ impl ClusterNode {
                     .clock
                     .read_stamp(applied)
                     .ok_or(ForwardError::NotLeader(None))?;
-                let record = reader.record_at(&id, &now).map_err(unavailable)?;
+                let record = reader.raw_record(&id).map_err(unavailable)?;
                 Ok(ReadReply::Record { record, now })
             }
             ReadRequest::Policy(ns) => Ok(ReadReply::Policy(
@@ -399,7 +405,7 @@ impl ClusterNode {
         match read {
             ReadRequest::Record(id) => {
                 let now = reader.applied_clock().map_err(unavailable)?.now();
-                let record = reader.record_at(&id, &now).map_err(unavailable)?;
+                let record = reader.raw_record(&id).map_err(unavailable)?;
                 Ok(ReadReply::Record { record, now })
             }
             policy => self.read_local(policy),

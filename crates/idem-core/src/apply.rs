@@ -126,6 +126,9 @@ impl Lifecycle {
         store.set_applied_clock(clock)?;
         let now = clock.now();
         let token = FencingToken::granted_at(entry.position);
+        if let Some(id) = entry.command.key() {
+            self.make_forgetting_stick(store, id, &now)?;
+        }
         Ok(match &entry.command {
             Command::Reserve(c) => Outcome::Reserve(self.reserve(store, c, &now, token)?),
             Command::Heartbeat(c) => Outcome::Heartbeat(self.heartbeat(store, c, &now)?),
@@ -136,6 +139,24 @@ impl Lifecycle {
             Command::Derive(c) => Outcome::Derive(self.derive(store, c)?),
             Command::SetPolicy(c) => Outcome::SetPolicy(self.set_policy(store, c)?),
         })
+    }
+
+    /// Deletes the record of `id` if it is forgotten at `now`, before a
+    /// command on the key is judged. Whether a deadline has passed can
+    /// differ between terms (the monotonic bound is counted again from each
+    /// term's start), so a forgetting judged only in passing could be undone
+    /// by a later leader: a key once answered as absent would come back.
+    /// Deleting it, in log order, makes the judgement final.
+    fn make_forgetting_stick<S: RecordStore>(
+        &self,
+        store: &mut S,
+        id: &KeyId,
+        now: &Stamp,
+    ) -> Result<(), S::Error> {
+        if store.record(id)?.is_some() && self.live_record(store, id, now)?.is_none() {
+            store.delete_record(id)?;
+        }
+        Ok(())
     }
 
     /// The record as the lifecycle sees it at `now`: forgotten ones are gone.

@@ -116,6 +116,18 @@ impl Command {
             _ => None,
         }
     }
+
+    /// The one key a command is about, for those about one key.
+    pub fn key(&self) -> Option<&KeyId> {
+        match self {
+            Command::Reserve(c) => Some(&c.id),
+            Command::Heartbeat(c) => Some(&c.id),
+            Command::Complete(c) => Some(&c.id),
+            Command::Release(c) => Some(&c.id),
+            Command::Mint(c) => Some(&c.id),
+            Command::Purge(_) | Command::Derive(_) | Command::SetPolicy(_) => None,
+        }
+    }
 }
 
 /// What the leader puts in the Raft log: a command and the stamp it was

@@ -162,6 +162,36 @@ fn a_forgotten_key_is_free_again() {
     assert!(!takeover);
 }
 
+#[test]
+fn a_key_judged_forgotten_stays_forgotten_under_the_next_leader() {
+    let mut sim = Sim::new();
+    let first = token_of(&sim.reserve_with("k", Some("fp-1"), None, Some(2_000)));
+    sim.complete("k", first, "done");
+    sim.advance(2_000);
+    // The stale owner's heartbeat is judged after the retention ended: the
+    // key is absent, and that judgement is written to the log's state.
+    assert_eq!(
+        sim.heartbeat("k", first, None),
+        HeartbeatOutcome::Lost(LostKey::Absent)
+    );
+    // A new leader counts retention again from its term start, so by its
+    // clock alone the completion would still be retained; it must not come
+    // back after the key was answered as absent.
+    sim.new_term();
+    sim.advance(100);
+    let o = sim.reserve("k", Some("fp-1"), None);
+    assert!(
+        matches!(
+            o,
+            ReserveOutcome::Reserved {
+                takeover: false,
+                ..
+            }
+        ),
+        "{o:?}"
+    );
+}
+
 // ---- heartbeat -------------------------------------------------------------
 
 #[test]

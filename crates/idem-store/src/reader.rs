@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use idem_core::{AppliedClock, KeyId, Namespace, NamespacePolicy, Record, Stamp};
+use idem_core::{AppliedClock, KeyId, Namespace, NamespacePolicy, Record};
 use rocksdb::{IteratorMode, DB};
 
 use crate::codec::expiry_key_parts;
@@ -22,12 +22,9 @@ impl StateReader {
         StateReader { db }
     }
 
-    /// The record for `id` as seen at `now`: `None` if absent or forgotten.
-    pub fn record_at(&self, id: &KeyId, now: &Stamp) -> Result<Option<Record>, StoreError> {
-        Ok(read_record(&self.db, id)?.filter(|r| !r.is_forgotten(now)))
-    }
-
-    /// The record exactly as stored, forgotten or not.
+    /// The record exactly as stored: a record whose retention has passed
+    /// stays until a log entry (a purge, or the next command on its key)
+    /// deletes it.
     pub fn raw_record(&self, id: &KeyId) -> Result<Option<Record>, StoreError> {
         read_record(&self.db, id)
     }
