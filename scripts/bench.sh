@@ -13,9 +13,10 @@
 #   - idem: scripts/cluster.sh's three nodes, data under bench/out/idem,
 #     HTTP on IDEM_HTTP_BASE..+2 (default 8101-8103);
 #   - etcd: three members (Debian's etcd, default fsync), data under
-#     bench/out/etcd1-3, clients on 12379/22379/32379, peers on 12380/22380/32380;
-#   - Redis: one node on 6390, appendonly with appendfsync always, data
-#     under bench/out/redis.
+#     bench/out/etcd1-3, clients on 12379/22379/32379, peers on 12380/22380/32380
+#     (BENCH_ETCD_CLIENT_PORTS / BENCH_ETCD_PEER_PORTS: three ports each);
+#   - Redis: one node on 6390 (BENCH_REDIS_PORT), appendonly with
+#     appendfsync always, data under bench/out/redis.
 # Everything it started is stopped when it exits (also on Ctrl-C).
 #
 # Workloads: reserve (put-if-absent of fresh keys), reserve-complete
@@ -51,9 +52,13 @@ fi
 export IDEM_HTTP_BASE=${IDEM_HTTP_BASE:-8101}
 export IDEM_RAFT_BASE=${IDEM_RAFT_BASE:-7101}
 export IDEM_DATA="$OUT/idem"
-ETCD_CLIENT_PORTS=(12379 22379 32379)
-ETCD_PEER_PORTS=(12380 22380 32380)
-REDIS_PORT=6390
+read -r -a ETCD_CLIENT_PORTS <<<"${BENCH_ETCD_CLIENT_PORTS:-12379 22379 32379}"
+read -r -a ETCD_PEER_PORTS <<<"${BENCH_ETCD_PEER_PORTS:-12380 22380 32380}"
+REDIS_PORT=${BENCH_REDIS_PORT:-6390}
+if [ "${#ETCD_CLIENT_PORTS[@]}" -ne 3 ] || [ "${#ETCD_PEER_PORTS[@]}" -ne 3 ]; then
+    echo "BENCH_ETCD_CLIENT_PORTS and BENCH_ETCD_PEER_PORTS take three ports each" >&2
+    exit 2
+fi
 
 IDEM_URLS="http://127.0.0.1:$IDEM_HTTP_BASE,http://127.0.0.1:$((IDEM_HTTP_BASE + 1)),http://127.0.0.1:$((IDEM_HTTP_BASE + 2))"
 ETCD_URLS="http://127.0.0.1:${ETCD_CLIENT_PORTS[0]},http://127.0.0.1:${ETCD_CLIENT_PORTS[1]},http://127.0.0.1:${ETCD_CLIENT_PORTS[2]}"
