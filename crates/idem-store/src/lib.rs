@@ -18,6 +18,7 @@
 pub mod codec;
 mod db;
 mod error;
+mod group_commit;
 mod integrity;
 mod log_store;
 mod pending;
@@ -31,6 +32,7 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 pub use error::StoreError;
+pub use group_commit::SyncStats;
 pub use integrity::StartupReport;
 pub use log_store::LogStore;
 pub use reader::StateReader;
@@ -57,7 +59,7 @@ impl<C: IdemRaftTypes> Store<C> {
         }
         let snapshots = snapshot_dir::SnapshotDir::open(data_dir.join("snapshots"))?;
         let db = db::open(&data_dir.join("db"))?;
-        let log = LogStore::new(db.clone());
+        let log = LogStore::new(db.clone())?;
         let report = integrity::check::<C>(&db, &log, &snapshots)?;
         Ok(Store {
             log,
