@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idem_core::{Command, Outcome, StampedCommand};
-use idem_store::{StartupReport, StateReader};
+use idem_store::{StartupReport, StateReader, SyncStats};
 use openraft::{ServerState, Vote};
 use serde::Serialize;
 use tokio::net::TcpListener;
@@ -33,6 +33,7 @@ struct Inner {
     peers: Arc<PeerClients>,
     config: ClusterConfig,
     report: StartupReport,
+    log_sync: Arc<SyncStats>,
 }
 
 /// A member as `status` shows it.
@@ -61,6 +62,10 @@ pub struct StatusView {
     pub snapshot_index: Option<u64>,
     /// The log is purged up to here (compacted behind a snapshot).
     pub purged_index: Option<u64>,
+    /// Log appends acknowledged since start, and the WAL syncs that made
+    /// them durable (group commit: one sync can cover several appends).
+    pub log_appends: u64,
+    pub log_syncs: u64,
     pub members: Vec<MemberView>,
 }
 
@@ -92,6 +97,7 @@ impl ClusterNode {
         let listener = TcpListener::bind(&config.addr.raft).await.map_err(|e| {
             ClusterError::Startup(format!("cannot listen on {}: {e}", config.addr.raft))
         })?;
+        let log_sync = store.log.sync_stats();
         let raft = Raft::new(
             config.id,
             Arc::new(raft_config),
@@ -109,6 +115,7 @@ impl ClusterNode {
                 clock: ClusterClock::new(config.max_clock_offset_ms, applied),
                 peers,
                 report: store.report,
+                log_sync,
                 config,
             }),
         };
@@ -458,6 +465,8 @@ impl ClusterNode {
             last_applied_index: m.last_applied.map(|l| l.index),
             snapshot_index: m.snapshot.map(|l| l.index),
             purged_index: m.purged.map(|l| l.index),
+            log_appends: self.inner.log_sync.completions(),
+            log_syncs: self.inner.log_sync.syncs(),
             members,
         }
     }

@@ -52,6 +52,10 @@ pub struct ClusterStatus {
     pub snapshot_index: Option<u64>,
     /// The log is compacted (purged) up to this index.
     pub purged_index: Option<u64>,
+    /// Log appends acknowledged since start, and the WAL syncs that made
+    /// them durable (group commit: one sync can cover several appends).
+    pub log_appends: u64,
+    pub log_syncs: u64,
     pub members: Vec<MemberStatus>,
 }
 

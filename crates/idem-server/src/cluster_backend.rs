@@ -76,6 +76,8 @@ impl Backend for ClusterBackend {
             last_applied_index: s.last_applied_index,
             snapshot_index: s.snapshot_index,
             purged_index: s.purged_index,
+            log_appends: s.log_appends,
+            log_syncs: s.log_syncs,
             members: s
                 .members
                 .into_iter()

@@ -157,6 +157,8 @@ impl Backend for MemoryBackend {
             last_applied_index: Some(last_index),
             snapshot_index: None,
             purged_index: None,
+            log_appends: 0,
+            log_syncs: 0,
             members: vec![MemberStatus {
                 id: NODE_ID,
                 raft_addr: "memory".to_owned(),

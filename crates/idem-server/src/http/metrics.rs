@@ -175,6 +175,24 @@ fn render_cluster(out: &mut String, cluster: &ClusterStatus) {
             index,
         );
     }
+    let counter = |out: &mut String, name: &str, help: &str, value: u64| {
+        let _ = write!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+        );
+    };
+    counter(
+        out,
+        "idem_log_appends_total",
+        "Raft log appends acknowledged as durable since start.",
+        cluster.log_appends,
+    );
+    counter(
+        out,
+        "idem_log_syncs_total",
+        "WAL syncs that made log appends durable (one can cover several appends).",
+        cluster.log_syncs,
+    );
     out.push_str("# HELP idem_cluster_member_clock_offset_ms Measured wall-clock offset of a member relative to this node (positive: ahead).\n");
     out.push_str("# TYPE idem_cluster_member_clock_offset_ms gauge\n");
     for member in &cluster.members {
