@@ -43,6 +43,16 @@ pub struct StartArgs {
     /// Largest stored response body accepted by `complete`, in bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_response_bytes: usize,
+    /// Raft heartbeat interval, in ms. Also the timeout of a replication
+    /// call and of a linearizable read's quorum round.
+    #[arg(long, env = "IDEM_HEARTBEAT_MS", default_value_t = 100)]
+    pub heartbeat_ms: u64,
+    /// A follower that hears no leader for a random time in
+    /// [min, max) ms starts an election; min must exceed the heartbeat.
+    #[arg(long, env = "IDEM_ELECTION_TIMEOUT_MIN_MS", default_value_t = 400)]
+    pub election_timeout_min_ms: u64,
+    #[arg(long, env = "IDEM_ELECTION_TIMEOUT_MAX_MS", default_value_t = 800)]
+    pub election_timeout_max_ms: u64,
 }
 
 pub fn run(args: StartArgs) -> ExitCode {
@@ -133,6 +143,8 @@ async fn serve(args: StartArgs) -> Result<(), String> {
     config.snapshot_every = args.snapshot_every;
     config.join = args.join;
     config.purge_every = std::time::Duration::from_millis(args.purge_every_ms);
+    config.heartbeat_ms = args.heartbeat_ms;
+    config.election_timeout_ms = (args.election_timeout_min_ms, args.election_timeout_max_ms);
     let node = ClusterNode::start(config).await.map_err(|e| {
         format!(
             "cannot start node {} with data in {}: {e}",
