@@ -43,7 +43,7 @@ impl ClusterConfig {
             members,
             max_clock_offset_ms: 500,
             heartbeat_ms: 100,
-            election_timeout_ms: (400, 800),
+            election_timeout_ms: (300, 400),
             request_timeout: Duration::from_secs(5),
             snapshot_every: 10_000,
             purge_every: Duration::from_secs(1),

@@ -49,9 +49,9 @@ pub struct StartArgs {
     pub heartbeat_ms: u64,
     /// A follower that hears no leader for a random time in
     /// [min, max) ms starts an election; min must exceed the heartbeat.
-    #[arg(long, env = "IDEM_ELECTION_TIMEOUT_MIN_MS", default_value_t = 400)]
+    #[arg(long, env = "IDEM_ELECTION_TIMEOUT_MIN_MS", default_value_t = 300)]
     pub election_timeout_min_ms: u64,
-    #[arg(long, env = "IDEM_ELECTION_TIMEOUT_MAX_MS", default_value_t = 800)]
+    #[arg(long, env = "IDEM_ELECTION_TIMEOUT_MAX_MS", default_value_t = 400)]
     pub election_timeout_max_ms: u64,
 }
 
