@@ -13,10 +13,8 @@ chaos_need_root() {
         echo "$(basename "$0"): needs root (iptables / signals to the nodes); run it with sudo" >&2
         exit 2
     fi
-    command -v iptables >/dev/null 2>&1 || {
-        echo "installing iptables" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null
-    }
+    . scripts/lib/deps.sh
+    ensure_chaos_deps
 }
 
 chaos_chain() {

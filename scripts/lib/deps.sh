@@ -1,6 +1,6 @@
 # Installs what building and testing idem needs on a fresh Debian machine.
-# Sourced by scripts/test.sh, scripts/cluster.sh and .ci/run; safe to run
-# again (it installs only what is missing).
+# Sourced by scripts/test.sh, scripts/cluster.sh, jepsen/ci.sh and .ci/run;
+# safe to run again (it installs only what is missing).
 
 idem_need_root() {
     if [ "$(id -u)" -ne 0 ]; then
@@ -8,11 +8,10 @@ idem_need_root() {
     fi
 }
 
-# Debian packages: clang/libclang for RocksDB's bindings and C++ build;
-# libfaketime for the clock-skew tests.
-ensure_build_deps() {
-    local missing=()
-    for pkg in clang libclang-dev pkg-config faketime libfaketime; do
+# Installs those of the given Debian packages that are missing.
+ensure_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
         dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
     done
     if [ "${#missing[@]}" -gt 0 ]; then
@@ -22,24 +21,20 @@ ensure_build_deps() {
         $sudo apt-get update -qq
         DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
+}
+
+# clang/libclang for RocksDB's bindings and C++ build; libfaketime for the
+# clock-skew tests.
+ensure_build_deps() {
+    ensure_packages clang libclang-dev pkg-config faketime libfaketime
     if ! command -v cargo >/dev/null 2>&1; then
         echo "idem: cargo is not installed (https://rustup.rs)" >&2
         return 1
     fi
 }
 
-# Debian packages the chaos harness needs: network namespaces (iproute2),
-# iptables for the faults, libfaketime for clock skew.
+# What the chaos harness needs: network namespaces (iproute2), iptables for
+# the faults, libfaketime for clock skew, curl for the fault scripts.
 ensure_chaos_deps() {
-    local missing=()
-    for pkg in iproute2 iptables faketime libfaketime curl; do
-        dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
-    done
-    if [ "${#missing[@]}" -gt 0 ]; then
-        echo "idem: installing ${missing[*]}" >&2
-        local sudo
-        sudo=$(idem_need_root)
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-    fi
+    ensure_packages iproute2 iptables faketime libfaketime curl
 }
