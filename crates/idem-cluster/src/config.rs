@@ -24,6 +24,9 @@ pub struct ClusterConfig {
     pub snapshot_every: u64,
     /// How often the leader looks for records to purge.
     pub purge_every: Duration,
+    /// Log entries (batches of commands) the leader may have in flight at
+    /// once; proposals arriving meanwhile wait and share the next entry.
+    pub batches_in_flight: usize,
     /// Start empty and wait to be added to an existing cluster (do not
     /// bootstrap a new one).
     pub join: bool,
@@ -47,6 +50,7 @@ impl ClusterConfig {
             request_timeout: Duration::from_secs(5),
             snapshot_every: 10_000,
             purge_every: Duration::from_secs(1),
+            batches_in_flight: 2,
             join: false,
         }
     }

@@ -10,6 +10,7 @@
 //! It must not interpret commands (that is `idem-core`, applied by the
 //! store) and must not know about HTTP (that is `idem-server`).
 
+mod batcher;
 mod cleaner;
 mod clock;
 mod config;

@@ -3,15 +3,16 @@
 //! forwards it to the leader over the inter-node transport.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use idem_core::{Command, Outcome, StampedCommand};
+use idem_core::{Command, Outcome, StampedBatch};
 use idem_store::{StartupReport, StateReader, SyncStats};
 use openraft::{ServerState, Vote};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
+use crate::batcher::Batcher;
 use crate::clock::{wall_now_ms, ClusterClock};
 use crate::config::ClusterConfig;
 use crate::error::ClusterError;
@@ -34,6 +35,8 @@ struct Inner {
     config: ClusterConfig,
     report: StartupReport,
     log_sync: Arc<SyncStats>,
+    /// Puts the commands this node proposes as leader into shared entries.
+    batcher: Batcher,
 }
 
 /// A member as `status` shows it.
@@ -108,15 +111,24 @@ impl ClusterNode {
         .await
         .map_err(|e| ClusterError::Startup(e.to_string()))?;
         let node = ClusterNode {
-            inner: Arc::new(Inner {
-                id: config.id,
-                raft: raft.clone(),
-                reader: store.reader,
-                clock: ClusterClock::new(config.max_clock_offset_ms, applied),
-                peers,
-                report: store.report,
-                log_sync,
-                config,
+            inner: Arc::new_cyclic(|inner: &Weak<Inner>| {
+                let inner = inner.clone();
+                let batcher = Batcher::spawn(
+                    idem_core::MAX_BATCH,
+                    config.batches_in_flight,
+                    move |commands| write_batch(inner.clone(), commands),
+                );
+                Inner {
+                    id: config.id,
+                    raft: raft.clone(),
+                    reader: store.reader,
+                    clock: ClusterClock::new(config.max_clock_offset_ms, applied),
+                    peers,
+                    report: store.report,
+                    log_sync,
+                    batcher,
+                    config,
+                }
             }),
         };
         tokio::spawn(crate::rpc_server::serve(listener, node.clone()));
@@ -321,28 +333,14 @@ impl ClusterNode {
         judge()
     }
 
-    /// Stamps and proposes a command; this node must be the leader.
+    /// Proposes a command; this node must be the leader. Commands proposed
+    /// at the same time share a log entry (see [`crate::batcher`]); each
+    /// caller gets its own command's outcome.
     async fn propose(&self, command: Command) -> Result<Outcome, ForwardError> {
-        let raft = &self.inner.raft;
-        let Some(stamp) = self.inner.clock.stamp() else {
-            return Err(ForwardError::NotLeader(
-                raft.metrics().borrow().current_leader,
-            ));
-        };
-        let write = raft.client_write(StampedCommand { stamp, command });
-        match tokio::time::timeout(self.inner.config.request_timeout, write).await {
+        let timeout = self.inner.config.request_timeout;
+        match tokio::time::timeout(timeout, self.inner.batcher.propose(command)).await {
             Err(_) => Err(ForwardError::Timeout),
-            Ok(Err(e)) => match e.forward_to_leader::<NodeAddr>() {
-                Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
-                None => Err(ForwardError::Unavailable(e.to_string())),
-            },
-            Ok(Ok(resp)) => match resp.data {
-                Some(Outcome::Refused(_)) => Err(ForwardError::LeadershipChanged),
-                Some(outcome) => Ok(outcome),
-                None => Err(ForwardError::Unavailable(
-                    "the entry produced no outcome".into(),
-                )),
-            },
+            Ok(result) => result,
         }
     }
 
@@ -476,6 +474,35 @@ impl ClusterNode {
     pub fn is_ready(&self) -> bool {
         let m = self.inner.raft.metrics().borrow().clone();
         m.current_leader.is_some() && m.running_state.is_ok()
+    }
+}
+
+/// Stamps one batch of commands and writes it as one log entry; answers one
+/// outcome per command, in order (a refused entry answers the refusal for
+/// each). This node must be the leader.
+async fn write_batch(
+    inner: Weak<Inner>,
+    commands: Vec<Command>,
+) -> Result<Vec<Outcome>, ForwardError> {
+    let Some(inner) = inner.upgrade() else {
+        return Err(ForwardError::Unavailable("the node has stopped".into()));
+    };
+    let raft = &inner.raft;
+    let Some(stamp) = inner.clock.stamp() else {
+        return Err(ForwardError::NotLeader(
+            raft.metrics().borrow().current_leader,
+        ));
+    };
+    let batch =
+        StampedBatch::new(stamp, commands).map_err(|e| ForwardError::Unavailable(e.to_string()))?;
+    let write = raft.client_write(batch);
+    match tokio::time::timeout(inner.config.request_timeout, write).await {
+        Err(_) => Err(ForwardError::Timeout),
+        Ok(Err(e)) => match e.forward_to_leader::<NodeAddr>() {
+            Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
+            None => Err(ForwardError::Unavailable(e.to_string())),
+        },
+        Ok(Ok(resp)) => Ok(resp.data),
     }
 }
 

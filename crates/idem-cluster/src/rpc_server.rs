@@ -54,10 +54,10 @@ async fn handle(node: &ClusterNode, req: Request) -> Response {
             for entry in &req.entries {
                 if let EntryPayload::Normal(stamped) = &entry.payload {
                     if committed.is_some_and(|c| entry.log_id.index <= c) {
-                        clock.observe_committed(stamped.stamp.hlc);
+                        clock.observe_committed(stamped.stamp().hlc);
                         continue;
                     }
-                    if let Err(ahead) = clock.observe(stamped.stamp.hlc) {
+                    if let Err(ahead) = clock.observe(stamped.stamp().hlc) {
                         tracing::warn!(
                             "refusing entries from node {leader_id} (term {term}): {ahead}"
                         );

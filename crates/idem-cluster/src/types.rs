@@ -24,8 +24,8 @@ impl fmt::Display for NodeAddr {
 openraft::declare_raft_types!(
     /// The log carries stamped idem commands; applying one yields its outcome.
     pub IdemTypes:
-        D = idem_core::StampedCommand,
-        R = idem_store::AppliedOutcome,
+        D = idem_core::StampedBatch,
+        R = idem_store::AppliedOutcomes,
         NodeId = NodeId,
         Node = NodeAddr,
         Entry = openraft::Entry<IdemTypes>,

@@ -5,6 +5,8 @@
 //! [`crate::apply`]. Anything random (a minted key, a new namespace secret) is
 //! chosen before proposing and carried here, so applying stays deterministic.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::derive::CanonicalPayload;
@@ -130,21 +132,159 @@ impl Command {
     }
 }
 
-/// What the leader puts in the Raft log: a command and the stamp it was
-/// given when proposed. The entry's log position is added by the log.
+/// How many bits of a virtual log position number the command within its
+/// entry: a log entry carries at most `2^BATCH_BITS` commands.
+pub const BATCH_BITS: u32 = 8;
+
+/// The most commands one log entry may carry.
+pub const MAX_BATCH: usize = 1 << BATCH_BITS;
+
+/// What the leader puts in the Raft log: one stamp and the commands it
+/// covers (at least one, at most [`MAX_BATCH`]), applied in order. Many
+/// commands share one entry so that they share one log write (group commit
+/// above Raft). The entry's log position is added by the log.
+///
+/// Command `slot` of the entry at log index `i` is applied at the *virtual*
+/// position `i * 2^BATCH_BITS + slot` (same term), so every command has a
+/// position of its own, positions strictly increase in log order, and the
+/// fencing token a grant hands out stays unique and increasing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StampedCommand {
-    pub stamp: Stamp,
-    pub command: Command,
+#[serde(try_from = "UncheckedBatch")]
+pub struct StampedBatch {
+    stamp: Stamp,
+    commands: Vec<Command>,
 }
 
-impl StampedCommand {
-    /// The entry to apply, once the log has placed it at `position`.
-    pub fn at(self, position: LogPosition) -> Entry {
-        Entry {
-            position,
-            stamp: self.stamp,
-            command: self.command,
+/// The wire form of a [`StampedBatch`], checked when decoded.
+#[derive(Deserialize)]
+struct UncheckedBatch {
+    stamp: Stamp,
+    commands: Vec<Command>,
+}
+
+/// A batch with no command or more than [`MAX_BATCH`] commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadBatchSize(pub usize);
+
+impl fmt::Display for BadBatchSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a log entry carries 1 to {MAX_BATCH} commands, not {}",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BadBatchSize {}
+
+impl TryFrom<UncheckedBatch> for StampedBatch {
+    type Error = BadBatchSize;
+
+    fn try_from(b: UncheckedBatch) -> Result<Self, BadBatchSize> {
+        StampedBatch::new(b.stamp, b.commands)
+    }
+}
+
+impl StampedBatch {
+    /// A batch of 1 to [`MAX_BATCH`] commands under one stamp.
+    pub fn new(stamp: Stamp, commands: Vec<Command>) -> Result<Self, BadBatchSize> {
+        if commands.is_empty() || commands.len() > MAX_BATCH {
+            return Err(BadBatchSize(commands.len()));
         }
+        Ok(StampedBatch { stamp, commands })
+    }
+
+    /// A batch of one command.
+    pub fn one(stamp: Stamp, command: Command) -> Self {
+        StampedBatch {
+            stamp,
+            commands: vec![command],
+        }
+    }
+
+    pub fn stamp(&self) -> &Stamp {
+        &self.stamp
+    }
+
+    pub fn commands(&self) -> &[Command] {
+        &self.commands
+    }
+
+    /// The entries to apply, in order, once the log has placed the batch at
+    /// `position` (its Raft term and index): each at its virtual position.
+    pub fn at(self, position: LogPosition) -> impl Iterator<Item = Entry> {
+        let stamp = self.stamp;
+        self.commands
+            .into_iter()
+            .enumerate()
+            .map(move |(slot, command)| Entry {
+                position: position.virtual_slot(slot as u64),
+                stamp,
+                command,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::names::{IdemKey, Namespace};
+
+    fn release(n: u64) -> Command {
+        Command::Release(Release {
+            id: KeyId::new(
+                Namespace::new("ns").unwrap(),
+                IdemKey::new(format!("k{n}")).unwrap(),
+            ),
+            token: FencingToken(n),
+        })
+    }
+
+    #[test]
+    fn commands_of_an_entry_get_distinct_increasing_virtual_positions() {
+        let commands: Vec<Command> = (1..=MAX_BATCH as u64).map(release).collect();
+        let at = |index| {
+            StampedBatch::new(Stamp::ZERO, commands.clone())
+                .unwrap()
+                .at(LogPosition { term: 3, index })
+                .collect::<Vec<_>>()
+        };
+        let (first, next) = (at(7), at(8));
+        let positions: Vec<LogPosition> = first.iter().chain(&next).map(|e| e.position).collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]));
+        assert!(positions.iter().all(|p| p.term == 3));
+        assert_eq!(positions[0].index, 7 << BATCH_BITS);
+        assert_eq!(positions[MAX_BATCH - 1].index, (8 << BATCH_BITS) - 1);
+        assert_eq!(positions[MAX_BATCH].index, 8 << BATCH_BITS);
+        // Each entry keeps its command, in order, under the batch's stamp.
+        assert!(first.iter().zip(&commands).all(|(e, c)| &e.command == c));
+    }
+
+    #[test]
+    fn a_batch_holds_one_to_max_batch_commands_also_when_decoded() {
+        assert_eq!(StampedBatch::new(Stamp::ZERO, vec![]), Err(BadBatchSize(0)));
+        let too_many: Vec<Command> = (0..=MAX_BATCH as u64).map(release).collect();
+        assert_eq!(
+            StampedBatch::new(Stamp::ZERO, too_many.clone()),
+            Err(BadBatchSize(MAX_BATCH + 1))
+        );
+        // A log entry carrying too many (or no) commands does not decode.
+        #[derive(Serialize)]
+        struct Raw {
+            stamp: Stamp,
+            commands: Vec<Command>,
+        }
+        for commands in [vec![], too_many] {
+            let bytes = bincode::serialize(&Raw {
+                stamp: Stamp::ZERO,
+                commands,
+            })
+            .unwrap();
+            assert!(bincode::deserialize::<StampedBatch>(&bytes).is_err());
+        }
+        let one = StampedBatch::one(Stamp::ZERO, release(1));
+        let bytes = bincode::serialize(&one).unwrap();
+        assert_eq!(bincode::deserialize::<StampedBatch>(&bytes).unwrap(), one);
     }
 }

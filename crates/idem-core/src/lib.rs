@@ -31,8 +31,8 @@ pub mod token;
 
 pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
 pub use command::{
-    Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy,
-    StampedCommand,
+    BadBatchSize, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve,
+    SetPolicy, StampedBatch, BATCH_BITS, MAX_BATCH,
 };
 pub use derive::{derive_key, CanonicalPayload};
 pub use durations::{LeaseDuration, RetainDuration};

@@ -4,7 +4,9 @@
 //!
 //! It does what a single-node leader would: it stamps each command (HLC from
 //! the wall clock, never going backwards; term 1; monotonic ms since the
-//! backend was made), places it at the next log index, and applies it with
+//! backend was made), places it alone in an entry at the next log index (so
+//! at that index's virtual position, slot 0, as the cluster would), and
+//! applies it with
 //! [`idem_core::apply`] to an [`idem_core::MemoryStore`] behind a mutex.
 
 use std::convert::Infallible;
@@ -110,7 +112,8 @@ impl MemoryNode {
             position: LogPosition {
                 term: TERM,
                 index: self.last_index,
-            },
+            }
+            .virtual_slot(0),
             stamp,
             command,
         };

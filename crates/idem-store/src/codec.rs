@@ -12,8 +12,10 @@ use serde::Serialize;
 
 use crate::error::StoreError;
 
-/// Bumped when the on-disk encoding changes incompatibly.
-pub const FORMAT_VERSION: u8 = 1;
+/// Bumped when the on-disk encoding changes incompatibly. 2: a log entry
+/// carries a batch of commands (`idem_core::StampedBatch`) and tokens are
+/// virtual log positions; data written by version 1 is refused at start-up.
+pub const FORMAT_VERSION: u8 = 2;
 
 /// The largest value the store will decode (a log entry carries at most a
 /// few MiB of response body).

@@ -37,7 +37,7 @@ pub use integrity::StartupReport;
 pub use log_store::LogStore;
 pub use reader::StateReader;
 pub use state_machine::{SnapshotBuilder, StateMachineStore};
-pub use types::{AppliedOutcome, IdemRaftTypes, NodeId};
+pub use types::{AppliedOutcomes, IdemRaftTypes, NodeId};
 
 /// An opened, checked data directory.
 pub struct Store<C> {

@@ -308,8 +308,8 @@ mod tests {
 
     openraft::declare_raft_types!(
         Types:
-            D = idem_core::StampedCommand,
-            R = crate::AppliedOutcome,
+            D = idem_core::StampedBatch,
+            R = crate::AppliedOutcomes,
             NodeId = u64,
             Node = openraft::BasicNode,
             Entry = openraft::Entry<Types>,

@@ -12,7 +12,7 @@ use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use idem_core::LogPosition;
+use idem_core::{LogPosition, Outcome};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
     EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError,
@@ -29,7 +29,7 @@ use crate::error::{blocking, StoreError};
 use crate::pending::PendingWrites;
 use crate::snapshot_dir::SnapshotDir;
 use crate::snapshot_file::{FrameKind, SnapshotReader, SnapshotWriter};
-use crate::types::{AppliedOutcome, IdemRaftTypes, NodeId};
+use crate::types::{AppliedOutcomes, IdemRaftTypes, NodeId};
 
 type Meta<C> = SnapshotMeta<NodeId, <C as openraft::RaftTypeConfig>::Node>;
 type Membership<C> = StoredMembership<NodeId, <C as openraft::RaftTypeConfig>::Node>;
@@ -72,7 +72,7 @@ pub(crate) fn applied_state<C: IdemRaftTypes>(
 fn apply_entries<C: IdemRaftTypes>(
     db: &DB,
     entries: Vec<C::Entry>,
-) -> Result<Vec<AppliedOutcome>, StoreError> {
+) -> Result<Vec<AppliedOutcomes>, StoreError> {
     let mut pending = PendingWrites::new(db);
     let mut outcomes = Vec::with_capacity(entries.len());
     let mut last_applied = None;
@@ -80,17 +80,17 @@ fn apply_entries<C: IdemRaftTypes>(
     for entry in entries {
         last_applied = Some(entry.log_id);
         match entry.payload {
-            EntryPayload::Blank => outcomes.push(None),
-            EntryPayload::Normal(stamped) => {
+            EntryPayload::Blank => outcomes.push(Vec::new()),
+            EntryPayload::Normal(batch) => {
                 let position = LogPosition {
                     term: entry.log_id.leader_id.term,
                     index: entry.log_id.index,
                 };
-                outcomes.push(Some(idem_core::apply(&mut pending, &stamped.at(position))?));
+                outcomes.push(apply_batch(&mut pending, batch, position)?);
             }
             EntryPayload::Membership(m) => {
                 membership = Some(StoredMembership::new(Some(entry.log_id), m));
-                outcomes.push(None);
+                outcomes.push(Vec::new());
             }
         }
     }
@@ -103,6 +103,29 @@ fn apply_entries<C: IdemRaftTypes>(
         batch.put_cf(sm, KEY_MEMBERSHIP, encode(&m)?);
     }
     db.write(batch)?;
+    Ok(outcomes)
+}
+
+/// Applies the commands of one log entry in order, each at its virtual
+/// position. The refusals (`idem_core::Refusal`) depend only on the stamp
+/// and the entry's term, which all commands share: if the first command is
+/// refused, nothing is applied and every command answers that refusal.
+fn apply_batch(
+    pending: &mut PendingWrites<'_>,
+    batch: idem_core::StampedBatch,
+    position: LogPosition,
+) -> Result<AppliedOutcomes, StoreError> {
+    let count = batch.commands().len();
+    let mut outcomes = Vec::with_capacity(count);
+    for entry in batch.at(position) {
+        let outcome = idem_core::apply(pending, &entry)?;
+        if let Outcome::Refused(_) = outcome {
+            if outcomes.is_empty() {
+                return Ok(vec![outcome; count]);
+            }
+        }
+        outcomes.push(outcome);
+    }
     Ok(outcomes)
 }
 
@@ -265,7 +288,7 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         applied_state::<C>(&self.db).map_err(sm_read_error)
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<AppliedOutcome>, StorageError<NodeId>>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<AppliedOutcomes>, StorageError<NodeId>>
     where
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,

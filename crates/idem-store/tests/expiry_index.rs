@@ -25,10 +25,7 @@ fn stamp(wall_ms: u64) -> Stamp {
 fn entry(index: u64, wall_ms: u64, command: Command) -> Entry<TestTypes> {
     Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-        payload: EntryPayload::Normal(StampedCommand {
-            stamp: stamp(wall_ms),
-            command,
-        }),
+        payload: EntryPayload::Normal(StampedBatch::one(stamp(wall_ms), command)),
     }
 }
 
@@ -41,10 +38,11 @@ fn reserve(key: &str, retain_ms: u64) -> Command {
     })
 }
 
-fn complete(key: &str, token: u64) -> Command {
+/// `entry` is the log index of the (one-command) entry that granted the key.
+fn complete(key: &str, entry: u64) -> Command {
     Command::Complete(Complete {
         id: id(key),
-        token: FencingToken(token),
+        token: FencingToken(entry << BATCH_BITS),
         response: StoredResponse::new(200, Default::default(), "ok").unwrap(),
     })
 }
@@ -81,7 +79,7 @@ async fn the_index_lists_due_records_in_deadline_order_and_follows_changes() {
         .apply(vec![entry(4, t + 5_000, purge)])
         .await
         .unwrap();
-    let Some(Some(Outcome::Purge(p))) = out.into_iter().next() else {
+    let Some(Outcome::Purge(p)) = out.into_iter().flatten().next() else {
         panic!("no purge outcome")
     };
     assert_eq!(p.purged, vec![id("soon")]);

@@ -53,6 +53,12 @@ pub struct StartArgs {
     pub election_timeout_min_ms: u64,
     #[arg(long, env = "IDEM_ELECTION_TIMEOUT_MAX_MS", default_value_t = 400)]
     pub election_timeout_max_ms: u64,
+    /// Log entries the leader may have in flight at once. Commands proposed
+    /// meanwhile share the next entry (up to 256 per entry), so they share
+    /// one log write.
+    #[arg(long, env = "IDEM_BATCHES_IN_FLIGHT", default_value_t = 2,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub batches_in_flight: u64,
 }
 
 pub fn run(args: StartArgs) -> ExitCode {
@@ -145,6 +151,7 @@ async fn serve(args: StartArgs) -> Result<(), String> {
     config.purge_every = std::time::Duration::from_millis(args.purge_every_ms);
     config.heartbeat_ms = args.heartbeat_ms;
     config.election_timeout_ms = (args.election_timeout_min_ms, args.election_timeout_max_ms);
+    config.batches_in_flight = args.batches_in_flight as usize;
     let node = ClusterNode::start(config).await.map_err(|e| {
         format!(
             "cannot start node {} with data in {}: {e}",

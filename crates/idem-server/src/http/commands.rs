@@ -81,7 +81,8 @@ pub fn derive_payload(body: &DeriveRequest) -> Result<CanonicalPayload, ApiError
     Ok(CanonicalPayload::from_value(&body.payload)?)
 }
 
-/// A fencing token: a positive integer (tokens are log indexes, from 1).
+/// A fencing token: a positive integer (tokens are derived from the Raft
+/// log index of the grant; never 0).
 fn token(number: &JsonNumber) -> Result<FencingToken, ApiError> {
     match number.as_u64() {
         Some(token) if token > 0 => Ok(FencingToken(token)),

@@ -2,8 +2,8 @@
 
 openraft::declare_raft_types!(
     pub TestTypes:
-        D = idem_core::StampedCommand,
-        R = idem_store::AppliedOutcome,
+        D = idem_core::StampedBatch,
+        R = idem_store::AppliedOutcomes,
         NodeId = u64,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TestTypes>,

@@ -1,4 +1,5 @@
-//! Check (3), fencing: tokens are Raft log indices, so
+//! Check (3), fencing: tokens are derived from Raft log indices (one per
+//! grant, increasing in log order), so
 //!
 //! - (a) no two acknowledged grants share a token, on any keys;
 //! - (b) on a key, a grant invoked after another grant was acknowledged has
@@ -28,7 +29,7 @@ pub fn check_unique(keys: &[KeyOps<'_>]) -> Vec<Violation> {
             let mut keys: Vec<&str> = same.iter().map(|(_, k, _)| *k).collect();
             keys.dedup();
             let message = format!(
-                "token {token} was granted {} times (on keys {}): a token is one log index",
+                "token {token} was granted {} times (on keys {}): a token belongs to one grant",
                 same.len(),
                 keys.join(", ")
             );

@@ -1,0 +1,382 @@
+//! Group commit above Raft: the leader puts many commands in one log entry.
+//!
+//! openraft 0.9 makes one log entry per `client_write` and waits for each
+//! append to be synced before it handles the next write, so each entry costs
+//! one fsync. The batcher turns concurrent proposals into few entries: one
+//! task takes the first queued proposal, drains whatever else is queued at
+//! that moment (up to [`idem_core::MAX_BATCH`] commands and
+//! [`MAX_BATCH_BYTES`]), and submits them as one
+//! batch, while at most `in_flight` batches are on their way. At low load a
+//! batch is one command and is submitted at once (no waiting for company).
+//!
+//! Every proposer gets the outcome of its own command. An error of the whole
+//! entry (not leader, timeout, unavailable) goes to every proposer in it; an
+//! entry refused by the state machine answers the refusal for every command,
+//! which each proposer sees as [`ForwardError::LeadershipChanged`].
+
+use std::future::Future;
+use std::sync::Arc;
+
+use idem_core::{Command, Outcome};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use crate::rpc::ForwardError;
+
+/// What one proposer waits for.
+type Reply = oneshot::Sender<Result<Outcome, ForwardError>>;
+
+/// The sending side: cheap to clone, one per node.
+#[derive(Clone)]
+pub(crate) struct Batcher {
+    queue: mpsc::UnboundedSender<(Command, Reply)>,
+}
+
+impl Batcher {
+    /// Starts the batching task. `submit` stamps and writes one batch (1 to
+    /// `max_batch` commands) and answers one outcome per command, in order.
+    pub(crate) fn spawn<F, Fut>(max_batch: usize, in_flight: usize, submit: F) -> Batcher
+    where
+        F: Fn(Vec<Command>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<Outcome>, ForwardError>> + Send + 'static,
+    {
+        let (queue, rx) = mpsc::unbounded_channel();
+        tokio::spawn(run(
+            rx,
+            max_batch.clamp(1, idem_core::MAX_BATCH),
+            in_flight.max(1),
+            submit,
+        ));
+        Batcher { queue }
+    }
+
+    /// Proposes one command and waits for its own outcome.
+    pub(crate) async fn propose(&self, command: Command) -> Result<Outcome, ForwardError> {
+        let (tx, rx) = oneshot::channel();
+        self.queue
+            .send((command, tx))
+            .map_err(|_| ForwardError::Unavailable("the proposer has stopped".into()))?;
+        rx.await
+            .unwrap_or_else(|_| Err(ForwardError::Unavailable("the proposer has stopped".into())))
+    }
+}
+
+/// A batch stops growing at this many bytes of (bincode-encoded) commands,
+/// so entries stay far below the transport's frame limit; a command larger
+/// than this goes alone.
+pub(crate) const MAX_BATCH_BYTES: u64 = 512 * 1024;
+
+async fn run<F, Fut>(
+    mut rx: mpsc::UnboundedReceiver<(Command, Reply)>,
+    max_batch: usize,
+    in_flight: usize,
+    submit: F,
+) where
+    F: Fn(Vec<Command>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Vec<Outcome>, ForwardError>> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(in_flight));
+    // A proposal that did not fit into the previous batch: it starts the next.
+    let mut carried = None;
+    loop {
+        // Wait for a free slot first: while batches are in flight, new
+        // proposals queue up and go out together in the next one.
+        let Ok(permit) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let first = match carried.take() {
+            Some(first) => first,
+            None => match rx.recv().await {
+                Some(first) => first,
+                None => return,
+            },
+        };
+        let mut bytes = encoded_size(&first.0);
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            let Ok(next) = rx.try_recv() else { break };
+            bytes += encoded_size(&next.0);
+            if bytes > MAX_BATCH_BYTES {
+                carried = Some(next);
+                break;
+            }
+            batch.push(next);
+        }
+        let (commands, replies): (Vec<Command>, Vec<Reply>) = batch.into_iter().unzip();
+        let write = submit(commands);
+        tokio::spawn(async move {
+            let result = write.await;
+            drop(permit);
+            answer(replies, result);
+        });
+    }
+}
+
+fn encoded_size(command: &Command) -> u64 {
+    bincode::serialized_size(command).unwrap_or(MAX_BATCH_BYTES)
+}
+
+/// Hands each proposer its own outcome, or the batch's error.
+fn answer(replies: Vec<Reply>, result: Result<Vec<Outcome>, ForwardError>) {
+    match result {
+        Ok(outcomes) if outcomes.len() == replies.len() => {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
+                let result = match outcome {
+                    Outcome::Refused(_) => Err(ForwardError::LeadershipChanged),
+                    outcome => Ok(outcome),
+                };
+                let _ = reply.send(result);
+            }
+        }
+        Ok(outcomes) => {
+            let why = format!(
+                "the entry produced {} outcomes for {} commands",
+                outcomes.len(),
+                replies.len()
+            );
+            for reply in replies {
+                let _ = reply.send(Err(ForwardError::Unavailable(why.clone())));
+            }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use idem_core::{FencingToken, IdemKey, KeyId, Namespace, Refusal, Release, ReserveOutcome};
+
+    /// A command that names `n` (as a release's token), and the outcome a
+    /// fake log gives it back (the same number, as a reserve's token).
+    fn command(n: u64) -> Command {
+        Command::Release(Release {
+            id: KeyId::new(
+                Namespace::new("ns").unwrap(),
+                IdemKey::new(format!("k{n}")).unwrap(),
+            ),
+            token: FencingToken(n),
+        })
+    }
+
+    fn echo(c: &Command) -> Outcome {
+        Outcome::Reserve(ReserveOutcome::Reserved {
+            token: c.token().unwrap(),
+            lease_expires_at_ms: 0,
+            takeover: false,
+        })
+    }
+
+    /// A fake log: records each batch it is given, takes a while per batch
+    /// (like a sync), and answers each command with [`echo`].
+    fn fake_log(
+        batches: Arc<Mutex<Vec<Vec<Command>>>>,
+    ) -> impl Fn(Vec<Command>) -> futures_like::BoxFut + Send + Sync + 'static {
+        move |commands: Vec<Command>| {
+            batches.lock().unwrap().push(commands.clone());
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok(commands.iter().map(echo).collect())
+            }) as futures_like::BoxFut
+        }
+    }
+
+    mod futures_like {
+        use super::*;
+        pub type BoxFut = std::pin::Pin<
+            Box<dyn Future<Output = Result<Vec<Outcome>, ForwardError>> + Send + 'static>,
+        >;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_proposals_share_entries_and_each_gets_its_own_outcome() {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let batcher = Batcher::spawn(64, 1, fake_log(batches.clone()));
+        let n = 500u64;
+        let calls: Vec<_> = (1..=n)
+            .map(|i| {
+                let b = batcher.clone();
+                tokio::spawn(async move { (i, b.propose(command(i)).await) })
+            })
+            .collect();
+        for call in calls {
+            let (i, result) = call.await.unwrap();
+            assert_eq!(result.unwrap(), echo(&command(i)), "proposal {i}");
+        }
+        let batches = batches.lock().unwrap();
+        let total: usize = batches.iter().map(Vec::len).sum();
+        assert_eq!(total, n as usize, "every command is written exactly once");
+        assert!(
+            batches.len() < n as usize / 4,
+            "{} entries for {n} proposals",
+            batches.len()
+        );
+        assert!(batches.iter().all(|b| !b.is_empty() && b.len() <= 64));
+    }
+
+    #[tokio::test]
+    async fn one_proposer_keeps_its_order_and_a_lone_command_goes_out_alone() {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let batcher = Batcher::spawn(64, 2, fake_log(batches.clone()));
+        // Sequential proposals at low load: one entry each, at once.
+        for i in 1..=3 {
+            assert_eq!(
+                batcher.propose(command(i)).await.unwrap(),
+                echo(&command(i))
+            );
+        }
+        assert_eq!(batches.lock().unwrap().len(), 3);
+        // Proposals queued in order go into the log in that order.
+        batches.lock().unwrap().clear();
+        let calls: Vec<_> = (10..60)
+            .map(|i| {
+                let b = batcher.clone();
+                let (sent_tx, sent_rx) = oneshot::channel();
+                let call = tokio::spawn(async move {
+                    let reply = b.propose(command(i));
+                    tokio::pin!(reply);
+                    // Poll once so the proposal is queued before the next.
+                    tokio::select! {
+                        biased;
+                        r = &mut reply => { let _ = sent_tx.send(()); r }
+                        _ = std::future::ready(()) => { let _ = sent_tx.send(()); reply.await }
+                    }
+                });
+                (call, sent_rx)
+            })
+            .collect();
+        let mut waits = Vec::new();
+        for (call, sent) in calls {
+            sent.await.unwrap();
+            waits.push(call);
+        }
+        for w in waits {
+            w.await.unwrap().unwrap();
+        }
+        let written: Vec<u64> = batches
+            .lock()
+            .unwrap()
+            .iter()
+            .flatten()
+            .map(|c| c.token().unwrap().0)
+            .collect();
+        assert_eq!(written, (10..60).collect::<Vec<_>>());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_refused_or_failed_entry_fails_every_command_in_it() {
+        let seen = Arc::new(Mutex::new(0usize));
+        let counter = seen.clone();
+        // Every entry is refused by the state machine (one refusal per command).
+        let refuse = move |commands: Vec<Command>| {
+            *counter.lock().unwrap() += 1;
+            async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                let why = Refusal::StaleStamp {
+                    stamp_term: 1,
+                    applied_term: 2,
+                };
+                Ok(vec![Outcome::Refused(why); commands.len()])
+            }
+        };
+        let batcher = Batcher::spawn(64, 1, refuse);
+        let calls: Vec<_> = (1..=100)
+            .map(|i| {
+                let b = batcher.clone();
+                tokio::spawn(async move { b.propose(command(i)).await })
+            })
+            .collect();
+        for call in calls {
+            assert!(matches!(
+                call.await.unwrap(),
+                Err(ForwardError::LeadershipChanged)
+            ));
+        }
+        assert!(*seen.lock().unwrap() < 100);
+
+        // An error of the write goes to every proposer, unchanged.
+        let fail = |_: Vec<Command>| async {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Err(ForwardError::NotLeader(Some(3)))
+        };
+        let batcher = Batcher::spawn(64, 1, fail);
+        let calls: Vec<_> = (1..=20)
+            .map(|i| {
+                let b = batcher.clone();
+                tokio::spawn(async move { b.propose(command(i)).await })
+            })
+            .collect();
+        for call in calls {
+            assert!(matches!(
+                call.await.unwrap(),
+                Err(ForwardError::NotLeader(Some(3)))
+            ));
+        }
+
+        // Fewer outcomes than commands: nobody gets someone else's outcome.
+        let short = |_: Vec<Command>| async { Ok(Vec::new()) };
+        let batcher = Batcher::spawn(64, 1, short);
+        assert!(matches!(
+            batcher.propose(command(1)).await,
+            Err(ForwardError::Unavailable(_))
+        ));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_batch_stays_under_the_byte_budget() {
+        let batches = Arc::new(Mutex::new(Vec::new()));
+        let record = batches.clone();
+        let log = move |commands: Vec<Command>| {
+            record.lock().unwrap().push(commands.clone());
+            async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                Ok(commands
+                    .iter()
+                    .map(|c| {
+                        Outcome::Complete(idem_core::CompleteOutcome::Completed {
+                            token: c.token().unwrap(),
+                            retain_until_ms: 0,
+                        })
+                    })
+                    .collect())
+            }
+        };
+        let batcher = Batcher::spawn(64, 1, log);
+        let body = "x".repeat(200 * 1024);
+        let calls: Vec<_> = (1..=20)
+            .map(|i| {
+                let b = batcher.clone();
+                let command = Command::Complete(idem_core::Complete {
+                    id: KeyId::new(
+                        Namespace::new("ns").unwrap(),
+                        IdemKey::new(format!("k{i}")).unwrap(),
+                    ),
+                    token: FencingToken(i),
+                    response: idem_core::StoredResponse::new(200, Default::default(), body.clone())
+                        .unwrap(),
+                });
+                tokio::spawn(async move { b.propose(command).await })
+            })
+            .collect();
+        for call in calls {
+            call.await.unwrap().unwrap();
+        }
+        let batches = batches.lock().unwrap();
+        assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 20);
+        for b in batches.iter() {
+            let bytes: u64 = b.iter().map(encoded_size).sum();
+            assert!(
+                bytes <= MAX_BATCH_BYTES,
+                "{} commands, {bytes} bytes",
+                b.len()
+            );
+        }
+        assert!(batches.len() < 20, "some commands still share entries");
+    }
+}
