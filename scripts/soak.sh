@@ -52,7 +52,9 @@ while kill -0 "$load_pid" 2>/dev/null; do
     for n in 1 2 3; do
         pid=$(cat "$IDEM_DATA/node$n/pid")
         rss=$(awk '/VmRSS/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-        disk=$(du -sb "$IDEM_DATA/node$n" | cut -f1)
+        # A snapshot's checkpoint directory can vanish while du walks it;
+        # du then exits non-zero but still prints the total.
+        disk=$(du -sb "$IDEM_DATA/node$n" 2>/dev/null | cut -f1 || true)
         echo "$t,$n,$rss,$disk" >> bench/soak.csv
     done
     printf "\rsoak: %4ds of %ds" "$t" "$SECONDS_TOTAL" >&2
