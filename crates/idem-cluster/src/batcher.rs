@@ -187,6 +187,25 @@ mod tests {
         }
     }
 
+    /// Proposes every command at once, each from a task of its own, and
+    /// returns the answers in the order of `commands`.
+    async fn propose_concurrently(
+        batcher: &Batcher,
+        commands: impl Iterator<Item = Command>,
+    ) -> Vec<Result<Outcome, ForwardError>> {
+        let calls: Vec<_> = commands
+            .map(|c| {
+                let b = batcher.clone();
+                tokio::spawn(async move { b.propose(c).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for call in calls {
+            answers.push(call.await.unwrap());
+        }
+        answers
+    }
+
     mod futures_like {
         use super::*;
         pub type BoxFut = std::pin::Pin<
@@ -286,17 +305,8 @@ mod tests {
             }
         };
         let batcher = Batcher::spawn(64, 1, refuse);
-        let calls: Vec<_> = (1..=100)
-            .map(|i| {
-                let b = batcher.clone();
-                tokio::spawn(async move { b.propose(command(i)).await })
-            })
-            .collect();
-        for call in calls {
-            assert!(matches!(
-                call.await.unwrap(),
-                Err(ForwardError::LeadershipChanged)
-            ));
+        for answer in propose_concurrently(&batcher, (1..=100).map(command)).await {
+            assert!(matches!(answer, Err(ForwardError::LeadershipChanged)));
         }
         assert!(*seen.lock().unwrap() < 100);
 
@@ -306,17 +316,8 @@ mod tests {
             Err(ForwardError::NotLeader(Some(3)))
         };
         let batcher = Batcher::spawn(64, 1, fail);
-        let calls: Vec<_> = (1..=20)
-            .map(|i| {
-                let b = batcher.clone();
-                tokio::spawn(async move { b.propose(command(i)).await })
-            })
-            .collect();
-        for call in calls {
-            assert!(matches!(
-                call.await.unwrap(),
-                Err(ForwardError::NotLeader(Some(3)))
-            ));
+        for answer in propose_concurrently(&batcher, (1..=20).map(command)).await {
+            assert!(matches!(answer, Err(ForwardError::NotLeader(Some(3)))));
         }
 
         // Fewer outcomes than commands: nobody gets someone else's outcome.
@@ -349,23 +350,19 @@ mod tests {
         };
         let batcher = Batcher::spawn(64, 1, log);
         let body = "x".repeat(200 * 1024);
-        let calls: Vec<_> = (1..=20)
-            .map(|i| {
-                let b = batcher.clone();
-                let command = Command::Complete(idem_core::Complete {
-                    id: KeyId::new(
-                        Namespace::new("ns").unwrap(),
-                        IdemKey::new(format!("k{i}")).unwrap(),
-                    ),
-                    token: FencingToken(i),
-                    response: idem_core::StoredResponse::new(200, Default::default(), body.clone())
-                        .unwrap(),
-                });
-                tokio::spawn(async move { b.propose(command).await })
+        let commands = (1..=20).map(|i| {
+            Command::Complete(idem_core::Complete {
+                id: KeyId::new(
+                    Namespace::new("ns").unwrap(),
+                    IdemKey::new(format!("k{i}")).unwrap(),
+                ),
+                token: FencingToken(i),
+                response: idem_core::StoredResponse::new(200, Default::default(), body.clone())
+                    .unwrap(),
             })
-            .collect();
-        for call in calls {
-            call.await.unwrap().unwrap();
+        });
+        for answer in propose_concurrently(&batcher, commands).await {
+            answer.unwrap();
         }
         let batches = batches.lock().unwrap();
         assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 20);
