@@ -19,6 +19,7 @@ mod membership;
 mod network;
 mod node;
 mod peer_client;
+mod read_barrier;
 mod rpc;
 mod rpc_server;
 mod types;

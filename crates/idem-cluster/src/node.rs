@@ -18,6 +18,7 @@ use crate::config::ClusterConfig;
 use crate::error::ClusterError;
 use crate::network::Network;
 use crate::peer_client::PeerClients;
+use crate::read_barrier::ReadBarrier;
 use crate::rpc::{ForwardError, ReadReply, ReadRequest, Request, Response};
 use crate::types::{NodeAddr, NodeId, Raft, Store};
 
@@ -37,6 +38,8 @@ struct Inner {
     log_sync: Arc<SyncStats>,
     /// Puts the commands this node proposes as leader into shared entries.
     batcher: Batcher,
+    /// Lets concurrent linearizable reads share quorum rounds.
+    read_barrier: ReadBarrier,
 }
 
 /// A member as `status` shows it.
@@ -118,6 +121,9 @@ impl ClusterNode {
                     config.batches_in_flight,
                     move |commands| write_batch(inner.clone(), commands),
                 );
+                let (barrier_raft, timeout) = (raft.clone(), config.request_timeout);
+                let read_barrier =
+                    ReadBarrier::spawn(move || confirm_leadership(barrier_raft.clone(), timeout));
                 Inner {
                     id: config.id,
                     raft: raft.clone(),
@@ -127,6 +133,7 @@ impl ClusterNode {
                     report: store.report,
                     log_sync,
                     batcher,
+                    read_barrier,
                     config,
                 }
             }),
@@ -346,21 +353,10 @@ impl ClusterNode {
 
     /// Confirms leadership with a quorum and waits until the local state
     /// machine has applied up to the confirmed index: after it, reads of the
-    /// local state are linearizable.
+    /// local state are linearizable. Concurrent callers share rounds (see
+    /// [`crate::read_barrier`]).
     async fn linearizable_barrier(&self) -> Result<(), ForwardError> {
-        match tokio::time::timeout(
-            self.inner.config.request_timeout,
-            self.inner.raft.ensure_linearizable(),
-        )
-        .await
-        {
-            Err(_) => Err(ForwardError::Timeout),
-            Ok(Err(e)) => match e.forward_to_leader::<NodeAddr>() {
-                Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
-                None => Err(ForwardError::Unavailable(e.to_string())),
-            },
-            Ok(Ok(_)) => Ok(()),
-        }
+        self.inner.read_barrier.wait().await
     }
 
     /// Confirms leadership with a quorum, waits until the confirmed index is
@@ -570,5 +566,18 @@ async fn measure_clock_offsets(node: ClusterNode) {
                     .record_offset(id, wall_ms as i64 - midpoint as i64);
             }
         }
+    }
+}
+
+/// One quorum round: confirms that this node still leads and waits until it
+/// has applied everything committed before the confirmation.
+async fn confirm_leadership(raft: Raft, timeout: Duration) -> Result<(), ForwardError> {
+    match tokio::time::timeout(timeout, raft.ensure_linearizable()).await {
+        Err(_) => Err(ForwardError::Timeout),
+        Ok(Err(e)) => match e.forward_to_leader::<NodeAddr>() {
+            Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
+            None => Err(ForwardError::Unavailable(e.to_string())),
+        },
+        Ok(Ok(_)) => Ok(()),
     }
 }
