@@ -1,18 +1,23 @@
-//! Group commit above Raft: the leader puts many commands in one log entry.
+//! Commands that travel together: many concurrent proposals, one submission.
 //!
-//! openraft 0.9 makes one log entry per `client_write` and waits for each
-//! append to be synced before it handles the next write, so each entry costs
-//! one fsync. The batcher turns concurrent proposals into few entries: one
-//! task takes the first queued proposal, drains whatever else is queued at
-//! that moment (up to [`idem_core::MAX_BATCH`] commands and
-//! [`MAX_BATCH_BYTES`]), and submits them as one
-//! batch, while at most `in_flight` batches are on their way. At low load a
-//! batch is one command and is submitted at once (no waiting for company).
+//! Used twice:
+//! - On the leader, group commit above Raft. openraft 0.9 makes one log
+//!   entry per `client_write` and waits for each append to be synced before
+//!   it handles the next write, so each entry costs one fsync; the batcher
+//!   turns concurrent proposals into few entries.
+//! - On a follower, forwarding: the commands its clients send are carried to
+//!   the leader in one request per batch instead of one round trip each.
 //!
-//! Every proposer gets the outcome of its own command. An error of the whole
-//! entry (not leader, timeout, unavailable) goes to every proposer in it; an
-//! entry refused by the state machine answers the refusal for every command,
-//! which each proposer sees as [`ForwardError::LeadershipChanged`].
+//! One task takes the first queued proposal, drains whatever else is queued
+//! at that moment (up to [`idem_core::MAX_BATCH`] commands and
+//! [`MAX_BATCH_BYTES`]), and submits them together, while at most
+//! `in_flight` submissions are on their way. At low load a batch is one
+//! command and is submitted at once (no waiting for company).
+//!
+//! Every proposer gets the result of its own command. An error of the whole
+//! submission (not leader, timeout, unavailable) goes to every proposer in
+//! it; a command refused by the state machine (its entry was stamped in a
+//! term that ended) is answered [`ForwardError::LeadershipChanged`].
 
 use std::future::Future;
 use std::sync::Arc;
@@ -25,6 +30,10 @@ use crate::rpc::ForwardError;
 /// What one proposer waits for.
 type Reply = oneshot::Sender<Result<Outcome, ForwardError>>;
 
+/// What a submission answers: one result per command, in order, or an error
+/// of the whole batch.
+pub(crate) type BatchResult = Result<Vec<Result<Outcome, ForwardError>>, ForwardError>;
+
 /// The sending side: cheap to clone, one per node.
 #[derive(Clone)]
 pub(crate) struct Batcher {
@@ -32,12 +41,12 @@ pub(crate) struct Batcher {
 }
 
 impl Batcher {
-    /// Starts the batching task. `submit` stamps and writes one batch (1 to
-    /// `max_batch` commands) and answers one outcome per command, in order.
+    /// Starts the batching task. `submit` carries out one batch (1 to
+    /// `max_batch` commands) and answers one result per command, in order.
     pub(crate) fn spawn<F, Fut>(max_batch: usize, in_flight: usize, submit: F) -> Batcher
     where
         F: Fn(Vec<Command>) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<Vec<Outcome>, ForwardError>> + Send + 'static,
+        Fut: Future<Output = BatchResult> + Send + 'static,
     {
         let (queue, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(
@@ -72,7 +81,7 @@ async fn run<F, Fut>(
     submit: F,
 ) where
     F: Fn(Vec<Command>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Vec<Outcome>, ForwardError>> + Send + 'static,
+    Fut: Future<Output = BatchResult> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(in_flight));
     // A proposal that did not fit into the previous batch: it starts the next.
@@ -115,22 +124,22 @@ fn encoded_size(command: &Command) -> u64 {
     bincode::serialized_size(command).unwrap_or(MAX_BATCH_BYTES)
 }
 
-/// Hands each proposer its own outcome, or the batch's error.
-fn answer(replies: Vec<Reply>, result: Result<Vec<Outcome>, ForwardError>) {
+/// Hands each proposer its own result, or the batch's error.
+fn answer(replies: Vec<Reply>, result: BatchResult) {
     match result {
-        Ok(outcomes) if outcomes.len() == replies.len() => {
-            for (reply, outcome) in replies.into_iter().zip(outcomes) {
-                let result = match outcome {
-                    Outcome::Refused(_) => Err(ForwardError::LeadershipChanged),
-                    outcome => Ok(outcome),
+        Ok(results) if results.len() == replies.len() => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let result = match result {
+                    Ok(Outcome::Refused(_)) => Err(ForwardError::LeadershipChanged),
+                    other => other,
                 };
                 let _ = reply.send(result);
             }
         }
-        Ok(outcomes) => {
+        Ok(results) => {
             let why = format!(
-                "the entry produced {} outcomes for {} commands",
-                outcomes.len(),
+                "the batch produced {} results for {} commands",
+                results.len(),
                 replies.len()
             );
             for reply in replies {
@@ -182,7 +191,7 @@ mod tests {
             batches.lock().unwrap().push(commands.clone());
             Box::pin(async move {
                 tokio::time::sleep(Duration::from_millis(5)).await;
-                Ok(commands.iter().map(echo).collect())
+                Ok(commands.iter().map(|c| Ok(echo(c))).collect())
             }) as futures_like::BoxFut
         }
     }
@@ -208,9 +217,7 @@ mod tests {
 
     mod futures_like {
         use super::*;
-        pub type BoxFut = std::pin::Pin<
-            Box<dyn Future<Output = Result<Vec<Outcome>, ForwardError>> + Send + 'static>,
-        >;
+        pub type BoxFut = std::pin::Pin<Box<dyn Future<Output = BatchResult> + Send + 'static>>;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -301,7 +308,7 @@ mod tests {
                     stamp_term: 1,
                     applied_term: 2,
                 };
-                Ok(vec![Outcome::Refused(why); commands.len()])
+                Ok(vec![Ok(Outcome::Refused(why)); commands.len()])
             }
         };
         let batcher = Batcher::spawn(64, 1, refuse);
@@ -330,6 +337,34 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn each_command_gets_its_own_result_within_a_batch() {
+        // Forwarding: the leader answers each command of a batch on its own;
+        // odd commands fail there, even ones succeed.
+        let mixed = |commands: Vec<Command>| async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            Ok(commands
+                .iter()
+                .map(|c| match c.token().unwrap().0 % 2 {
+                    0 => Ok(echo(c)),
+                    _ => Err(ForwardError::NotLeader(None)),
+                })
+                .collect())
+        };
+        let batcher = Batcher::spawn(64, 2, mixed);
+        let answers = propose_concurrently(&batcher, (1..=100).map(command)).await;
+        for (i, answer) in (1..=100u64).zip(answers) {
+            if i % 2 == 0 {
+                assert_eq!(answer.unwrap(), echo(&command(i)), "command {i}");
+            } else {
+                assert!(
+                    matches!(answer, Err(ForwardError::NotLeader(None))),
+                    "command {i}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_batch_stays_under_the_byte_budget() {
         let batches = Arc::new(Mutex::new(Vec::new()));
         let record = batches.clone();
@@ -340,10 +375,10 @@ mod tests {
                 Ok(commands
                     .iter()
                     .map(|c| {
-                        Outcome::Complete(idem_core::CompleteOutcome::Completed {
+                        Ok(Outcome::Complete(idem_core::CompleteOutcome::Completed {
                             token: c.token().unwrap(),
                             retain_until_ms: 0,
-                        })
+                        }))
                     })
                     .collect())
             }

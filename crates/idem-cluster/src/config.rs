@@ -20,7 +20,8 @@ pub struct ClusterConfig {
     pub election_timeout_ms: (u64, u64),
     /// How long a client request may wait for the log.
     pub request_timeout: Duration,
-    /// Entries between snapshots.
+    /// Entries between snapshots, at least (see [`crate::snapshot_policy`]:
+    /// a large state also waits for a quarter of its size in commands).
     pub snapshot_every: u64,
     /// How often the leader looks for records to purge.
     pub purge_every: Duration,
@@ -62,7 +63,8 @@ impl ClusterConfig {
             election_timeout_min: self.election_timeout_ms.0,
             election_timeout_max: self.election_timeout_ms.1,
             install_snapshot_timeout: 10_000,
-            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshot_every),
+            // Snapshots are triggered by crate::snapshot_policy instead.
+            snapshot_policy: openraft::SnapshotPolicy::Never,
             max_in_snapshot_log_to_keep: 1_000,
             max_payload_entries: 512,
             ..Default::default()

@@ -15,6 +15,7 @@ mod cleaner;
 mod clock;
 mod config;
 mod error;
+mod forwarder;
 mod membership;
 mod network;
 mod node;
@@ -22,6 +23,7 @@ mod peer_client;
 mod read_barrier;
 mod rpc;
 mod rpc_server;
+mod snapshot_policy;
 mod types;
 mod wire;
 

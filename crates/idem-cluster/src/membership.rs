@@ -42,12 +42,17 @@ impl ClusterNode {
     /// returns once the new configuration is committed.
     pub async fn change_membership(&self, change: MembershipChange) -> Result<(), ClusterError> {
         let local = || self.change_membership_as_leader(change.clone());
-        let remote = || Request::Membership(change.clone());
-        self.on_leader(local, remote, false, MEMBERSHIP_TIMEOUT, |r| match r {
-            Response::Membership(result) => Some(result),
-            _ => None,
-        })
-        .await
+        let remote = |leader: NodeAddr| {
+            let request = Request::Membership(change.clone());
+            async move {
+                self.ask_leader(request, &leader, false, MEMBERSHIP_TIMEOUT, |r| match r {
+                    Response::Membership(result) => Some(result),
+                    _ => None,
+                })
+                .await
+            }
+        };
+        self.on_leader(local, remote).await
     }
 
     pub(crate) async fn change_membership_as_leader(

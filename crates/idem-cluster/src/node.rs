@@ -12,10 +12,11 @@ use openraft::{ServerState, Vote};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
-use crate::batcher::Batcher;
+use crate::batcher::{BatchResult, Batcher};
 use crate::clock::{wall_now_ms, ClusterClock};
 use crate::config::ClusterConfig;
 use crate::error::ClusterError;
+use crate::forwarder::Forwarder;
 use crate::network::Network;
 use crate::peer_client::PeerClients;
 use crate::read_barrier::ReadBarrier;
@@ -40,6 +41,8 @@ struct Inner {
     batcher: Batcher,
     /// Lets concurrent linearizable reads share quorum rounds.
     read_barrier: ReadBarrier,
+    /// Carries commands to the leader when this node follows.
+    forwarder: Forwarder,
 }
 
 /// A member as `status` shows it.
@@ -124,6 +127,7 @@ impl ClusterNode {
                 let (barrier_raft, timeout) = (raft.clone(), config.request_timeout);
                 let read_barrier =
                     ReadBarrier::spawn(move || confirm_leadership(barrier_raft.clone(), timeout));
+                let forwarder = Forwarder::new(peers.clone(), config.request_timeout);
                 Inner {
                     id: config.id,
                     raft: raft.clone(),
@@ -134,6 +138,7 @@ impl ClusterNode {
                     log_sync,
                     batcher,
                     read_barrier,
+                    forwarder,
                     config,
                 }
             }),
@@ -141,6 +146,10 @@ impl ClusterNode {
         tokio::spawn(crate::rpc_server::serve(listener, node.clone()));
         tokio::spawn(track_leadership(node.clone()));
         tokio::spawn(measure_clock_offsets(node.clone()));
+        tokio::spawn(crate::snapshot_policy::take_snapshots(
+            node.clone(),
+            node.inner.config.snapshot_every,
+        ));
         tokio::spawn(crate::cleaner::clean_expired(
             node.clone(),
             node.inner.config.purge_every,
@@ -191,21 +200,12 @@ impl ClusterNode {
     }
 
     /// Carries out a command: proposes it if this node leads, forwards it to
-    /// the leader otherwise. Waits out a short election.
+    /// the leader otherwise (together with the other commands forwarded at
+    /// the same moment). Waits out a short election.
     pub async fn execute(&self, command: Command) -> Result<Outcome, ClusterError> {
         let local = || self.execute_as_leader(command.clone());
-        let remote = || Request::Forward(command.clone());
-        self.on_leader(
-            local,
-            remote,
-            false,
-            self.inner.config.request_timeout,
-            |r| match r {
-                Response::Forward(result) => Some(result),
-                _ => None,
-            },
-        )
-        .await
+        let remote = |leader: NodeAddr| self.inner.forwarder.forward(leader, command.clone());
+        self.on_leader(local, remote).await
     }
 
     /// A linearizable read, on the leader (forwarded if need be).
@@ -215,49 +215,37 @@ impl ClusterNode {
             return self.read_stale(read).map_err(ClusterError::from);
         }
         let local = || self.read_as_leader(read.clone());
-        let remote = || Request::Read(read.clone());
-        self.on_leader(
-            local,
-            remote,
-            true,
-            self.inner.config.request_timeout,
-            |r| match r {
-                Response::Read(result) => Some(result),
-                _ => None,
-            },
-        )
-        .await
+        let remote = |leader: NodeAddr| {
+            let request = Request::Read(read.clone());
+            async move {
+                let timeout = self.inner.config.request_timeout;
+                self.ask_leader(request, &leader, true, timeout, |r| match r {
+                    Response::Read(result) => Some(result),
+                    _ => None,
+                })
+                .await
+            }
+        };
+        self.on_leader(local, remote).await
     }
 
-    /// Runs `local` if this node leads, or sends `remote()` to the leader;
-    /// retries (until the request timeout) only while no leader can be
-    /// reached, i.e. when nothing can have been applied.
-    pub(crate) async fn on_leader<T, Fut>(
+    /// Runs `local` if this node leads, or `remote` with the leader's
+    /// address otherwise; retries (until the request timeout) only while no
+    /// leader can be reached, i.e. when nothing can have been applied.
+    pub(crate) async fn on_leader<T, Local, Remote>(
         &self,
-        local: impl Fn() -> Fut,
-        remote: impl Fn() -> Request,
-        repeatable: bool,
-        timeout: Duration,
-        answer: fn(Response) -> Option<Result<T, ForwardError>>,
+        local: impl Fn() -> Local,
+        remote: impl Fn(NodeAddr) -> Remote,
     ) -> Result<T, ClusterError>
     where
-        Fut: std::future::Future<Output = Result<T, ForwardError>>,
+        Local: std::future::Future<Output = Result<T, ForwardError>>,
+        Remote: std::future::Future<Output = Result<T, ForwardError>>,
     {
         let deadline = tokio::time::Instant::now() + self.inner.config.request_timeout;
         loop {
             let attempt = match self.leader() {
                 Some((id, _)) if id == self.inner.id => local().await,
-                Some((_, addr)) => self
-                    .forward(remote(), &addr, repeatable, timeout)
-                    .await
-                    .and_then(|r| {
-                        let text = format!("{r:?}");
-                        answer(r).unwrap_or_else(|| {
-                            Err(ForwardError::Unavailable(format!(
-                                "unexpected answer {text}"
-                            )))
-                        })
-                    }),
+                Some((_, addr)) => remote(addr).await,
                 None => Err(ForwardError::NotLeader(None)),
             };
             match attempt {
@@ -267,6 +255,25 @@ impl ClusterNode {
                 other => return other.map_err(ClusterError::from),
             }
         }
+    }
+
+    /// Sends one request to the leader at `to` and picks the expected answer
+    /// out of its response.
+    pub(crate) async fn ask_leader<T>(
+        &self,
+        request: Request,
+        to: &NodeAddr,
+        repeatable: bool,
+        timeout: Duration,
+        answer: fn(Response) -> Option<Result<T, ForwardError>>,
+    ) -> Result<T, ForwardError> {
+        let response = call_leader(&self.inner.peers, request, to, repeatable, timeout).await?;
+        let text = format!("{response:?}");
+        answer(response).unwrap_or_else(|| {
+            Err(ForwardError::Unavailable(format!(
+                "unexpected answer {text}"
+            )))
+        })
     }
 
     /// The leader as this node knows it, with its address.
@@ -279,26 +286,6 @@ impl ClusterNode {
             .get_node(&id)
             .cloned()?;
         Some((id, addr))
-    }
-
-    async fn forward(
-        &self,
-        req: Request,
-        to: &NodeAddr,
-        repeatable: bool,
-        timeout: Duration,
-    ) -> Result<Response, ForwardError> {
-        let client = self.inner.peers.get(&to.raft);
-        match client.call(&req, timeout, repeatable).await {
-            Ok(resp) => Ok(resp),
-            // Could not reach the leader at all: nothing was sent, so trying
-            // again (after the election settles) is safe.
-            Err(crate::peer_client::CallError::Unreachable { .. }) => {
-                Err(ForwardError::NotLeader(None))
-            }
-            Err(crate::peer_client::CallError::Timeout { .. }) => Err(ForwardError::Timeout),
-            Err(e) => Err(ForwardError::Unavailable(e.to_string())),
-        }
     }
 
     /// Carries out a command on the leader. A reserve that would leave the
@@ -476,10 +463,7 @@ impl ClusterNode {
 /// Stamps one batch of commands and writes it as one log entry; answers one
 /// outcome per command, in order (a refused entry answers the refusal for
 /// each). This node must be the leader.
-async fn write_batch(
-    inner: Weak<Inner>,
-    commands: Vec<Command>,
-) -> Result<Vec<Outcome>, ForwardError> {
+async fn write_batch(inner: Weak<Inner>, commands: Vec<Command>) -> BatchResult {
     let Some(inner) = inner.upgrade() else {
         return Err(ForwardError::Unavailable("the node has stopped".into()));
     };
@@ -498,7 +482,7 @@ async fn write_batch(
             Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
             None => Err(ForwardError::Unavailable(e.to_string())),
         },
-        Ok(Ok(resp)) => Ok(resp.data),
+        Ok(Ok(resp)) => Ok(resp.data.into_iter().map(Ok).collect()),
     }
 }
 
@@ -579,5 +563,29 @@ async fn confirm_leadership(raft: Raft, timeout: Duration) -> Result<(), Forward
             None => Err(ForwardError::Unavailable(e.to_string())),
         },
         Ok(Ok(_)) => Ok(()),
+    }
+}
+
+/// Sends `request` to the leader at `to`. Only a leader that could not be
+/// reached at all (nothing was sent) is reported as [`ForwardError::NotLeader`],
+/// which callers may retry.
+pub(crate) async fn call_leader(
+    peers: &PeerClients,
+    request: Request,
+    to: &NodeAddr,
+    repeatable: bool,
+    timeout: Duration,
+) -> Result<Response, ForwardError> {
+    match peers
+        .get(&to.raft)
+        .call(&request, timeout, repeatable)
+        .await
+    {
+        Ok(response) => Ok(response),
+        Err(crate::peer_client::CallError::Unreachable { .. }) => {
+            Err(ForwardError::NotLeader(None))
+        }
+        Err(crate::peer_client::CallError::Timeout { .. }) => Err(ForwardError::Timeout),
+        Err(e) => Err(ForwardError::Unavailable(e.to_string())),
     }
 }

@@ -12,7 +12,7 @@ use crate::rpc::{Request, Response};
 use crate::wire::{read_frame, write_frame, WireError};
 
 /// Idle connections kept per peer.
-const MAX_IDLE: usize = 16;
+const MAX_IDLE: usize = 64;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {

@@ -16,8 +16,9 @@ pub enum Request {
     AppendEntries(AppendEntriesRequest<IdemTypes>),
     Vote(VoteRequest<NodeId>),
     InstallSnapshot(InstallSnapshotRequest<IdemTypes>),
-    /// A follower hands a client's command to the leader.
-    Forward(Command),
+    /// A follower hands its clients' commands to the leader (one or more,
+    /// carried out concurrently, answered in order).
+    Forward(Vec<Command>),
     /// A follower asks the leader for a linearizable read.
     Read(ReadRequest),
     /// A follower hands a membership change to the leader.
@@ -58,7 +59,7 @@ pub enum Response {
     InstallSnapshot(
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
-    Forward(Result<Outcome, ForwardError>),
+    Forward(Vec<Result<Outcome, ForwardError>>),
     Read(Result<ReadReply, ForwardError>),
     Membership(Result<(), ForwardError>),
     ClockProbe {

@@ -80,7 +80,10 @@ async fn handle(node: &ClusterNode, req: Request) -> Response {
         Request::InstallSnapshot(req) => {
             Response::InstallSnapshot(raft.install_snapshot(req).await)
         }
-        Request::Forward(command) => Response::Forward(node.execute_as_leader(command).await),
+        Request::Forward(commands) => {
+            let each = commands.into_iter().map(|c| node.execute_as_leader(c));
+            Response::Forward(futures::future::join_all(each).await)
+        }
         Request::Read(read) => Response::Read(node.read_as_leader(read).await),
         Request::Membership(change) => {
             Response::Membership(node.change_membership_as_leader(change).await)

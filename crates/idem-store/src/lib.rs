@@ -30,6 +30,8 @@ mod types;
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 pub use error::StoreError;
 pub use group_commit::SyncStats;
@@ -61,10 +63,16 @@ impl<C: IdemRaftTypes> Store<C> {
         let db = db::open(&data_dir.join("db"))?;
         let log = LogStore::new(db.clone())?;
         let report = integrity::check::<C>(&db, &log, &snapshots)?;
+        let applied_commands = Arc::new(AtomicU64::new(0));
         Ok(Store {
             log,
-            state_machine: StateMachineStore::new(db.clone(), snapshots, checkpoints),
-            reader: StateReader::new(db),
+            state_machine: StateMachineStore::new(
+                db.clone(),
+                snapshots,
+                checkpoints,
+                applied_commands.clone(),
+            ),
+            reader: StateReader::new(db, applied_commands),
             report,
             _types: PhantomData,
         })

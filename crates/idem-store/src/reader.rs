@@ -1,6 +1,7 @@
 //! Reads of the applied state, for the API's linearizable reads (the cluster
 //! layer makes them linearizable; this only reads).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use idem_core::{AppliedClock, KeyId, Namespace, NamespacePolicy, Record};
@@ -15,11 +16,22 @@ use crate::pending::{read_clock, read_namespace, read_record};
 #[derive(Clone)]
 pub struct StateReader {
     db: Arc<DB>,
+    /// Commands applied by this process (counted by the state machine).
+    applied_commands: Arc<AtomicU64>,
 }
 
 impl StateReader {
-    pub(crate) fn new(db: Arc<DB>) -> Self {
-        StateReader { db }
+    pub(crate) fn new(db: Arc<DB>, applied_commands: Arc<AtomicU64>) -> Self {
+        StateReader {
+            db,
+            applied_commands,
+        }
+    }
+
+    /// How many commands this process has applied since it started (the
+    /// snapshot policy compares it with the number of records).
+    pub fn applied_commands(&self) -> u64 {
+        self.applied_commands.load(Ordering::Relaxed)
     }
 
     /// The record exactly as stored: a record whose retention has passed

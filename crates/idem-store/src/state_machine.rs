@@ -10,6 +10,7 @@
 use std::io::{Seek, SeekFrom};
 use std::marker::PhantomData;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use idem_core::{LogPosition, Outcome};
@@ -38,6 +39,8 @@ pub struct StateMachineStore<C> {
     db: Arc<DB>,
     snapshots: SnapshotDir,
     checkpoints: PathBuf,
+    /// Commands applied by this process, shared with the `StateReader`.
+    applied_commands: Arc<AtomicU64>,
     _types: PhantomData<C>,
 }
 
@@ -219,11 +222,17 @@ fn write_snapshot<C: IdemRaftTypes>(
 }
 
 impl<C: IdemRaftTypes> StateMachineStore<C> {
-    pub(crate) fn new(db: Arc<DB>, snapshots: SnapshotDir, checkpoints: PathBuf) -> Self {
+    pub(crate) fn new(
+        db: Arc<DB>,
+        snapshots: SnapshotDir,
+        checkpoints: PathBuf,
+        applied_commands: Arc<AtomicU64>,
+    ) -> Self {
         StateMachineStore {
             db,
             snapshots,
             checkpoints,
+            applied_commands,
             _types: PhantomData,
         }
     }
@@ -294,10 +303,20 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<C::Entry> = entries.into_iter().collect();
+        let commands: usize = entries
+            .iter()
+            .map(|e| match &e.payload {
+                EntryPayload::Normal(batch) => batch.commands().len(),
+                _ => 0,
+            })
+            .sum();
         let db = self.db.clone();
-        blocking(move || apply_entries::<C>(&db, entries))
+        let outcomes = blocking(move || apply_entries::<C>(&db, entries))
             .await
-            .map_err(sm_write_error)
+            .map_err(sm_write_error)?;
+        self.applied_commands
+            .fetch_add(commands as u64, Ordering::Relaxed);
+        Ok(outcomes)
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {

@@ -30,7 +30,9 @@ pub struct StartArgs {
     /// Followers refuse entries stamped further ahead of their wall clock.
     #[arg(long, default_value_t = 500)]
     pub max_clock_offset_ms: u64,
-    /// Log entries between snapshots (the log is purged behind a snapshot).
+    /// Log entries between snapshots, at least (the log is purged behind a
+    /// snapshot). A large state also waits until a quarter as many commands
+    /// as it has records were applied.
     #[arg(long, default_value_t = 10_000)]
     pub snapshot_every: u64,
     /// How often the leader purges records whose retention has ended.
