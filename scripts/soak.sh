@@ -22,14 +22,9 @@ export IDEM_DATA=$OUT/data
 export IDEM_HTTP_BASE=${IDEM_HTTP_BASE:-8701}
 export IDEM_RAFT_BASE=${IDEM_RAFT_BASE:-7701}
 
-target="${CARGO_TARGET_DIR:-target}"
-if [ -z "${IDEM_BIN:-}" ] || [ -z "${IDEM_BENCH_BIN:-}" ]; then
-    . scripts/lib/deps.sh
-    ensure_build_deps
-    cargo build --release --locked --bin idem --bin idem-bench
-fi
-export IDEM_BIN=${IDEM_BIN:-$target/release/idem}
-BENCH=${IDEM_BENCH_BIN:-$target/release/idem-bench}
+. scripts/lib/deps.sh
+ensure_release_bins
+BENCH=$IDEM_BENCH_BIN
 
 rm -rf "$OUT" && mkdir -p "$OUT"
 cleanup() {

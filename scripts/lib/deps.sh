@@ -38,3 +38,16 @@ ensure_build_deps() {
 ensure_chaos_deps() {
     ensure_packages iproute2 iptables faketime libfaketime curl
 }
+
+# For the measuring scripts (soak, growth): builds idem and idem-bench in
+# release unless IDEM_BIN and IDEM_BENCH_BIN both name binaries already, and
+# exports IDEM_BIN and IDEM_BENCH_BIN.
+ensure_release_bins() {
+    local target="${CARGO_TARGET_DIR:-target}"
+    if [ -z "${IDEM_BIN:-}" ] || [ -z "${IDEM_BENCH_BIN:-}" ]; then
+        ensure_build_deps
+        cargo build --release --locked --bin idem --bin idem-bench
+    fi
+    export IDEM_BIN=${IDEM_BIN:-$target/release/idem}
+    export IDEM_BENCH_BIN=${IDEM_BENCH_BIN:-$target/release/idem-bench}
+}
