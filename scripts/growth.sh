@@ -9,7 +9,7 @@
 # Keys are reserved with a one-hour lease and the namespace's 24-hour
 # retention, so every key filled stays live for the whole run. Throughput is
 # measured with fresh keys (idem-bench's reserve workload, 16 and 64
-# connections, GROWTH_SECONDS each, default 10) first at GROWTH_SMALL live
+# connections, GROWTH_SECONDS each, default 5) first at GROWTH_SMALL live
 # keys (default 10,000), then again after filling to GROWTH_KEYS. The
 # measuring runs add keys too; the table shows the live keys before each.
 # Disk is each node's whole data directory (RocksDB, snapshot file); bytes
@@ -21,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SMALL=${GROWTH_SMALL:-10000}
 LARGE=${GROWTH_KEYS:-10000000}
-MEASURE=${GROWTH_SECONDS:-10}
+MEASURE=${GROWTH_SECONDS:-5}
 FILL_CONNECTIONS=${GROWTH_FILL_CONNECTIONS:-128}
 OUT=bench/out/growth
 export IDEM_DATA=$OUT/data
@@ -72,7 +72,7 @@ bench() {
 fill_to() {
     # Chunks of at most a minute, sized by the last chunk's rate (a first
     # guess on the high side, so the first chunk falls short, not over).
-    local goal=$1 started rate=10000 left chunk_ms
+    local goal=$1 started rate=20000 left chunk_ms
     started=$(date +%s)
     while [ "$live" -lt "$goal" ]; do
         left=$((goal - live))
