@@ -71,16 +71,27 @@ fn db_options() -> Options {
 /// The records column family also gets a Bloom filter (10 bits per key, about
 /// 1% false positives): every fresh reserve looks up a key that is not there,
 /// on the leader and again in `apply` on every node, and without a filter
-/// each such miss searches the index of every level. With two million
-/// records and no filter, reserve throughput had fallen to a third of its
-/// rate at ten thousand (`scripts/growth.sh`).
+/// each such miss searches the index of every level.
+///
+/// Index and filter blocks are partitioned (4 KiB pieces under a small
+/// top-level index, which stays pinned): a whole-file filter of a large table
+/// is hundreds of KiB, bigger than a cache shard can keep, so it was read
+/// from the file and checksummed again on every lookup. `scripts/growth.sh`
+/// showed both: with no filter, and with whole-file filters, reserve
+/// throughput fell to about a third of its rate at ten thousand keys by two
+/// million, and a profile of a follower showed 85% of its CPU reading and
+/// checksumming filter blocks.
 fn cf_options(name: &str, cache: &rocksdb::Cache) -> Options {
     let mut table = rocksdb::BlockBasedOptions::default();
     table.set_block_cache(cache);
     table.set_cache_index_and_filter_blocks(true);
     table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    table.set_index_type(rocksdb::BlockBasedIndexType::TwoLevelIndexSearch);
+    table.set_metadata_block_size(4096);
+    table.set_pin_top_level_index_and_filter(true);
     if name == CF_RECORDS {
         table.set_bloom_filter(10.0, false);
+        table.set_partition_filters(true);
         table.set_optimize_filters_for_memory(true);
     }
     let mut opts = Options::default();
@@ -97,7 +108,12 @@ fn cf_options(name: &str, cache: &rocksdb::Cache) -> Options {
 const BLOCK_CACHE_BYTES: usize = 64 * 1024 * 1024;
 
 pub fn open(path: &Path) -> Result<Arc<DB>, StoreError> {
-    let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+    // 16 shards of 4 MiB (the default would be 64 of 1 MiB): a block larger
+    // than its shard is not kept.
+    let mut cache_options = rocksdb::LruCacheOptions::default();
+    cache_options.set_capacity(BLOCK_CACHE_BYTES);
+    cache_options.set_num_shard_bits(4);
+    let cache = rocksdb::Cache::new_lru_cache_opts(&cache_options);
     let cfs = ALL_CFS
         .iter()
         .map(|name| ColumnFamilyDescriptor::new(*name, cf_options(name, &cache)));
