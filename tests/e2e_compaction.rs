@@ -92,7 +92,11 @@ fn write_keys(
 
 #[test]
 fn a_follower_that_missed_50000_writes_rejoins_through_a_snapshot() {
-    let args = vec!["--snapshot-every".to_string(), "5000".to_string()];
+    // Commands share log entries (up to one per concurrent writer), so 50,000
+    // writes may be as few as ~1,600 entries on a fast machine: snapshots
+    // must come often enough that the leader's log is purged past the
+    // stopped follower in any case (200 entries, and 200 kept behind each).
+    let args = vec!["--snapshot-every".to_string(), "200".to_string()];
     let c = Arc::new(Cluster::start_with(Options {
         args,
         ..Options::default()

@@ -65,7 +65,9 @@ impl ClusterConfig {
             install_snapshot_timeout: 10_000,
             // Snapshots are triggered by crate::snapshot_policy instead.
             snapshot_policy: openraft::SnapshotPolicy::Never,
-            max_in_snapshot_log_to_keep: 1_000,
+            // Entries kept behind a snapshot for followers that are only a
+            // little behind: 1,000, or fewer when snapshots are more frequent.
+            max_in_snapshot_log_to_keep: self.snapshot_every.min(1_000),
             max_payload_entries: 512,
             ..Default::default()
         };
