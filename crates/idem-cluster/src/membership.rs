@@ -46,8 +46,8 @@ impl ClusterNode {
             let request = Request::Membership(change.clone());
             async move {
                 self.ask_leader(request, &leader, false, MEMBERSHIP_TIMEOUT, |r| match r {
-                    Response::Membership(result) => Some(result),
-                    _ => None,
+                    Response::Membership(result) => Ok(result),
+                    other => Err(Box::new(other)),
                 })
                 .await
             }

@@ -23,6 +23,10 @@ use crate::read_barrier::ReadBarrier;
 use crate::rpc::{ForwardError, ReadReply, ReadRequest, Request, Response};
 use crate::types::{NodeAddr, NodeId, Raft, Store};
 
+/// Picks the expected answer out of a leader's response, or hands back a
+/// response of another kind.
+pub(crate) type PickAnswer<T> = fn(Response) -> Result<Result<T, ForwardError>, Box<Response>>;
+
 #[derive(Clone)]
 pub struct ClusterNode {
     inner: Arc<Inner>,
@@ -220,8 +224,8 @@ impl ClusterNode {
             async move {
                 let timeout = self.inner.config.request_timeout;
                 self.ask_leader(request, &leader, true, timeout, |r| match r {
-                    Response::Read(result) => Some(result),
-                    _ => None,
+                    Response::Read(result) => Ok(result),
+                    other => Err(Box::new(other)),
                 })
                 .await
             }
@@ -258,20 +262,19 @@ impl ClusterNode {
     }
 
     /// Sends one request to the leader at `to` and picks the expected answer
-    /// out of its response.
+    /// out of its response (`answer` hands any other response back).
     pub(crate) async fn ask_leader<T>(
         &self,
         request: Request,
         to: &NodeAddr,
         repeatable: bool,
         timeout: Duration,
-        answer: fn(Response) -> Option<Result<T, ForwardError>>,
+        answer: PickAnswer<T>,
     ) -> Result<T, ForwardError> {
         let response = call_leader(&self.inner.peers, request, to, repeatable, timeout).await?;
-        let text = format!("{response:?}");
-        answer(response).unwrap_or_else(|| {
+        answer(response).unwrap_or_else(|other| {
             Err(ForwardError::Unavailable(format!(
-                "unexpected answer {text}"
+                "unexpected answer {other:?}"
             )))
         })
     }
