@@ -27,16 +27,6 @@ pub enum MembershipChange {
     Remove { id: NodeId },
 }
 
-type WriteError =
-    openraft::error::RaftError<NodeId, openraft::error::ClientWriteError<NodeId, NodeAddr>>;
-
-fn raft_error(e: WriteError) -> ForwardError {
-    match e.forward_to_leader::<NodeAddr>() {
-        Some(f) => ForwardError::NotLeader(f.leader_id),
-        None => ForwardError::Unavailable(e.to_string()),
-    }
-}
-
 impl ClusterNode {
     /// Changes the membership (on the leader, forwarded if need be) and
     /// returns once the new configuration is committed.
@@ -63,11 +53,13 @@ impl ClusterNode {
         let work = async {
             match change {
                 MembershipChange::Add { id, addr } => {
-                    raft.add_learner(id, addr, true).await.map_err(raft_error)?;
+                    raft.add_learner(id, addr, true)
+                        .await
+                        .map_err(ForwardError::from_raft)?;
                     self.wait_caught_up(id).await?;
                     raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
                         .await
-                        .map_err(raft_error)?;
+                        .map_err(ForwardError::from_raft)?;
                 }
                 MembershipChange::Remove { id } => {
                     raft.change_membership(
@@ -75,7 +67,7 @@ impl ClusterNode {
                         false,
                     )
                     .await
-                    .map_err(raft_error)?;
+                    .map_err(ForwardError::from_raft)?;
                 }
             }
             Ok(())

@@ -481,10 +481,7 @@ async fn write_batch(inner: Weak<Inner>, commands: Vec<Command>) -> BatchResult 
     let write = raft.client_write(batch);
     match tokio::time::timeout(inner.config.request_timeout, write).await {
         Err(_) => Err(ForwardError::Timeout),
-        Ok(Err(e)) => match e.forward_to_leader::<NodeAddr>() {
-            Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
-            None => Err(ForwardError::Unavailable(e.to_string())),
-        },
+        Ok(Err(e)) => Err(ForwardError::from_raft(e)),
         Ok(Ok(resp)) => Ok(resp.data.into_iter().map(Ok).collect()),
     }
 }
@@ -561,10 +558,7 @@ async fn measure_clock_offsets(node: ClusterNode) {
 async fn confirm_leadership(raft: Raft, timeout: Duration) -> Result<(), ForwardError> {
     match tokio::time::timeout(timeout, raft.ensure_linearizable()).await {
         Err(_) => Err(ForwardError::Timeout),
-        Ok(Err(e)) => match e.forward_to_leader::<NodeAddr>() {
-            Some(f) => Err(ForwardError::NotLeader(f.leader_id)),
-            None => Err(ForwardError::Unavailable(e.to_string())),
-        },
+        Ok(Err(e)) => Err(ForwardError::from_raft(e)),
         Ok(Ok(_)) => Ok(()),
     }
 }

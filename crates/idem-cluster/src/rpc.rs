@@ -2,14 +2,14 @@
 //! and clock probes.
 
 use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Record, Stamp};
-use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::error::{ForwardToLeader, InstallSnapshotError, RaftError};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
 use serde::{Deserialize, Serialize};
 
-use crate::types::{IdemTypes, NodeId};
+use crate::types::{IdemTypes, NodeAddr, NodeId};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
@@ -50,6 +50,21 @@ pub enum ForwardError {
     Timeout,
     #[error("unavailable: {0}")]
     Unavailable(String),
+}
+
+impl ForwardError {
+    /// An error of an openraft call made as leader (a write, a quorum
+    /// check, a membership change): "not the leader" with openraft's hint
+    /// when it says so, otherwise unavailable.
+    pub(crate) fn from_raft<E>(e: RaftError<NodeId, E>) -> Self
+    where
+        E: openraft::TryAsRef<ForwardToLeader<NodeId, NodeAddr>> + std::error::Error,
+    {
+        match e.forward_to_leader::<NodeAddr>() {
+            Some(f) => ForwardError::NotLeader(f.leader_id),
+            None => ForwardError::Unavailable(e.to_string()),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]

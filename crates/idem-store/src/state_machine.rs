@@ -303,17 +303,12 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<C::Entry> = entries.into_iter().collect();
-        let commands: usize = entries
-            .iter()
-            .map(|e| match &e.payload {
-                EntryPayload::Normal(batch) => batch.commands().len(),
-                _ => 0,
-            })
-            .sum();
         let db = self.db.clone();
         let outcomes = blocking(move || apply_entries::<C>(&db, entries))
             .await
             .map_err(sm_write_error)?;
+        // One outcome per command (Raft's own entries have none).
+        let commands: usize = outcomes.iter().map(Vec::len).sum();
         self.applied_commands
             .fetch_add(commands as u64, Ordering::Relaxed);
         Ok(outcomes)
