@@ -53,6 +53,79 @@ fn reserve_on_a_follower_complete_on_another_replay_from_the_leader() {
     assert_eq!(reads[0]["state"], "completed");
 }
 
+/// Followers serve linearizable reads themselves (they ask the leader only
+/// how far they must have applied): a write the leader has acknowledged is
+/// seen by the very next read on either follower, though the followers learn
+/// of its commit only after the leader has answered.
+#[test]
+fn followers_read_every_write_the_leader_acknowledged() {
+    let c = Cluster::start();
+    let (leader, f1, f2) = followers(&c);
+    for n in 0..150 {
+        let key = format!("k{n}");
+        let r = c.reserve(
+            leader,
+            "shop",
+            &key,
+            json!({"fingerprint": "fp", "lease_ms": 30000}),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+        let token = r.body["token"].as_u64().expect("token");
+        let seen = get(&c.key_url(f1, "shop", &key, "")).expect("get");
+        assert_eq!(seen.status, 200, "key {key} just reserved: {seen:?}");
+        assert_eq!(seen.body["state"], "in_progress", "{seen:?}");
+
+        let response = json!({"status": 201, "headers": {}, "body": format!("order {n}")});
+        let done = c.complete(leader, "shop", &key, token, response.clone());
+        assert_eq!(done.status, 200, "{done:?}");
+        let seen = get(&c.key_url(f2, "shop", &key, "")).expect("get");
+        assert_eq!(seen.body["state"], "completed", "key {key}: {seen:?}");
+        let replay = c.reserve(f1, "shop", &key, json!({"fingerprint": "fp"}));
+        assert_eq!(replay.status, 200, "key {key}: {replay:?}");
+        assert_eq!(replay.body["response"], response);
+    }
+}
+
+/// A follower that restarts behind the leader answers reads only once it
+/// has applied what the leader had acknowledged: never an older state.
+#[test]
+fn a_follower_catching_up_never_reads_an_older_state() {
+    let c = Arc::new(Cluster::start());
+    let (leader, f1, _) = followers(&c);
+    c.kill(f1);
+    // Thousands of log entries for it to catch up on.
+    let writers: Vec<_> = (0..8)
+        .map(|t| {
+            let c = c.clone();
+            std::thread::spawn(move || {
+                for n in 0..250 {
+                    let r = c.reserve(
+                        leader,
+                        "bulk",
+                        &format!("t{t}-{n}"),
+                        json!({"fingerprint": "fp"}),
+                    );
+                    assert_eq!(r.status, 201, "{r:?}");
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().expect("writer");
+    }
+    let last = c.reserve(leader, "shop", "last", json!({"fingerprint": "fp"}));
+    assert_eq!(last.status, 201, "{last:?}");
+
+    c.restart(f1); // back as soon as it knows the leader, still catching up
+    let behind = c.status(f1).and_then(|s| s["last_applied_index"].as_u64());
+    let seen = get(&c.key_url(f1, "shop", "last", "")).expect("get");
+    assert_eq!(
+        seen.status, 200,
+        "restarted follower (applied {behind:?} at restart): {seen:?}"
+    );
+    assert_eq!(seen.body["token"], last.body["token"], "{seen:?}");
+}
+
 #[test]
 fn sixty_four_concurrent_reserves_grant_exactly_one() {
     let c = Arc::new(Cluster::start());

@@ -15,6 +15,7 @@ mod cleaner;
 mod clock;
 mod config;
 mod error;
+mod follower_read;
 mod forwarder;
 mod membership;
 mod network;

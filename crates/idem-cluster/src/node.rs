@@ -20,7 +20,7 @@ use crate::forwarder::Forwarder;
 use crate::network::Network;
 use crate::peer_client::PeerClients;
 use crate::read_barrier::ReadBarrier;
-use crate::rpc::{ForwardError, ReadReply, ReadRequest, Request, Response};
+use crate::rpc::{ForwardError, ReadIndex, ReadReply, ReadRequest, Request, Response};
 use crate::types::{NodeAddr, NodeId, Raft, Store};
 
 /// Picks the expected answer out of a leader's response, or hands back a
@@ -30,6 +30,16 @@ pub(crate) type PickAnswer<T> = fn(Response) -> Result<Result<T, ForwardError>, 
 #[derive(Clone)]
 pub struct ClusterNode {
     inner: Arc<Inner>,
+}
+
+/// A handle that does not keep the node alive, for its own background tasks.
+#[derive(Clone)]
+pub(crate) struct WeakClusterNode(Weak<Inner>);
+
+impl WeakClusterNode {
+    pub(crate) fn upgrade(&self) -> Option<ClusterNode> {
+        self.0.upgrade().map(|inner| ClusterNode { inner })
+    }
 }
 
 struct Inner {
@@ -43,8 +53,12 @@ struct Inner {
     log_sync: Arc<SyncStats>,
     /// Puts the commands this node proposes as leader into shared entries.
     batcher: Batcher,
-    /// Lets concurrent linearizable reads share quorum rounds.
-    read_barrier: ReadBarrier,
+    /// Lets concurrent linearizable reads on the leader share quorum rounds;
+    /// a round's value is its read index.
+    read_barrier: ReadBarrier<u64>,
+    /// Lets concurrent linearizable reads on a follower share the leader's
+    /// answers (see [`crate::follower_read`]).
+    read_index_barrier: ReadBarrier<ReadIndex>,
     /// Carries commands to the leader when this node follows.
     forwarder: Forwarder,
 }
@@ -122,6 +136,7 @@ impl ClusterNode {
         .map_err(|e| ClusterError::Startup(e.to_string()))?;
         let node = ClusterNode {
             inner: Arc::new_cyclic(|inner: &Weak<Inner>| {
+                let weak = WeakClusterNode(inner.clone());
                 let inner = inner.clone();
                 let batcher = Batcher::spawn(
                     idem_core::MAX_BATCH,
@@ -131,6 +146,7 @@ impl ClusterNode {
                 let (barrier_raft, timeout) = (raft.clone(), config.request_timeout);
                 let read_barrier =
                     ReadBarrier::spawn(move || confirm_leadership(barrier_raft.clone(), timeout));
+                let read_index_barrier = crate::follower_read::spawn_read_index_barrier(weak);
                 let forwarder = Forwarder::new(peers.clone(), config.request_timeout);
                 Inner {
                     id: config.id,
@@ -142,6 +158,7 @@ impl ClusterNode {
                     log_sync,
                     batcher,
                     read_barrier,
+                    read_index_barrier,
                     forwarder,
                     config,
                 }
@@ -194,6 +211,14 @@ impl ClusterNode {
         &self.inner.reader
     }
 
+    pub(crate) fn request_timeout(&self) -> Duration {
+        self.inner.config.request_timeout
+    }
+
+    pub(crate) fn read_index_barrier(&self) -> &ReadBarrier<ReadIndex> {
+        &self.inner.read_index_barrier
+    }
+
     /// Whether Raft is still running on this node.
     pub fn is_running(&self) -> bool {
         self.inner.raft.metrics().borrow().running_state.is_ok()
@@ -205,31 +230,34 @@ impl ClusterNode {
 
     /// Carries out a command: proposes it if this node leads, forwards it to
     /// the leader otherwise (together with the other commands forwarded at
-    /// the same moment). Waits out a short election.
+    /// the same moment). A reserve that leaves the record unchanged (a
+    /// replay) is answered by a linearizable read where it arrived. Waits
+    /// out a short election.
     pub async fn execute(&self, command: Command) -> Result<Outcome, ClusterError> {
         let local = || self.execute_as_leader(command.clone());
-        let remote = |leader: NodeAddr| self.inner.forwarder.forward(leader, command.clone());
+        let remote = |leader: NodeAddr| {
+            let command = command.clone();
+            async move {
+                if let Command::Reserve(reserve) = &command {
+                    if let Some(answer) = self.reserve_by_read(reserve, Role::Follower).await? {
+                        return Ok(Outcome::Reserve(answer));
+                    }
+                }
+                self.inner.forwarder.forward(leader, command).await
+            }
+        };
         self.on_leader(local, remote).await
     }
 
-    /// A linearizable read, on the leader (forwarded if need be).
+    /// A linearizable read, served by this node (a follower first learns
+    /// from the leader how far it must have applied).
     pub async fn read(&self, read: ReadRequest) -> Result<ReadReply, ClusterError> {
         #[cfg(feature = "planted-bugs")]
         if idem_core::planted_bug() == Some(idem_core::PlantedBug::StaleReads) {
             return self.read_stale(read).map_err(ClusterError::from);
         }
-        let local = || self.read_as_leader(read.clone());
-        let remote = |leader: NodeAddr| {
-            let request = Request::Read(read.clone());
-            async move {
-                let timeout = self.inner.config.request_timeout;
-                self.ask_leader(request, &leader, true, timeout, |r| match r {
-                    Response::Read(result) => Ok(result),
-                    other => Err(Box::new(other)),
-                })
-                .await
-            }
-        };
+        let local = || self.linearizable_read(read.clone(), Role::Leader);
+        let remote = |_leader: NodeAddr| self.linearizable_read(read.clone(), Role::Follower);
         self.on_leader(local, remote).await
     }
 
@@ -280,8 +308,9 @@ impl ClusterNode {
     }
 
     /// The leader as this node knows it, with its address.
-    fn leader(&self) -> Option<(NodeId, NodeAddr)> {
-        let metrics = self.inner.raft.metrics().borrow().clone();
+    pub(crate) fn leader(&self) -> Option<(NodeId, NodeAddr)> {
+        let metrics = self.inner.raft.metrics();
+        let metrics = metrics.borrow();
         let id = metrics.current_leader?;
         let addr = metrics
             .membership_config
@@ -299,35 +328,33 @@ impl ClusterNode {
         command: Command,
     ) -> Result<Outcome, ForwardError> {
         if let Command::Reserve(reserve) = &command {
-            if let Some(answer) = self.reserve_by_read(reserve).await? {
+            if let Some(answer) = self.reserve_by_read(reserve, Role::Leader).await? {
                 return Ok(Outcome::Reserve(answer));
             }
         }
         self.propose(command).await
     }
 
-    /// The answer to `reserve` if it leaves the record unchanged, judged
-    /// after a linearizable read barrier; `None` when it must go through the
-    /// log. A cheap local look first keeps fresh keys from paying for the
-    /// barrier.
+    /// The answer to `reserve` if it leaves the record unchanged, judged by
+    /// a linearizable read; `None` when it must go through the log. A cheap
+    /// look at the local state first (at the time it has applied up to)
+    /// keeps fresh keys from paying for the read's round.
     async fn reserve_by_read(
         &self,
         reserve: &idem_core::Reserve,
+        role: Role,
     ) -> Result<Option<idem_core::ReserveOutcome>, ForwardError> {
         let reader = &self.inner.reader;
         let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
-        let judge = || -> Result<Option<idem_core::ReserveOutcome>, ForwardError> {
-            let applied = reader.applied_clock().map_err(unavailable)?;
-            let Some(now) = self.inner.clock.read_stamp(applied) else {
-                return Ok(None);
-            };
-            idem_core::reserve_without_write(reader, reserve, &now).map_err(unavailable)
+        let judge = |now: &idem_core::Stamp| {
+            idem_core::reserve_without_write(reader, reserve, now).map_err(unavailable)
         };
-        if judge()?.is_none() {
+        let applied = reader.applied_clock().map_err(unavailable)?;
+        if judge(&applied.now())?.is_none() {
             return Ok(None);
         }
-        self.linearizable_barrier().await?;
-        judge()
+        let now = self.linearizable_read_point(role).await?;
+        judge(&now)
     }
 
     /// Proposes a command; this node must be the leader. Commands proposed
@@ -345,39 +372,59 @@ impl ClusterNode {
     /// machine has applied up to the confirmed index: after it, reads of the
     /// local state are linearizable. Concurrent callers share rounds (see
     /// [`crate::read_barrier`]).
-    async fn linearizable_barrier(&self) -> Result<(), ForwardError> {
+    /// Returns the round's read index.
+    pub(crate) async fn linearizable_barrier(&self) -> Result<u64, ForwardError> {
         self.inner.read_barrier.wait().await
     }
 
-    /// Confirms leadership with a quorum, waits until the confirmed index is
-    /// applied, then reads; this node must be the leader.
-    pub(crate) async fn read_as_leader(
-        &self,
-        read: ReadRequest,
-    ) -> Result<ReadReply, ForwardError> {
-        self.linearizable_barrier().await?;
-        self.read_local(read)
+    /// Waits until reads of this node's state are linearizable, and returns
+    /// the time to judge them at: as leader, after a shared quorum round, a
+    /// fresh stamp; as follower, see [`crate::follower_read`].
+    async fn linearizable_read_point(&self, role: Role) -> Result<idem_core::Stamp, ForwardError> {
+        match role {
+            Role::Leader => {
+                self.linearizable_barrier().await?;
+                let applied = self
+                    .inner
+                    .reader
+                    .applied_clock()
+                    .map_err(|e| ForwardError::Unavailable(e.to_string()))?;
+                self.inner
+                    .clock
+                    .read_stamp(applied)
+                    .ok_or(ForwardError::NotLeader(None))
+            }
+            Role::Follower => self.follower_read_point().await,
+        }
     }
 
-    /// Reads this node's own state, as it stands: linearizable only right
-    /// after a barrier on the leader.
+    /// A linearizable read of this node's state.
+    async fn linearizable_read(
+        &self,
+        read: ReadRequest,
+        role: Role,
+    ) -> Result<ReadReply, ForwardError> {
+        let now = self.linearizable_read_point(role).await?;
+        self.read_local(read, now)
+    }
+
+    /// Reads this node's own state, as it stands, judged at `now`:
+    /// linearizable only right after [`Self::linearizable_read_point`].
     ///
     /// A record is shown as stored, even once its retention has passed: it
     /// is forgotten only by a log entry (a purge, or the next command on the
     /// key). Hiding it here by the clock would not be linearizable, since a
     /// later leader may judge the same deadline not yet passed (its
     /// monotonic bound starts again with its term) and show it again.
-    fn read_local(&self, read: ReadRequest) -> Result<ReadReply, ForwardError> {
+    fn read_local(
+        &self,
+        read: ReadRequest,
+        now: idem_core::Stamp,
+    ) -> Result<ReadReply, ForwardError> {
         let reader = &self.inner.reader;
         let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
         match read {
             ReadRequest::Record(id) => {
-                let applied = reader.applied_clock().map_err(unavailable)?;
-                let now = self
-                    .inner
-                    .clock
-                    .read_stamp(applied)
-                    .ok_or(ForwardError::NotLeader(None))?;
                 let record = reader.raw_record(&id).map_err(unavailable)?;
                 Ok(ReadReply::Record { record, now })
             }
@@ -392,15 +439,11 @@ impl ClusterNode {
     #[cfg(feature = "planted-bugs")]
     fn read_stale(&self, read: ReadRequest) -> Result<ReadReply, ForwardError> {
         let reader = &self.inner.reader;
-        let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
-        match read {
-            ReadRequest::Record(id) => {
-                let now = reader.applied_clock().map_err(unavailable)?.now();
-                let record = reader.raw_record(&id).map_err(unavailable)?;
-                Ok(ReadReply::Record { record, now })
-            }
-            policy => self.read_local(policy),
-        }
+        let now = reader
+            .applied_clock()
+            .map_err(|e| ForwardError::Unavailable(e.to_string()))?
+            .now();
+        self.read_local(read, now)
     }
 
     pub fn status(&self) -> StatusView {
@@ -553,13 +596,21 @@ async fn measure_clock_offsets(node: ClusterNode) {
     }
 }
 
+/// Where a linearizable read is served.
+#[derive(Debug, Clone, Copy)]
+enum Role {
+    Leader,
+    Follower,
+}
+
 /// One quorum round: confirms that this node still leads and waits until it
-/// has applied everything committed before the confirmation.
-async fn confirm_leadership(raft: Raft, timeout: Duration) -> Result<(), ForwardError> {
+/// has applied everything committed before the confirmation, whose index it
+/// returns.
+async fn confirm_leadership(raft: Raft, timeout: Duration) -> Result<u64, ForwardError> {
     match tokio::time::timeout(timeout, raft.ensure_linearizable()).await {
         Err(_) => Err(ForwardError::Timeout),
         Ok(Err(e)) => Err(ForwardError::from_raft(e)),
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(read_log_id)) => Ok(read_log_id.map_or(0, |l| l.index)),
     }
 }
 

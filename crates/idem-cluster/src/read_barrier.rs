@@ -15,8 +15,9 @@
 //! With that rule each read's answer reflects a confirmation made after the
 //! read began, exactly as if it had run its own round.
 //!
-//! The result of a round (success, or its error) goes to every read it
-//! served.
+//! The result of a round (its value, or its error) goes to every read it
+//! served. On the leader the value is the round's read index; on a follower
+//! it is what the leader answered (see [`crate::follower_read`]).
 
 use std::future::Future;
 
@@ -24,30 +25,37 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::rpc::ForwardError;
 
-type Waiter = oneshot::Sender<Result<(), ForwardError>>;
+type Waiter<T> = oneshot::Sender<Result<T, ForwardError>>;
 
 /// The waiting side: cheap to clone, one per node.
-#[derive(Clone)]
-pub(crate) struct ReadBarrier {
-    queue: mpsc::UnboundedSender<Waiter>,
+pub(crate) struct ReadBarrier<T> {
+    queue: mpsc::UnboundedSender<Waiter<T>>,
 }
 
-impl ReadBarrier {
-    /// Starts the task that runs `round` (one quorum confirmation followed by
-    /// the wait for apply) whenever reads are waiting.
-    pub(crate) fn spawn<F, Fut>(round: F) -> ReadBarrier
+impl<T> Clone for ReadBarrier<T> {
+    fn clone(&self) -> Self {
+        ReadBarrier {
+            queue: self.queue.clone(),
+        }
+    }
+}
+
+impl<T: Clone + Send + 'static> ReadBarrier<T> {
+    /// Starts the task that runs `round` (one quorum confirmation, and what
+    /// must follow it) whenever reads are waiting.
+    pub(crate) fn spawn<F, Fut>(round: F) -> ReadBarrier<T>
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<(), ForwardError>> + Send + 'static,
+        Fut: Future<Output = Result<T, ForwardError>> + Send + 'static,
     {
         let (queue, rx) = mpsc::unbounded_channel();
         tokio::spawn(run(rx, round));
         ReadBarrier { queue }
     }
 
-    /// Waits for a round that started after this call; after `Ok`, reads of
-    /// the local state are linearizable.
-    pub(crate) async fn wait(&self) -> Result<(), ForwardError> {
+    /// Waits for a round that started after this call and returns its
+    /// value.
+    pub(crate) async fn wait(&self) -> Result<T, ForwardError> {
         let stopped = || ForwardError::Unavailable("the read barrier has stopped".into());
         let (tx, rx) = oneshot::channel();
         self.queue.send(tx).map_err(|_| stopped())?;
@@ -55,10 +63,10 @@ impl ReadBarrier {
     }
 }
 
-async fn run<F, Fut>(mut rx: mpsc::UnboundedReceiver<Waiter>, round: F)
+async fn run<T: Clone, F, Fut>(mut rx: mpsc::UnboundedReceiver<Waiter<T>>, round: F)
 where
     F: Fn() -> Fut,
-    Fut: Future<Output = Result<(), ForwardError>>,
+    Fut: Future<Output = Result<T, ForwardError>>,
 {
     while let Some(first) = rx.recv().await {
         // Everyone queued now arrived before this round starts.
@@ -88,17 +96,18 @@ mod tests {
         finished: AtomicU64,
     }
 
-    fn barrier(rounds: Arc<Rounds>, fail: bool) -> ReadBarrier {
+    /// A barrier whose rounds answer with their own number.
+    fn barrier(rounds: Arc<Rounds>, fail: bool) -> ReadBarrier<u64> {
         ReadBarrier::spawn(move || {
             let rounds = rounds.clone();
             async move {
-                rounds.started.fetch_add(1, Ordering::SeqCst);
+                let number = rounds.started.fetch_add(1, Ordering::SeqCst) + 1;
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 rounds.finished.fetch_add(1, Ordering::SeqCst);
                 if fail {
                     Err(ForwardError::NotLeader(Some(2)))
                 } else {
-                    Ok(())
+                    Ok(number)
                 }
             }
         })
@@ -114,7 +123,7 @@ mod tests {
             tasks.push(tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_micros(i * 150)).await;
                 let started_before = rounds.started.load(Ordering::SeqCst);
-                barrier.wait().await.expect("round succeeds");
+                let round = barrier.wait().await.expect("round succeeds");
                 // Rounds run one after another, so a round that started
                 // after this read arrived has number started_before + 1 or
                 // later, and it must have finished.
@@ -122,6 +131,10 @@ mod tests {
                 assert!(
                     finished > started_before,
                     "read returned after {finished} rounds, but {started_before} had started before it arrived"
+                );
+                assert!(
+                    round > started_before,
+                    "read got the value of round {round}, which started before it arrived"
                 );
             }));
         }
@@ -154,8 +167,8 @@ mod tests {
     async fn a_lone_read_gets_its_own_round() {
         let rounds = Arc::new(Rounds::default());
         let barrier = barrier(rounds.clone(), false);
-        barrier.wait().await.expect("first");
-        barrier.wait().await.expect("second");
+        assert_eq!(barrier.wait().await.expect("first"), 1);
+        assert_eq!(barrier.wait().await.expect("second"), 2);
         assert_eq!(rounds.finished.load(Ordering::SeqCst), 2);
     }
 }

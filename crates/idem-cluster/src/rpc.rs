@@ -19,12 +19,22 @@ pub enum Request {
     /// A follower hands its clients' commands to the leader (one or more,
     /// carried out concurrently, answered in order).
     Forward(Vec<Command>),
-    /// A follower asks the leader for a linearizable read.
-    Read(ReadRequest),
+    /// A follower asks the leader where a linearizable read may be served
+    /// (see [`crate::follower_read`]).
+    ReadIndex,
     /// A follower hands a membership change to the leader.
     Membership(crate::membership::MembershipChange),
     /// What time does your wall clock say?
     ClockProbe,
+}
+
+/// The leader's answer to [`Request::ReadIndex`]: after confirming with a
+/// quorum that it still leads, everything committed is at or below `index`,
+/// and `stamp` is the leader's time after that confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadIndex {
+    pub index: u64,
+    pub stamp: Stamp,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,7 +85,7 @@ pub enum Response {
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
     Forward(Vec<Result<Outcome, ForwardError>>),
-    Read(Result<ReadReply, ForwardError>),
+    ReadIndex(Result<ReadIndex, ForwardError>),
     Membership(Result<(), ForwardError>),
     ClockProbe {
         wall_ms: u64,

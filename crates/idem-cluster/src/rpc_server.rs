@@ -84,7 +84,7 @@ async fn handle(node: &ClusterNode, req: Request) -> Response {
             let each = commands.into_iter().map(|c| node.execute_as_leader(c));
             Response::Forward(futures::future::join_all(each).await)
         }
-        Request::Read(read) => Response::Read(node.read_as_leader(read).await),
+        Request::ReadIndex => Response::ReadIndex(node.read_index_as_leader().await),
         Request::Membership(change) => {
             Response::Membership(node.change_membership_as_leader(change).await)
         }

@@ -1,0 +1,128 @@
+//! Linearizable reads served by a follower (the read-index protocol).
+//!
+//! A follower's own state may lag the leader's, so reading it as it stands
+//! is not linearizable. Forwarding every read to the leader is, but then the
+//! leader reads, judges and sends back every record, for all the nodes.
+//! Instead a follower asks the leader only *where* to read:
+//!
+//! 1. The follower sends [`Request::ReadIndex`]. The leader confirms with a
+//!    quorum that it still leads (its shared read round, started after the
+//!    request arrived) and answers with the index of everything committed
+//!    before that confirmation, and its time after it (a [`Stamp`] as its
+//!    own reads use).
+//! 2. The follower waits until it has applied that index, then reads its
+//!    own state and judges it at the later of the leader's stamp and its own
+//!    applied clock, which is never earlier than any entry it has applied.
+//!
+//! Why that is linearizable: the confirmation happened after the read began,
+//! so every write that completed before the read began is at or below the
+//! index, and the follower's state includes it. The state read is one that
+//! existed at some moment between the confirmation and the answer, and the
+//! time it is judged at is a leader's stamp from that span, no later than
+//! the time the leader itself would have judged at. A lease can only look
+//! alive a little longer from here, never end early.
+//!
+//! The reads waiting on one follower share the round trip: one task asks,
+//! one request at a time, and a read never joins a request already sent
+//! ([`ReadBarrier`]'s rule, for the same reason as on the leader). When the
+//! follower cannot tell who leads, the leader's stamp comes from an older
+//! term than what it has applied, or the stamp is further ahead of this
+//! node's clock than the cluster allows, the read is refused (the caller
+//! tries again or answers 503) rather than judged at a doubtful time.
+
+use std::time::Duration;
+
+use idem_core::Stamp;
+
+use crate::node::{ClusterNode, WeakClusterNode};
+use crate::read_barrier::ReadBarrier;
+use crate::rpc::{ForwardError, ReadIndex, Request, Response};
+
+/// Starts the task that asks the leader for read indexes on behalf of this
+/// node's waiting reads.
+pub(crate) fn spawn_read_index_barrier(node: WeakClusterNode) -> ReadBarrier<ReadIndex> {
+    ReadBarrier::spawn(move || {
+        let node = node.upgrade();
+        async move {
+            match node {
+                Some(node) => node.ask_read_index().await,
+                None => Err(ForwardError::Unavailable("the node has stopped".into())),
+            }
+        }
+    })
+}
+
+impl ClusterNode {
+    /// On the leader: a follower's [`Request::ReadIndex`].
+    pub(crate) async fn read_index_as_leader(&self) -> Result<ReadIndex, ForwardError> {
+        let index = self.linearizable_barrier().await?;
+        let applied = self
+            .reader()
+            .applied_clock()
+            .map_err(|e| ForwardError::Unavailable(e.to_string()))?;
+        let stamp = self
+            .clock()
+            .read_stamp(applied)
+            .ok_or(ForwardError::NotLeader(None))?;
+        Ok(ReadIndex { index, stamp })
+    }
+
+    /// One round of the follower's barrier: asks whoever leads now, then
+    /// waits until this node has applied the index it answered.
+    async fn ask_read_index(&self) -> Result<ReadIndex, ForwardError> {
+        let Some((leader, addr)) = self.leader() else {
+            return Err(ForwardError::NotLeader(None));
+        };
+        if leader == self.id() {
+            // Became leader meanwhile: the caller tries again, as leader.
+            return Err(ForwardError::NotLeader(Some(leader)));
+        }
+        let timeout = self.request_timeout();
+        let answer = self
+            .ask_leader(Request::ReadIndex, &addr, true, timeout, |r| match r {
+                Response::ReadIndex(result) => Ok(result),
+                other => Err(Box::new(other)),
+            })
+            .await?;
+        if let Err(ahead) = self.clock().observe(answer.stamp.hlc) {
+            return Err(ForwardError::Unavailable(format!(
+                "the leader's read time is too far ahead: {ahead}"
+            )));
+        }
+        self.wait_applied(answer.index, timeout).await?;
+        Ok(answer)
+    }
+
+    /// On a follower: waits until reads of this node's state are
+    /// linearizable and returns the time to judge them at.
+    pub(crate) async fn follower_read_point(&self) -> Result<Stamp, ForwardError> {
+        let ReadIndex { stamp, .. } = self.read_index_barrier().wait().await?;
+        let applied = self
+            .reader()
+            .applied_clock()
+            .map_err(|e| ForwardError::Unavailable(e.to_string()))?;
+        match applied.advance(&stamp) {
+            Ok(judged_at) => Ok(judged_at.now()),
+            // Entries of a newer term are applied here: the leader that
+            // answered has been replaced, so its time proves nothing.
+            Err(_) => Err(ForwardError::NotLeader(None)),
+        }
+    }
+
+    /// Waits until this node has applied `index`.
+    async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), ForwardError> {
+        let applied = |m: &openraft::RaftMetrics<_, _>| m.last_applied.map_or(0, |l| l.index);
+        if applied(&self.raft().metrics().borrow()) >= index {
+            return Ok(());
+        }
+        self.raft()
+            .wait(Some(timeout))
+            .metrics(|m| applied(m) >= index, "apply up to the read index")
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                openraft::metrics::WaitError::Timeout(..) => ForwardError::Timeout,
+                other => ForwardError::Unavailable(other.to_string()),
+            })
+    }
+}
