@@ -26,6 +26,7 @@ cases=(
     "skip-fingerprint-check|none|20"
     "accept-stale-token|none|20"
     "stale-reads|partition|60"
+    "long-lease|partition|60"
 )
 failed=()
 for c in "${cases[@]}"; do

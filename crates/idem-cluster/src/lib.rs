@@ -17,6 +17,7 @@ mod config;
 mod error;
 mod follower_read;
 mod forwarder;
+mod leader_lease;
 mod membership;
 mod network;
 mod node;

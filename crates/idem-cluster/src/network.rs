@@ -12,6 +12,7 @@ use openraft::raft::{
 };
 use openraft::RPCTypes;
 
+use crate::leader_lease::LeaderLease;
 use crate::peer_client::{CallError, PeerClient, PeerClients};
 use crate::rpc::{Request, Response};
 use crate::types::{IdemTypes, NodeAddr, NodeId};
@@ -19,6 +20,8 @@ use crate::types::{IdemTypes, NodeAddr, NodeId};
 pub struct Network {
     pub(crate) self_id: NodeId,
     pub(crate) peers: Arc<PeerClients>,
+    /// Learns of every AppendEntries a follower accepted.
+    pub(crate) lease: Arc<LeaderLease>,
 }
 
 pub struct PeerConnection {
@@ -26,6 +29,7 @@ pub struct PeerConnection {
     target: NodeId,
     target_node: NodeAddr,
     client: Arc<PeerClient>,
+    lease: Arc<LeaderLease>,
 }
 
 impl RaftNetworkFactory<IdemTypes> for Network {
@@ -37,6 +41,7 @@ impl RaftNetworkFactory<IdemTypes> for Network {
             target,
             target_node: node.clone(),
             client: self.peers.get(&node.raft),
+            lease: self.lease.clone(),
         }
     }
 }
@@ -85,13 +90,22 @@ impl RaftNetwork<IdemTypes> for PeerConnection {
         rpc: AppendEntriesRequest<IdemTypes>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        let (vote, sent) = (rpc.vote, tokio::time::Instant::now());
         let resp = self
             .client
             .call(&Request::AppendEntries(rpc), option.hard_ttl(), true)
             .await
             .map_err(|e| self.call_error(RPCTypes::AppendEntries, &option, e))?;
         match resp {
-            Response::AppendEntries(Ok(r)) => Ok(r),
+            Response::AppendEntries(Ok(r)) => {
+                // Any answer but a higher vote means the follower took our
+                // vote as the leader's, which starts its refusal to vote
+                // for others (see `leader_lease`).
+                if !matches!(r, AppendEntriesResponse::HigherVote(_)) {
+                    self.lease.acknowledged(self.target, vote, sent);
+                }
+                Ok(r)
+            }
             Response::AppendEntries(Err(e)) => Err(self.remote(e)),
             other => Err(self.unexpected(other)),
         }

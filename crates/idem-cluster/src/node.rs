@@ -17,6 +17,7 @@ use crate::clock::{wall_now_ms, ClusterClock};
 use crate::config::ClusterConfig;
 use crate::error::ClusterError;
 use crate::forwarder::Forwarder;
+use crate::leader_lease::LeaderLease;
 use crate::network::Network;
 use crate::peer_client::PeerClients;
 use crate::read_barrier::ReadBarrier;
@@ -61,6 +62,8 @@ struct Inner {
     read_index_barrier: ReadBarrier<ReadIndex>,
     /// Carries commands to the leader when this node follows.
     forwarder: Forwarder,
+    /// When this node, as leader, may read without a quorum round.
+    lease: Arc<LeaderLease>,
 }
 
 /// A member as `status` shows it.
@@ -117,9 +120,11 @@ impl ClusterNode {
         let applied = store.reader.applied_clock()?;
         let raft_config = config.raft_config().map_err(ClusterError::Startup)?;
         let peers = Arc::new(PeerClients::new(&config.addr.raft));
+        let lease = Arc::new(LeaderLease::new(config.election_timeout_ms));
         let network = Network {
             self_id: config.id,
             peers: peers.clone(),
+            lease: lease.clone(),
         };
         let listener = TcpListener::bind(&config.addr.raft).await.map_err(|e| {
             ClusterError::Startup(format!("cannot listen on {}: {e}", config.addr.raft))
@@ -160,6 +165,7 @@ impl ClusterNode {
                     read_barrier,
                     read_index_barrier,
                     forwarder,
+                    lease,
                     config,
                 }
             }),
@@ -372,9 +378,62 @@ impl ClusterNode {
     /// machine has applied up to the confirmed index: after it, reads of the
     /// local state are linearizable. Concurrent callers share rounds (see
     /// [`crate::read_barrier`]).
-    /// Returns the round's read index.
+    /// Returns the read index: everything answered so far is applied at or
+    /// below it. Under the leader lease no round is needed (see
+    /// [`crate::leader_lease`]).
     pub(crate) async fn linearizable_barrier(&self) -> Result<u64, ForwardError> {
+        if let Some(index) = self.lease_read_index()? {
+            return Ok(index);
+        }
         self.inner.read_barrier.wait().await
+    }
+
+    /// The read index, if this node leads and holds the lease and has
+    /// applied an entry of its own term (so also everything earlier leaders
+    /// committed); `None` when a quorum round is needed.
+    fn lease_read_index(&self) -> Result<Option<u64>, ForwardError> {
+        let Some(vote) = self.leads_under_lease() else {
+            return Ok(None);
+        };
+        let applied = self
+            .inner
+            .reader
+            .applied_log_id()
+            .map_err(|e| ForwardError::Unavailable(e.to_string()))?;
+        Ok(applied
+            .filter(|log_id| log_id.leader_id == *vote.leader_id())
+            .map(|log_id| log_id.index))
+    }
+
+    /// This node's vote, if it leads and holds the leader lease.
+    fn leads_under_lease(&self) -> Option<Vote<NodeId>> {
+        let metrics = self.inner.raft.metrics();
+        let m = metrics.borrow();
+        if m.state != ServerState::Leader {
+            return None;
+        }
+        let config = m.membership_config.membership().get_joint_config();
+        self.inner
+            .lease
+            .holds(self.inner.id, &m.vote, config)
+            .then_some(m.vote)
+    }
+
+    /// Whether this node refuses to vote for anyone: it started less than
+    /// an election timeout ago (it may have acknowledged a leader just
+    /// before it stopped), or it leads under the lease.
+    pub(crate) fn refuses_votes(&self) -> Option<&'static str> {
+        #[cfg(feature = "planted-bugs")]
+        if crate::leader_lease::planted_long_lease() {
+            return None;
+        }
+        if self.inner.lease.starting() {
+            Some("this node has just started")
+        } else if self.leads_under_lease().is_some() {
+            Some("this node leads, and its lease holds")
+        } else {
+            None
+        }
     }
 
     /// Waits until reads of this node's state are linearizable, and returns

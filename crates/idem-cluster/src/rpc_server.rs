@@ -69,6 +69,9 @@ async fn handle(node: &ClusterNode, req: Request) -> Response {
             Response::AppendEntries(raft.append_entries(req).await)
         }
         Request::Vote(req) => {
+            if let Some(why) = node.refuses_votes() {
+                return Response::Refused(format!("no vote: {why}"));
+            }
             let candidate = req.vote.leader_id().node_id;
             if clock.is_suspect_candidate(candidate) {
                 return Response::Refused(format!(

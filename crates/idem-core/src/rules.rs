@@ -21,6 +21,10 @@ pub enum PlantedBug {
     /// Followers answer reads from their own state without asking the leader
     /// (carried out by idem-cluster; the rules here ignore it).
     StaleReads,
+    /// The leader trusts its lease for seconds after a quorum acknowledged
+    /// it, far longer than followers refuse other candidates, and votes
+    /// while it holds it (carried out by idem-cluster).
+    LongLease,
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -33,9 +37,10 @@ impl std::str::FromStr for PlantedBug {
             "skip-fingerprint-check" => Ok(PlantedBug::SkipFingerprintCheck),
             "accept-stale-token" => Ok(PlantedBug::AcceptStaleToken),
             "stale-reads" => Ok(PlantedBug::StaleReads),
+            "long-lease" => Ok(PlantedBug::LongLease),
             other => Err(format!(
                 "unknown planted bug {other:?} (wall-clock-expiry, skip-fingerprint-check, \
-                 accept-stale-token, stale-reads)"
+                 accept-stale-token, stale-reads, long-lease)"
             )),
         }
     }

@@ -5,10 +5,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use idem_core::{AppliedClock, KeyId, Namespace, NamespacePolicy, Record};
+use openraft::LogId;
 use rocksdb::{IteratorMode, DB};
 
-use crate::codec::expiry_key_parts;
-use crate::db::{cf, CF_EXPIRY, CF_RECORDS};
+use crate::codec::{decode, expiry_key_parts};
+use crate::db::{cf, CF_EXPIRY, CF_RECORDS, CF_SM, KEY_LAST_APPLIED};
+use crate::types::NodeId;
 
 use crate::error::StoreError;
 use crate::pending::{read_clock, read_namespace, read_record};
@@ -80,6 +82,17 @@ impl StateReader {
     /// The largest stamp applied so far.
     pub fn applied_clock(&self) -> Result<AppliedClock, StoreError> {
         read_clock(&self.db)
+    }
+
+    /// The last log entry applied, as stored with the state it produced
+    /// (written in the same batch, so every command whose outcome has been
+    /// answered is at or below it).
+    pub fn applied_log_id(&self) -> Result<Option<LogId<NodeId>>, StoreError> {
+        let sm = cf(&self.db, CF_SM)?;
+        match self.db.get_pinned_cf(sm, KEY_LAST_APPLIED)? {
+            None => Ok(None),
+            Some(b) => decode(&b, "last applied log id"),
+        }
     }
 }
 

@@ -51,6 +51,9 @@ pub struct StartArgs {
     pub heartbeat_ms: u64,
     /// A follower that hears no leader for a random time in
     /// [min, max) ms starts an election; min must exceed the heartbeat.
+    /// Every member must run with the same values: the leader serves reads
+    /// without a quorum round for 0.9 x min after a quorum acknowledged it,
+    /// counting on followers to refuse other candidates for max.
     #[arg(long, env = "IDEM_ELECTION_TIMEOUT_MIN_MS", default_value_t = 300)]
     pub election_timeout_min_ms: u64,
     #[arg(long, env = "IDEM_ELECTION_TIMEOUT_MAX_MS", default_value_t = 400)]
