@@ -283,6 +283,12 @@ impl Cluster {
         }
     }
 
+    /// How node `i`'s process ended, if it has (without waiting).
+    pub fn exit_status(&self, i: usize) -> Option<std::process::ExitStatus> {
+        let mut child = self.nodes[i].child.lock().expect("lock");
+        child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
     pub fn is_running(&self, i: usize) -> bool {
         self.nodes[i].child.lock().expect("lock").is_some()
     }

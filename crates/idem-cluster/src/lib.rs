@@ -22,6 +22,7 @@ mod membership;
 mod network;
 mod node;
 mod peer_client;
+mod raft_stop;
 mod read_barrier;
 mod rpc;
 mod rpc_server;

@@ -230,6 +230,12 @@ impl ClusterNode {
         self.inner.raft.metrics().borrow().running_state.is_ok()
     }
 
+    /// Resolves once Raft has stopped on this node (a fatal error, or a
+    /// shutdown), with why.
+    pub async fn raft_stopped(&self) -> String {
+        crate::raft_stop::stopped(self.inner.raft.metrics()).await
+    }
+
     pub async fn shutdown(&self) {
         let _ = self.inner.raft.shutdown().await;
     }

@@ -207,10 +207,16 @@ async fn serve(args: StartArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.http))?;
     tracing::info!("node {} serving HTTP on http://{}", args.id, args.http);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| format!("HTTP server: {e}"))?;
+    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    tokio::select! {
+        served = server => served.map_err(|e| format!("HTTP server: {e}"))?,
+        // Raft stopped on its own (a fatal storage error): the node can do
+        // nothing more, so it exits and a supervisor can restart it.
+        why = node.raft_stopped() => {
+            tracing::error!("node {}: Raft has stopped ({why}); exiting", args.id);
+            return Err(format!("node {}: Raft has stopped: {why}", args.id));
+        }
+    }
     node.shutdown().await;
     Ok(())
 }
