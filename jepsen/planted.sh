@@ -3,7 +3,7 @@
 # deliberately broken builds of idem (`--features planted-bugs`, one bug per
 # run through IDEM_PLANTED_BUG) and requires each run to find a violation.
 #
-#   bash jepsen/planted.sh            # all four
+#   bash jepsen/planted.sh            # all five
 #   bash jepsen/planted.sh stale-reads
 #
 # Needs root (network namespaces). Reports go to $CHAOS_OUT (default
