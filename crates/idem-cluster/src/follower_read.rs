@@ -53,20 +53,6 @@ pub(crate) fn spawn_read_index_barrier(node: WeakClusterNode) -> ReadBarrier<Rea
 }
 
 impl ClusterNode {
-    /// On the leader: a follower's [`Request::ReadIndex`].
-    pub(crate) async fn read_index_as_leader(&self) -> Result<ReadIndex, ForwardError> {
-        let index = self.linearizable_barrier().await?;
-        let applied = self
-            .reader()
-            .applied_clock()
-            .map_err(|e| ForwardError::Unavailable(e.to_string()))?;
-        let stamp = self
-            .clock()
-            .read_stamp(applied)
-            .ok_or(ForwardError::NotLeader(None))?;
-        Ok(ReadIndex { index, stamp })
-    }
-
     /// One round of the follower's barrier: asks whoever leads now, then
     /// waits until this node has applied the index it answered.
     async fn ask_read_index(&self) -> Result<ReadIndex, ForwardError> {
@@ -97,10 +83,7 @@ impl ClusterNode {
     /// linearizable and returns the time to judge them at.
     pub(crate) async fn follower_read_point(&self) -> Result<Stamp, ForwardError> {
         let ReadIndex { stamp, .. } = self.read_index_barrier().wait().await?;
-        let applied = self
-            .reader()
-            .applied_clock()
-            .map_err(|e| ForwardError::Unavailable(e.to_string()))?;
+        let applied = self.reader().applied_clock()?;
         match applied.advance(&stamp) {
             Ok(judged_at) => Ok(judged_at.now()),
             // Entries of a newer term are applied here: the leader that

@@ -357,11 +357,10 @@ impl ClusterNode {
         role: Role,
     ) -> Result<Option<idem_core::ReserveOutcome>, ForwardError> {
         let reader = &self.inner.reader;
-        let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
         let judge = |now: &idem_core::Stamp| {
-            idem_core::reserve_without_write(reader, reserve, now).map_err(unavailable)
+            idem_core::reserve_without_write(reader, reserve, now).map_err(ForwardError::from)
         };
-        let applied = reader.applied_clock().map_err(unavailable)?;
+        let applied = reader.applied_clock()?;
         if judge(&applied.now())?.is_none() {
             return Ok(None);
         }
@@ -380,14 +379,13 @@ impl ClusterNode {
         }
     }
 
-    /// Confirms leadership with a quorum and waits until the local state
-    /// machine has applied up to the confirmed index: after it, reads of the
-    /// local state are linearizable. Concurrent callers share rounds (see
-    /// [`crate::read_barrier`]).
-    /// Returns the read index: everything answered so far is applied at or
-    /// below it. Under the leader lease no round is needed (see
-    /// [`crate::leader_lease`]).
-    pub(crate) async fn linearizable_barrier(&self) -> Result<u64, ForwardError> {
+    /// Confirms that this node still leads, with the local state machine
+    /// applied far enough that reads of the local state are linearizable,
+    /// and returns the read index (everything answered so far is applied at
+    /// or below it). Under the leader lease that needs no round (see
+    /// [`crate::leader_lease`]); otherwise it is a quorum round, shared by
+    /// concurrent callers (see [`crate::read_barrier`]).
+    async fn linearizable_barrier(&self) -> Result<u64, ForwardError> {
         if let Some(index) = self.lease_read_index()? {
             return Ok(index);
         }
@@ -401,11 +399,7 @@ impl ClusterNode {
         let Some(vote) = self.leads_under_lease() else {
             return Ok(None);
         };
-        let applied = self
-            .inner
-            .reader
-            .applied_log_id()
-            .map_err(|e| ForwardError::Unavailable(e.to_string()))?;
+        let applied = self.inner.reader.applied_log_id()?;
         Ok(applied
             .filter(|log_id| log_id.leader_id == *vote.leader_id())
             .map(|log_id| log_id.index))
@@ -443,24 +437,29 @@ impl ClusterNode {
     }
 
     /// Waits until reads of this node's state are linearizable, and returns
-    /// the time to judge them at: as leader, after a shared quorum round, a
-    /// fresh stamp; as follower, see [`crate::follower_read`].
+    /// the time to judge them at: as leader, see [`Self::leader_read_point`];
+    /// as follower, see [`crate::follower_read`].
     async fn linearizable_read_point(&self, role: Role) -> Result<idem_core::Stamp, ForwardError> {
         match role {
-            Role::Leader => {
-                self.linearizable_barrier().await?;
-                let applied = self
-                    .inner
-                    .reader
-                    .applied_clock()
-                    .map_err(|e| ForwardError::Unavailable(e.to_string()))?;
-                self.inner
-                    .clock
-                    .read_stamp(applied)
-                    .ok_or(ForwardError::NotLeader(None))
-            }
+            Role::Leader => Ok(self.leader_read_point().await?.stamp),
             Role::Follower => self.follower_read_point().await,
         }
+    }
+
+    /// On the leader: confirms leadership (under the lease, or by a shared
+    /// quorum round) and returns the read index with a fresh stamp taken
+    /// after the confirmation, never earlier than what has been applied.
+    /// The leader's own reads use it, and so does its answer to a
+    /// follower's [`Request::ReadIndex`].
+    pub(crate) async fn leader_read_point(&self) -> Result<ReadIndex, ForwardError> {
+        let index = self.linearizable_barrier().await?;
+        let applied = self.inner.reader.applied_clock()?;
+        let stamp = self
+            .inner
+            .clock
+            .read_stamp(applied)
+            .ok_or(ForwardError::NotLeader(None))?;
+        Ok(ReadIndex { index, stamp })
     }
 
     /// A linearizable read of this node's state.
@@ -487,15 +486,12 @@ impl ClusterNode {
         now: idem_core::Stamp,
     ) -> Result<ReadReply, ForwardError> {
         let reader = &self.inner.reader;
-        let unavailable = |e: idem_store::StoreError| ForwardError::Unavailable(e.to_string());
         match read {
             ReadRequest::Record(id) => {
-                let record = reader.raw_record(&id).map_err(unavailable)?;
+                let record = reader.raw_record(&id)?;
                 Ok(ReadReply::Record { record, now })
             }
-            ReadRequest::Policy(ns) => Ok(ReadReply::Policy(
-                reader.namespace_policy(&ns).map_err(unavailable)?,
-            )),
+            ReadRequest::Policy(ns) => Ok(ReadReply::Policy(reader.namespace_policy(&ns)?)),
         }
     }
 
@@ -503,11 +499,7 @@ impl ClusterNode {
     /// at the time it has applied up to.
     #[cfg(feature = "planted-bugs")]
     fn read_stale(&self, read: ReadRequest) -> Result<ReadReply, ForwardError> {
-        let reader = &self.inner.reader;
-        let now = reader
-            .applied_clock()
-            .map_err(|e| ForwardError::Unavailable(e.to_string()))?
-            .now();
+        let now = self.inner.reader.applied_clock()?.now();
         self.read_local(read, now)
     }
 

@@ -62,6 +62,14 @@ pub enum ForwardError {
     Unavailable(String),
 }
 
+/// A read of this node's own state failed: unavailable (a client may try
+/// again).
+impl From<idem_store::StoreError> for ForwardError {
+    fn from(e: idem_store::StoreError) -> Self {
+        ForwardError::Unavailable(e.to_string())
+    }
+}
+
 impl ForwardError {
     /// An error of an openraft call made as leader (a write, a quorum
     /// check, a membership change): "not the leader" with openraft's hint

@@ -87,7 +87,7 @@ async fn handle(node: &ClusterNode, req: Request) -> Response {
             let each = commands.into_iter().map(|c| node.execute_as_leader(c));
             Response::Forward(futures::future::join_all(each).await)
         }
-        Request::ReadIndex => Response::ReadIndex(node.read_index_as_leader().await),
+        Request::ReadIndex => Response::ReadIndex(node.leader_read_point().await),
         Request::Membership(change) => {
             Response::Membership(node.change_membership_as_leader(change).await)
         }
