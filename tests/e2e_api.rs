@@ -94,25 +94,7 @@ fn a_follower_catching_up_never_reads_an_older_state() {
     let (leader, f1, _) = followers(&c);
     c.kill(f1);
     // Thousands of log entries for it to catch up on.
-    let writers: Vec<_> = (0..8)
-        .map(|t| {
-            let c = c.clone();
-            std::thread::spawn(move || {
-                for n in 0..250 {
-                    let r = c.reserve(
-                        leader,
-                        "bulk",
-                        &format!("t{t}-{n}"),
-                        json!({"fingerprint": "fp"}),
-                    );
-                    assert_eq!(r.status, 201, "{r:?}");
-                }
-            })
-        })
-        .collect();
-    for w in writers {
-        w.join().expect("writer");
-    }
+    c.reserve_fresh_keys(leader, "t", 8, 250);
     let last = c.reserve(leader, "shop", "last", json!({"fingerprint": "fp"}));
     assert_eq!(last.status, 201, "{last:?}");
 

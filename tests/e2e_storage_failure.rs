@@ -31,21 +31,7 @@ fn a_follower_whose_database_vanishes_exits_and_the_cluster_carries_on() {
             "the follower still runs after {written} writes; log:\n{}",
             c.log(follower)
         );
-        let writers: Vec<_> = (0..8)
-            .map(|t| {
-                let c = c.clone();
-                std::thread::spawn(move || {
-                    for n in 0..100 {
-                        let key = format!("w{written}-{t}-{n}");
-                        let r = c.reserve(leader, "bulk", &key, json!({"fingerprint": "fp"}));
-                        assert_eq!(r.status, 201, "{r:?}");
-                    }
-                })
-            })
-            .collect();
-        for w in writers {
-            w.join().expect("writer");
-        }
+        c.reserve_fresh_keys(leader, &format!("w{written}"), 8, 100);
         written += 800;
     };
     assert!(!status.success(), "exited with {status}");

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -336,6 +336,33 @@ impl Cluster {
 
     pub fn reserve(&self, i: usize, ns: &str, key: &str, body: Value) -> Reply {
         post(&self.key_url(i, ns, key, "reserve"), body).expect("reserve answered")
+    }
+
+    /// Reserves `threads` x `each` fresh keys named `{prefix}-{thread}-{n}`
+    /// on node `i`, from that many threads at once; every one must be
+    /// granted.
+    pub fn reserve_fresh_keys(
+        self: &Arc<Self>,
+        i: usize,
+        prefix: &str,
+        threads: usize,
+        each: usize,
+    ) {
+        let writers: Vec<_> = (0..threads)
+            .map(|t| {
+                let (c, prefix) = (self.clone(), prefix.to_string());
+                std::thread::spawn(move || {
+                    for n in 0..each {
+                        let key = format!("{prefix}-{t}-{n}");
+                        let r = c.reserve(i, "bulk", &key, json!({"fingerprint": "fp"}));
+                        assert_eq!(r.status, 201, "{r:?}");
+                    }
+                })
+            })
+            .collect();
+        for w in writers {
+            w.join().expect("writer");
+        }
     }
 
     pub fn complete(&self, i: usize, ns: &str, key: &str, token: u64, response: Value) -> Reply {
