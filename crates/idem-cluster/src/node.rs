@@ -233,7 +233,7 @@ impl ClusterNode {
     /// Resolves once Raft has stopped on this node (a fatal error, or a
     /// shutdown), with why.
     pub async fn raft_stopped(&self) -> String {
-        crate::raft_stop::stopped(self.inner.raft.metrics()).await
+        crate::raft_stop::stopped(self.inner.raft.server_metrics(), self.inner.raft.metrics()).await
     }
 
     pub async fn shutdown(&self) {
@@ -602,16 +602,19 @@ fn step_down_after_restart(store: &Store, id: NodeId) -> Result<(), ClusterError
     Ok(())
 }
 
+/// Keeps the clock told whether this node leads, and in which term. It
+/// watches the server metrics (vote, role, leader), which change only with
+/// them, not the full metrics, which change several times per log entry.
 async fn track_leadership(node: ClusterNode) {
-    let mut rx = node.inner.raft.metrics();
+    let mut rx = node.inner.raft.server_metrics();
     loop {
-        let (leader_term, running) = {
+        let leader_term = {
             let m = rx.borrow_and_update();
             let leading = m.state == ServerState::Leader && m.current_leader == Some(node.inner.id);
-            (leading.then_some(m.current_term), m.running_state.is_ok())
+            leading.then_some(m.vote.leader_id().term)
         };
         node.inner.clock.set_leadership(leader_term);
-        if !running || rx.changed().await.is_err() {
+        if rx.changed().await.is_err() {
             node.inner.clock.set_leadership(None);
             return;
         }
