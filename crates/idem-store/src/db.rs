@@ -95,6 +95,10 @@ fn cf_options(name: &str, cache: &rocksdb::Cache) -> Options {
         table.set_optimize_filters_for_memory(true);
     }
     let mut opts = Options::default();
+    if name == CF_RECORDS {
+        opts.set_memtable_prefix_bloom_ratio(0.1);
+        opts.set_memtable_whole_key_filtering(true);
+    }
     opts.set_block_based_table_factory(&table);
     opts.set_write_buffer_size(8 * 1024 * 1024);
     opts.set_max_write_buffer_number(2);

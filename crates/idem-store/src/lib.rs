@@ -15,6 +15,7 @@
 //! snapshot file), `checkpoints/` (point-in-time copies while a snapshot is
 //! built; removed at start-up).
 
+mod applied_meta;
 pub mod codec;
 mod db;
 mod error;
@@ -64,6 +65,9 @@ impl<C: IdemRaftTypes> Store<C> {
         let log = LogStore::new(db.clone())?;
         let report = integrity::check::<C>(&db, &log, &snapshots)?;
         let applied_commands = Arc::new(AtomicU64::new(0));
+        let applied = Arc::new(applied_meta::AppliedMetaCell::new(
+            applied_meta::AppliedMeta::read(&db)?,
+        ));
         Ok(Store {
             log,
             state_machine: StateMachineStore::new(
@@ -71,8 +75,9 @@ impl<C: IdemRaftTypes> Store<C> {
                 snapshots,
                 checkpoints,
                 applied_commands.clone(),
+                applied.clone(),
             ),
-            reader: StateReader::new(db, applied_commands),
+            reader: StateReader::new(db, applied_commands, applied),
             report,
             _types: PhantomData,
         })

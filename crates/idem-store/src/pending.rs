@@ -17,18 +17,27 @@ pub(crate) struct PendingWrites<'a> {
     pub(crate) batch: WriteBatch,
     records: HashMap<KeyId, Option<Record>>,
     namespaces: HashMap<Namespace, Option<NamespaceRecord>>,
+    /// The applied clock as set by this batch, if it set it.
     clock: Option<AppliedClock>,
+    /// The applied clock as stored before this batch.
+    stored_clock: AppliedClock,
 }
 
 impl<'a> PendingWrites<'a> {
-    pub(crate) fn new(db: &'a DB) -> Self {
+    pub(crate) fn new(db: &'a DB, stored_clock: AppliedClock) -> Self {
         PendingWrites {
             db,
             batch: WriteBatch::default(),
             records: HashMap::new(),
             namespaces: HashMap::new(),
             clock: None,
+            stored_clock,
         }
+    }
+
+    /// The applied clock once the batch is written.
+    pub(crate) fn clock_after(&self) -> AppliedClock {
+        self.clock.unwrap_or(self.stored_clock)
     }
 }
 
@@ -119,10 +128,7 @@ impl RecordStore for PendingWrites<'_> {
     }
 
     fn applied_clock(&self) -> Result<AppliedClock, StoreError> {
-        match self.clock {
-            Some(c) => Ok(c),
-            None => read_clock(self.db),
-        }
+        Ok(self.clock_after())
     }
 
     fn set_applied_clock(&mut self, clock: AppliedClock) -> Result<(), StoreError> {

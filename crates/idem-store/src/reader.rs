@@ -8,25 +8,33 @@ use idem_core::{AppliedClock, KeyId, Namespace, NamespacePolicy, Record};
 use openraft::LogId;
 use rocksdb::{IteratorMode, DB};
 
-use crate::codec::{decode, expiry_key_parts};
-use crate::db::{cf, CF_EXPIRY, CF_RECORDS, CF_SM, KEY_LAST_APPLIED};
+use crate::applied_meta::AppliedMetaCell;
+use crate::codec::expiry_key_parts;
+use crate::db::{cf, CF_EXPIRY, CF_RECORDS};
 use crate::types::NodeId;
 
 use crate::error::StoreError;
-use crate::pending::{read_clock, read_namespace, read_record};
+use crate::pending::{read_namespace, read_record};
 
 #[derive(Clone)]
 pub struct StateReader {
     db: Arc<DB>,
     /// Commands applied by this process (counted by the state machine).
     applied_commands: Arc<AtomicU64>,
+    /// The applied clock and log id, as the state machine last stored them.
+    applied: Arc<AppliedMetaCell>,
 }
 
 impl StateReader {
-    pub(crate) fn new(db: Arc<DB>, applied_commands: Arc<AtomicU64>) -> Self {
+    pub(crate) fn new(
+        db: Arc<DB>,
+        applied_commands: Arc<AtomicU64>,
+        applied: Arc<AppliedMetaCell>,
+    ) -> Self {
         StateReader {
             db,
             applied_commands,
+            applied,
         }
     }
 
@@ -81,18 +89,14 @@ impl StateReader {
 
     /// The largest stamp applied so far.
     pub fn applied_clock(&self) -> Result<AppliedClock, StoreError> {
-        read_clock(&self.db)
+        Ok(self.applied.get().clock)
     }
 
     /// The last log entry applied, as stored with the state it produced
     /// (written in the same batch, so every command whose outcome has been
     /// answered is at or below it).
     pub fn applied_log_id(&self) -> Result<Option<LogId<NodeId>>, StoreError> {
-        let sm = cf(&self.db, CF_SM)?;
-        match self.db.get_pinned_cf(sm, KEY_LAST_APPLIED)? {
-            None => Ok(None),
-            Some(b) => decode(&b, "last applied log id"),
-        }
+        Ok(self.applied.get().last_applied)
     }
 }
 
@@ -126,7 +130,7 @@ impl idem_core::RecordStore for StateReader {
     }
 
     fn applied_clock(&self) -> Result<AppliedClock, StoreError> {
-        read_clock(&self.db)
+        StateReader::applied_clock(self)
     }
 
     fn set_applied_clock(&mut self, _clock: AppliedClock) -> Result<(), StoreError> {

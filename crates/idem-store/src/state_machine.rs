@@ -21,6 +21,7 @@ use openraft::{
 };
 use rocksdb::{IteratorMode, WriteBatch, DB};
 
+use crate::applied_meta::{AppliedMeta, AppliedMetaCell};
 use crate::codec::{decode, encode, expiry_key, record_id_from_key};
 use crate::db::{
     self, cf, synced, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK, KEY_INSTALLING,
@@ -41,6 +42,8 @@ pub struct StateMachineStore<C> {
     checkpoints: PathBuf,
     /// Commands applied by this process, shared with the `StateReader`.
     applied_commands: Arc<AtomicU64>,
+    /// The applied clock and log id, shared with the `StateReader`.
+    applied: Arc<AppliedMetaCell>,
     _types: PhantomData<C>,
 }
 
@@ -74,9 +77,11 @@ pub(crate) fn applied_state<C: IdemRaftTypes>(
 
 fn apply_entries<C: IdemRaftTypes>(
     db: &DB,
+    applied: &AppliedMetaCell,
     entries: Vec<C::Entry>,
 ) -> Result<Vec<AppliedOutcomes>, StoreError> {
-    let mut pending = PendingWrites::new(db);
+    let before = applied.get();
+    let mut pending = PendingWrites::new(db, before.clock);
     let mut outcomes = Vec::with_capacity(entries.len());
     let mut last_applied = None;
     let mut membership = None;
@@ -105,7 +110,12 @@ fn apply_entries<C: IdemRaftTypes>(
     if let Some(m) = membership {
         batch.put_cf(sm, KEY_MEMBERSHIP, encode(&m)?);
     }
+    let after = AppliedMeta {
+        clock: pending.clock_after(),
+        last_applied: last_applied.or(before.last_applied),
+    };
     db.write(batch)?;
+    applied.set(after);
     Ok(outcomes)
 }
 
@@ -227,12 +237,14 @@ impl<C: IdemRaftTypes> StateMachineStore<C> {
         snapshots: SnapshotDir,
         checkpoints: PathBuf,
         applied_commands: Arc<AtomicU64>,
+        applied: Arc<AppliedMetaCell>,
     ) -> Self {
         StateMachineStore {
             db,
             snapshots,
             checkpoints,
             applied_commands,
+            applied,
             _types: PhantomData,
         }
     }
@@ -304,7 +316,8 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
     {
         let entries: Vec<C::Entry> = entries.into_iter().collect();
         let db = self.db.clone();
-        let outcomes = blocking(move || apply_entries::<C>(&db, entries))
+        let applied = self.applied.clone();
+        let outcomes = blocking(move || apply_entries::<C>(&db, &applied, entries))
             .await
             .map_err(sm_write_error)?;
         // One outcome per command (Raft's own entries have none).
@@ -358,6 +371,7 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
     ) -> Result<(), StorageError<NodeId>> {
         let mut received = snapshot.into_std().await;
         let db = self.db.clone();
+        let applied = self.applied.clone();
         let snapshots = self.snapshots.clone();
         let expected = meta.clone();
         blocking(move || {
@@ -386,6 +400,7 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
             }
             let path = snapshots.publish(&temp, &got)?;
             load_snapshot::<C>(&db, &path)?;
+            applied.set(AppliedMeta::read(&db)?);
             Ok(())
         })
         .await
