@@ -64,6 +64,13 @@ pub struct StartArgs {
     #[arg(long, env = "IDEM_BATCHES_IN_FLIGHT", default_value_t = 2,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub batches_in_flight: u64,
+    /// Threads that run the node's async tasks (HTTP, Raft, forwarding).
+    /// Default: one per CPU. Nodes that share a machine do better with a
+    /// share each (`scripts/cluster.sh` gives each of its three a third):
+    /// idle workers of several processes on the same cores cost wake-ups.
+    #[arg(long, env = "IDEM_WORKER_THREADS",
+          value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub worker_threads: Option<u64>,
 }
 
 pub fn run(args: StartArgs) -> ExitCode {
@@ -75,11 +82,12 @@ pub fn run(args: StartArgs) -> ExitCode {
     }
     // Storage calls run on the blocking pool; a bounded pool keeps the number
     // of threads (and their allocator arenas) small.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .max_blocking_threads(16)
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().max_blocking_threads(16);
+    if let Some(workers) = args.worker_threads {
+        builder.worker_threads(workers as usize);
+    }
+    let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("idem: cannot start the async runtime: {e}");
