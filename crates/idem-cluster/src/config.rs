@@ -51,7 +51,7 @@ impl ClusterConfig {
             request_timeout: Duration::from_secs(5),
             snapshot_every: 10_000,
             purge_every: Duration::from_secs(1),
-            batches_in_flight: 2,
+            batches_in_flight: 1,
             join: false,
         }
     }

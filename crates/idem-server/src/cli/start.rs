@@ -61,7 +61,7 @@ pub struct StartArgs {
     /// Log entries the leader may have in flight at once. Commands proposed
     /// meanwhile share the next entry (up to 256 per entry), so they share
     /// one log write.
-    #[arg(long, env = "IDEM_BATCHES_IN_FLIGHT", default_value_t = 2,
+    #[arg(long, env = "IDEM_BATCHES_IN_FLIGHT", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub batches_in_flight: u64,
     /// Threads that run the node's async tasks (HTTP, Raft, forwarding).
