@@ -7,7 +7,7 @@ mod common;
 use common::TestTypes;
 use idem_core::*;
 use idem_store::Store;
-use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
+use openraft::storage::RaftStateMachine;
 use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
 
 fn log_id(term: u64, index: u64) -> LogId<u64> {
@@ -86,13 +86,6 @@ async fn the_reader_sees_what_each_apply_and_each_snapshot_install_stored() {
 
     // A snapshot installed on another store replaces both.
     let mut store = Store::<TestTypes>::open(dir.path()).unwrap();
-    let snapshot = store
-        .state_machine
-        .get_snapshot_builder()
-        .await
-        .build_snapshot()
-        .await
-        .unwrap();
     let other_dir = tempfile::tempdir().unwrap();
     {
         let mut other = Store::<TestTypes>::open(other_dir.path()).unwrap();
@@ -101,17 +94,7 @@ async fn the_reader_sees_what_each_apply_and_each_snapshot_install_stored() {
             .apply(vec![reserve_entry(1, 1, t + 99, "z")])
             .await
             .unwrap();
-        let mut incoming = other
-            .state_machine
-            .begin_receiving_snapshot()
-            .await
-            .unwrap();
-        *incoming = *snapshot.snapshot;
-        other
-            .state_machine
-            .install_snapshot(&snapshot.meta, incoming)
-            .await
-            .unwrap();
+        common::copy_snapshot(&mut store, &mut other).await;
         assert_eq!(seen(&other), steps[2]);
     }
     assert_eq!(stored(other_dir.path()), steps[2]);

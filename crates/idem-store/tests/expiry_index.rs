@@ -7,7 +7,7 @@ mod common;
 use common::TestTypes;
 use idem_core::*;
 use idem_store::Store;
-use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
+use openraft::storage::RaftStateMachine;
 use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
 
 fn id(key: &str) -> KeyId {
@@ -87,26 +87,9 @@ async fn the_index_lists_due_records_in_deadline_order_and_follows_changes() {
     assert_eq!(r.due_for_purge(t + 20_000, 10).unwrap(), vec![id("late")]);
 
     // A follower that installs a snapshot gets the same index.
-    let snapshot = store
-        .state_machine
-        .get_snapshot_builder()
-        .await
-        .build_snapshot()
-        .await
-        .unwrap();
     let other_dir = tempfile::tempdir().unwrap();
     let mut other = Store::<TestTypes>::open(other_dir.path()).unwrap();
-    let mut incoming = other
-        .state_machine
-        .begin_receiving_snapshot()
-        .await
-        .unwrap();
-    *incoming = *snapshot.snapshot;
-    other
-        .state_machine
-        .install_snapshot(&snapshot.meta, incoming)
-        .await
-        .unwrap();
+    common::copy_snapshot(&mut store, &mut other).await;
     assert_eq!(
         other.reader.due_for_purge(t + 20_000, 10).unwrap(),
         vec![id("late")]

@@ -9,3 +9,27 @@ openraft::declare_raft_types!(
         Entry = openraft::Entry<TestTypes>,
         SnapshotData = tokio::fs::File,
 );
+
+/// Builds a snapshot of `from` and installs it on `to`, as a follower
+/// installs the leader's. (Not every test file that includes this module
+/// uses it.)
+#[allow(dead_code)]
+pub async fn copy_snapshot(
+    from: &mut idem_store::Store<TestTypes>,
+    to: &mut idem_store::Store<TestTypes>,
+) {
+    use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
+    let snapshot = from
+        .state_machine
+        .get_snapshot_builder()
+        .await
+        .build_snapshot()
+        .await
+        .unwrap();
+    let mut incoming = to.state_machine.begin_receiving_snapshot().await.unwrap();
+    *incoming = *snapshot.snapshot;
+    to.state_machine
+        .install_snapshot(&snapshot.meta, incoming)
+        .await
+        .unwrap();
+}
