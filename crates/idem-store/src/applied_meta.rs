@@ -13,6 +13,15 @@
 //! values at most as new as the stored ones, exactly as when it read them
 //! from the database one key at a time; and once an apply has returned (and
 //! its outcomes can have been answered), the copy covers it.
+//!
+//! One exception: a snapshot install replaces the state in several batches,
+//! and until it ends the copy keeps the values from before it (a real
+//! earlier state, while the database holds a half-loaded one). Nothing
+//! judges by them then: openraft's applied index moves only when the
+//! install ends, and a follower's reads wait for it. A failed install or
+//! apply stops Raft's core (and so the node), so the copy, which never
+//! trails a stored apply otherwise, is never used to apply on top of a
+//! newer database: `apply` takes the stored clock from it.
 
 use std::sync::{Mutex, MutexGuard};
 
