@@ -26,7 +26,10 @@ cases=(
     "skip-fingerprint-check|none|20"
     "accept-stale-token|none|20"
     "stale-reads|partition|60"
-    "long-lease|partition|60"
+    # Only a leader cut off from the majority shows it; `partition` also
+    # draws splits that keep the leader with the majority, and one CI run
+    # (seed 1795995803116760345) isolated it once and missed.
+    "long-lease|isolate-leader|90"
 )
 failed=()
 for c in "${cases[@]}"; do
