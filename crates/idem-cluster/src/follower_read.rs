@@ -83,7 +83,7 @@ impl ClusterNode {
     /// linearizable and returns the time to judge them at.
     pub(crate) async fn follower_read_point(&self) -> Result<Stamp, ForwardError> {
         let ReadIndex { stamp, .. } = self.read_index_barrier().wait().await?;
-        let applied = self.reader().applied_clock()?;
+        let applied = self.reader().applied_clock();
         match applied.advance(&stamp) {
             Ok(judged_at) => Ok(judged_at.now()),
             // Entries of a newer term are applied here: the leader that

@@ -117,7 +117,7 @@ impl ClusterNode {
         let store = Store::open(&config.data_dir)?;
         let fresh = store.report.last_log_index.is_none() && store.report.snapshot_index.is_none();
         step_down_after_restart(&store, config.id)?;
-        let applied = store.reader.applied_clock()?;
+        let applied = store.reader.applied_clock();
         let raft_config = config.raft_config().map_err(ClusterError::Startup)?;
         let peers = Arc::new(PeerClients::new(&config.addr.raft));
         let lease = Arc::new(LeaderLease::new(config.election_timeout_ms));
@@ -360,7 +360,7 @@ impl ClusterNode {
         let judge = |now: &idem_core::Stamp| {
             idem_core::reserve_without_write(reader, reserve, now).map_err(ForwardError::from)
         };
-        let applied = reader.applied_clock()?;
+        let applied = reader.applied_clock();
         if judge(&applied.now())?.is_none() {
             return Ok(None);
         }
@@ -386,7 +386,7 @@ impl ClusterNode {
     /// [`crate::leader_lease`]); otherwise it is a quorum round, shared by
     /// concurrent callers (see [`crate::read_barrier`]).
     async fn linearizable_barrier(&self) -> Result<u64, ForwardError> {
-        if let Some(index) = self.lease_read_index()? {
+        if let Some(index) = self.lease_read_index() {
             return Ok(index);
         }
         self.inner.read_barrier.wait().await
@@ -395,14 +395,13 @@ impl ClusterNode {
     /// The read index, if this node leads and holds the lease and has
     /// applied an entry of its own term (so also everything earlier leaders
     /// committed); `None` when a quorum round is needed.
-    fn lease_read_index(&self) -> Result<Option<u64>, ForwardError> {
-        let Some(vote) = self.leads_under_lease() else {
-            return Ok(None);
-        };
-        let applied = self.inner.reader.applied_log_id()?;
-        Ok(applied
+    fn lease_read_index(&self) -> Option<u64> {
+        let vote = self.leads_under_lease()?;
+        self.inner
+            .reader
+            .applied_log_id()
             .filter(|log_id| log_id.leader_id == *vote.leader_id())
-            .map(|log_id| log_id.index))
+            .map(|log_id| log_id.index)
     }
 
     /// This node's vote, if it leads and holds the leader lease.
@@ -453,7 +452,7 @@ impl ClusterNode {
     /// follower's [`Request::ReadIndex`].
     pub(crate) async fn leader_read_point(&self) -> Result<ReadIndex, ForwardError> {
         let index = self.linearizable_barrier().await?;
-        let applied = self.inner.reader.applied_clock()?;
+        let applied = self.inner.reader.applied_clock();
         let stamp = self
             .inner
             .clock
@@ -499,7 +498,7 @@ impl ClusterNode {
     /// at the time it has applied up to.
     #[cfg(feature = "planted-bugs")]
     fn read_stale(&self, read: ReadRequest) -> Result<ReadReply, ForwardError> {
-        let now = self.inner.reader.applied_clock()?.now();
+        let now = self.inner.reader.applied_clock().now();
         self.read_local(read, now)
     }
 

@@ -45,14 +45,18 @@ pub(crate) struct AppliedMeta {
 impl AppliedMeta {
     /// As stored in `db`.
     pub(crate) fn read(db: &DB) -> Result<AppliedMeta, StoreError> {
-        let last_applied = match db.get_pinned_cf(cf(db, CF_SM)?, KEY_LAST_APPLIED)? {
-            None => None,
-            Some(b) => decode(&b, "last applied log id")?,
-        };
         Ok(AppliedMeta {
             clock: read_clock(db)?,
-            last_applied,
+            last_applied: read_last_applied(db)?,
         })
+    }
+}
+
+/// The last-applied log id as stored in `db`.
+pub(crate) fn read_last_applied(db: &DB) -> Result<Option<LogId<NodeId>>, StoreError> {
+    match db.get_pinned_cf(cf(db, CF_SM)?, KEY_LAST_APPLIED)? {
+        None => Ok(None),
+        Some(b) => decode(&b, "last applied log id"),
     }
 }
 

@@ -87,16 +87,16 @@ impl StateReader {
         &self.db
     }
 
-    /// The largest stamp applied so far.
-    pub fn applied_clock(&self) -> Result<AppliedClock, StoreError> {
-        Ok(self.applied.get().clock)
+    /// The largest stamp applied so far (from memory: no lookup, no error).
+    pub fn applied_clock(&self) -> AppliedClock {
+        self.applied.get().clock
     }
 
     /// The last log entry applied, as stored with the state it produced
     /// (written in the same batch, so every command whose outcome has been
     /// answered is at or below it).
-    pub fn applied_log_id(&self) -> Result<Option<LogId<NodeId>>, StoreError> {
-        Ok(self.applied.get().last_applied)
+    pub fn applied_log_id(&self) -> Option<LogId<NodeId>> {
+        self.applied.get().last_applied
     }
 }
 
@@ -130,7 +130,7 @@ impl idem_core::RecordStore for StateReader {
     }
 
     fn applied_clock(&self) -> Result<AppliedClock, StoreError> {
-        StateReader::applied_clock(self)
+        Ok(StateReader::applied_clock(self))
     }
 
     fn set_applied_clock(&mut self, _clock: AppliedClock) -> Result<(), StoreError> {

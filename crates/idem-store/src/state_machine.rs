@@ -21,7 +21,7 @@ use openraft::{
 };
 use rocksdb::{IteratorMode, WriteBatch, DB};
 
-use crate::applied_meta::{AppliedMeta, AppliedMetaCell};
+use crate::applied_meta::{read_last_applied, AppliedMeta, AppliedMetaCell};
 use crate::codec::{decode, encode, expiry_key, record_id_from_key};
 use crate::db::{
     self, cf, synced, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK, KEY_INSTALLING,
@@ -63,12 +63,8 @@ fn snapshot_error(e: StoreError) -> StorageError<NodeId> {
 pub(crate) fn applied_state<C: IdemRaftTypes>(
     db: &DB,
 ) -> Result<(Option<LogId<NodeId>>, Membership<C>), StoreError> {
-    let sm = cf(db, CF_SM)?;
-    let last = match db.get_pinned_cf(sm, KEY_LAST_APPLIED)? {
-        None => None,
-        Some(b) => decode(&b, "last applied log id")?,
-    };
-    let membership = match db.get_pinned_cf(sm, KEY_MEMBERSHIP)? {
+    let last = read_last_applied(db)?;
+    let membership = match db.get_pinned_cf(cf(db, CF_SM)?, KEY_MEMBERSHIP)? {
         None => StoredMembership::default(),
         Some(b) => decode(&b, "membership")?,
     };
