@@ -17,22 +17,28 @@
 //! Every proposer gets the result of its own command. An error of the whole
 //! submission (not leader, timeout, unavailable) goes to every proposer in
 //! it; a command refused by the state machine (its entry was stamped in a
-//! term that ended) is answered [`ForwardError::LeadershipChanged`].
+//! term that ended) is answered [`ClusterError::LeadershipChanged`].
+//!
+//! The batching task belongs to the node's [`NodeTasks`]; each submission
+//! runs in a task of the batching task's own, so all of them end at
+//! shutdown.
 
 use std::future::Future;
 use std::sync::Arc;
 
 use idem_core::{Command, Outcome};
 use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::task::JoinSet;
 
-use crate::rpc::ForwardError;
+use crate::error::ClusterError;
+use crate::tasks::NodeTasks;
 
 /// What one proposer waits for.
-type Reply = oneshot::Sender<Result<Outcome, ForwardError>>;
+type Reply = oneshot::Sender<Result<Outcome, ClusterError>>;
 
 /// What a submission answers: one result per command, in order, or an error
 /// of the whole batch.
-pub(crate) type BatchResult = Result<Vec<Result<Outcome, ForwardError>>, ForwardError>;
+pub(crate) type BatchResult = Result<Vec<Result<Outcome, ClusterError>>, ClusterError>;
 
 /// The sending side: cheap to clone, one per node.
 #[derive(Clone)]
@@ -43,13 +49,18 @@ pub(crate) struct Batcher {
 impl Batcher {
     /// Starts the batching task. `submit` carries out one batch (1 to
     /// `max_batch` commands) and answers one result per command, in order.
-    pub(crate) fn spawn<F, Fut>(max_batch: usize, in_flight: usize, submit: F) -> Batcher
+    pub(crate) fn spawn<F, Fut>(
+        tasks: &NodeTasks,
+        max_batch: usize,
+        in_flight: usize,
+        submit: F,
+    ) -> Batcher
     where
         F: Fn(Vec<Command>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = BatchResult> + Send + 'static,
     {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(
+        tasks.spawn(run(
             rx,
             max_batch.clamp(1, idem_core::MAX_BATCH),
             in_flight.max(1),
@@ -59,13 +70,13 @@ impl Batcher {
     }
 
     /// Proposes one command and waits for its own outcome.
-    pub(crate) async fn propose(&self, command: Command) -> Result<Outcome, ForwardError> {
+    pub(crate) async fn propose(&self, command: Command) -> Result<Outcome, ClusterError> {
         let (tx, rx) = oneshot::channel();
         self.queue
             .send((command, tx))
-            .map_err(|_| ForwardError::Unavailable("the proposer has stopped".into()))?;
+            .map_err(|_| ClusterError::Unavailable("the proposer has stopped".into()))?;
         rx.await
-            .unwrap_or_else(|_| Err(ForwardError::Unavailable("the proposer has stopped".into())))
+            .unwrap_or_else(|_| Err(ClusterError::Unavailable("the proposer has stopped".into())))
     }
 }
 
@@ -84,9 +95,12 @@ async fn run<F, Fut>(
     Fut: Future<Output = BatchResult> + Send + 'static,
 {
     let slots = Arc::new(Semaphore::new(in_flight));
+    // The submissions on their way; dropped (so stopped) with this task.
+    let mut submissions = JoinSet::new();
     // A proposal that did not fit into the previous batch: it starts the next.
     let mut carried = None;
     loop {
+        while submissions.try_join_next().is_some() {}
         // Wait for a free slot first: while batches are in flight, new
         // proposals queue up and go out together in the next one.
         let Ok(permit) = slots.clone().acquire_owned().await else {
@@ -112,7 +126,7 @@ async fn run<F, Fut>(
         }
         let (commands, replies): (Vec<Command>, Vec<Reply>) = batch.into_iter().unzip();
         let write = submit(commands);
-        tokio::spawn(async move {
+        submissions.spawn(async move {
             let result = write.await;
             drop(permit);
             answer(replies, result);
@@ -130,7 +144,7 @@ fn answer(replies: Vec<Reply>, result: BatchResult) {
         Ok(results) if results.len() == replies.len() => {
             for (reply, result) in replies.into_iter().zip(results) {
                 let result = match result {
-                    Ok(Outcome::Refused(_)) => Err(ForwardError::LeadershipChanged),
+                    Ok(Outcome::Refused(_)) => Err(ClusterError::LeadershipChanged),
                     other => other,
                 };
                 let _ = reply.send(result);
@@ -143,7 +157,7 @@ fn answer(replies: Vec<Reply>, result: BatchResult) {
                 replies.len()
             );
             for reply in replies {
-                let _ = reply.send(Err(ForwardError::Unavailable(why.clone())));
+                let _ = reply.send(Err(ClusterError::Unavailable(why.clone())));
             }
         }
         Err(e) => {
@@ -161,6 +175,8 @@ mod tests {
     use std::time::Duration;
 
     use idem_core::{FencingToken, IdemKey, KeyId, Namespace, Refusal, Release, ReserveOutcome};
+
+    use crate::tasks::NodeTasks;
 
     /// A command that names `n` (as a release's token), and the outcome a
     /// fake log gives it back (the same number, as a reserve's token).
@@ -201,7 +217,7 @@ mod tests {
     async fn propose_concurrently(
         batcher: &Batcher,
         commands: impl Iterator<Item = Command>,
-    ) -> Vec<Result<Outcome, ForwardError>> {
+    ) -> Vec<Result<Outcome, ClusterError>> {
         let calls: Vec<_> = commands
             .map(|c| {
                 let b = batcher.clone();
@@ -222,8 +238,9 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_proposals_share_entries_and_each_gets_its_own_outcome() {
+        let tasks = NodeTasks::new();
         let batches = Arc::new(Mutex::new(Vec::new()));
-        let batcher = Batcher::spawn(64, 1, fake_log(batches.clone()));
+        let batcher = Batcher::spawn(&tasks, 64, 1, fake_log(batches.clone()));
         let n = 500u64;
         let calls: Vec<_> = (1..=n)
             .map(|i| {
@@ -248,8 +265,9 @@ mod tests {
 
     #[tokio::test]
     async fn one_proposer_keeps_its_order_and_a_lone_command_goes_out_alone() {
+        let tasks = NodeTasks::new();
         let batches = Arc::new(Mutex::new(Vec::new()));
-        let batcher = Batcher::spawn(64, 2, fake_log(batches.clone()));
+        let batcher = Batcher::spawn(&tasks, 64, 2, fake_log(batches.clone()));
         // Sequential proposals at low load: one entry each, at once.
         for i in 1..=3 {
             assert_eq!(
@@ -297,6 +315,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_refused_or_failed_entry_fails_every_command_in_it() {
+        let tasks = NodeTasks::new();
         let seen = Arc::new(Mutex::new(0usize));
         let counter = seen.clone();
         // Every entry is refused by the state machine (one refusal per command).
@@ -311,33 +330,34 @@ mod tests {
                 Ok(vec![Ok(Outcome::Refused(why)); commands.len()])
             }
         };
-        let batcher = Batcher::spawn(64, 1, refuse);
+        let batcher = Batcher::spawn(&tasks, 64, 1, refuse);
         for answer in propose_concurrently(&batcher, (1..=100).map(command)).await {
-            assert!(matches!(answer, Err(ForwardError::LeadershipChanged)));
+            assert!(matches!(answer, Err(ClusterError::LeadershipChanged)));
         }
         assert!(*seen.lock().unwrap() < 100);
 
         // An error of the write goes to every proposer, unchanged.
         let fail = |_: Vec<Command>| async {
             tokio::time::sleep(Duration::from_millis(5)).await;
-            Err(ForwardError::NotLeader(Some(3)))
+            Err(ClusterError::NotLeader(Some(3)))
         };
-        let batcher = Batcher::spawn(64, 1, fail);
+        let batcher = Batcher::spawn(&tasks, 64, 1, fail);
         for answer in propose_concurrently(&batcher, (1..=20).map(command)).await {
-            assert!(matches!(answer, Err(ForwardError::NotLeader(Some(3)))));
+            assert!(matches!(answer, Err(ClusterError::NotLeader(Some(3)))));
         }
 
         // Fewer outcomes than commands: nobody gets someone else's outcome.
         let short = |_: Vec<Command>| async { Ok(Vec::new()) };
-        let batcher = Batcher::spawn(64, 1, short);
+        let batcher = Batcher::spawn(&tasks, 64, 1, short);
         assert!(matches!(
             batcher.propose(command(1)).await,
-            Err(ForwardError::Unavailable(_))
+            Err(ClusterError::Unavailable(_))
         ));
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn each_command_gets_its_own_result_within_a_batch() {
+        let tasks = NodeTasks::new();
         // Forwarding: the leader answers each command of a batch on its own;
         // odd commands fail there, even ones succeed.
         let mixed = |commands: Vec<Command>| async move {
@@ -346,18 +366,18 @@ mod tests {
                 .iter()
                 .map(|c| match c.token().unwrap().0 % 2 {
                     0 => Ok(echo(c)),
-                    _ => Err(ForwardError::NotLeader(None)),
+                    _ => Err(ClusterError::NotLeader(None)),
                 })
                 .collect())
         };
-        let batcher = Batcher::spawn(64, 2, mixed);
+        let batcher = Batcher::spawn(&tasks, 64, 2, mixed);
         let answers = propose_concurrently(&batcher, (1..=100).map(command)).await;
         for (i, answer) in (1..=100u64).zip(answers) {
             if i % 2 == 0 {
                 assert_eq!(answer.unwrap(), echo(&command(i)), "command {i}");
             } else {
                 assert!(
-                    matches!(answer, Err(ForwardError::NotLeader(None))),
+                    matches!(answer, Err(ClusterError::NotLeader(None))),
                     "command {i}"
                 );
             }
@@ -366,6 +386,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn a_batch_stays_under_the_byte_budget() {
+        let tasks = NodeTasks::new();
         let batches = Arc::new(Mutex::new(Vec::new()));
         let record = batches.clone();
         let log = move |commands: Vec<Command>| {
@@ -383,7 +404,7 @@ mod tests {
                     .collect())
             }
         };
-        let batcher = Batcher::spawn(64, 1, log);
+        let batcher = Batcher::spawn(&tasks, 64, 1, log);
         let body = "x".repeat(200 * 1024);
         let commands = (1..=20).map(|i| {
             Command::Complete(idem_core::Complete {

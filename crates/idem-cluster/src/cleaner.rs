@@ -10,28 +10,35 @@
 //! purge outcome says when the soonest will be, and the cleaner waits that
 //! long instead of proposing the same candidates again.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use idem_core::{Command, Outcome, Purge};
+use idem_store::StateReader;
 
-use crate::node::ClusterNode;
+use crate::clock::ClusterClock;
+use crate::proposer::Proposer;
 
 /// Candidates per purge entry.
 pub const PURGE_BATCH: usize = 1_000;
 
-pub(crate) async fn clean_expired(node: ClusterNode, every: Duration) {
+/// Runs until the node shuts down: every `every`, while this node leads,
+/// proposes a purge of the records the expiry index says are due.
+pub(crate) async fn clean_expired(
+    clock: Arc<ClusterClock>,
+    reader: StateReader,
+    proposer: Proposer,
+    every: Duration,
+) {
     let mut wait = every;
     loop {
         tokio::time::sleep(wait).await;
         wait = every;
-        if !node.is_running() {
-            return;
-        }
-        if node.clock().stamp().is_none() {
+        if clock.stamp().is_none() {
             continue; // only the leader cleans
         }
-        let now_wall_ms = node.clock().now_hlc().wall_ms;
-        let ids = match node.reader().due_for_purge(now_wall_ms, PURGE_BATCH) {
+        let now_wall_ms = clock.now_hlc().wall_ms;
+        let ids = match reader.due_for_purge(now_wall_ms, PURGE_BATCH) {
             Ok(ids) if ids.is_empty() => continue,
             Ok(ids) => ids,
             Err(e) => {
@@ -40,7 +47,7 @@ pub(crate) async fn clean_expired(node: ClusterNode, every: Duration) {
             }
         };
         let full_batch = ids.len() == PURGE_BATCH;
-        match node.execute_as_leader(Command::Purge(Purge { ids })).await {
+        match proposer.propose(Command::Purge(Purge { ids })).await {
             Ok(Outcome::Purge(p)) => {
                 tracing::debug!("cleaner: purged {}, skipped {}", p.purged.len(), p.skipped);
                 if p.purged.is_empty() {

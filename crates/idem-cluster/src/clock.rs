@@ -7,30 +7,26 @@
 //! leader's monotonic milliseconds since its term began.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hybrid_clocks::{Clock, ClockSource};
 use idem_core::{AppliedClock, HlcTimestamp, Stamp};
+use tokio::time::Instant;
 
+use crate::time_source::TimeSource;
 use crate::types::NodeId;
 
-/// The wall clock in milliseconds since the Unix epoch.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct WallMillis;
-
-pub fn wall_now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+/// The node's wall clock in milliseconds since the Unix epoch, as the HLC's
+/// physical source.
+#[derive(Clone)]
+struct WallMillis(Arc<dyn TimeSource>);
 
 impl ClockSource for WallMillis {
     type Time = u64;
     type Delta = u64;
     fn now(&mut self) -> hybrid_clocks::Result<u64> {
-        Ok(wall_now_ms())
+        Ok(self.0.wall_ms())
     }
 }
 
@@ -59,6 +55,7 @@ pub struct ClockAhead {
 }
 
 pub struct ClusterClock {
+    time: Arc<dyn TimeSource>,
     hlc: Mutex<Clock<WallMillis>>,
     max_offset_ms: u64,
     leadership: Mutex<Option<Leadership>>,
@@ -88,14 +85,15 @@ fn read(hlc: &mut Clock<WallMillis>) -> HlcTimestamp {
 impl ClusterClock {
     /// A clock that never reads earlier than `applied` (the replicated
     /// high-water mark), so a restarted node never stamps backwards.
-    pub fn new(max_offset_ms: u64, applied: AppliedClock) -> Self {
+    pub fn new(time: Arc<dyn TimeSource>, max_offset_ms: u64, applied: AppliedClock) -> Self {
         // A WallMillis source cannot fail.
-        let mut hlc = match Clock::new(WallMillis) {
+        let mut hlc = match Clock::new(WallMillis(time.clone())) {
             Ok(c) => c,
             Err(_) => unreachable!("the wall-clock source does not fail"),
         };
         hlc.observe(&applied.now().hlc.into());
         ClusterClock {
+            time,
             hlc: Mutex::new(hlc),
             max_offset_ms,
             leadership: Mutex::new(None),
@@ -106,6 +104,11 @@ impl ClusterClock {
 
     pub fn max_offset_ms(&self) -> u64 {
         self.max_offset_ms
+    }
+
+    /// This node's wall clock (not the HLC), for clock probes.
+    pub fn wall_ms(&self) -> u64 {
+        self.time.wall_ms()
     }
 
     /// Merges a stamp of a new (not yet committed) entry from the leader,
@@ -147,7 +150,7 @@ impl ClusterClock {
             (Some(t), _) => {
                 *l = Some(Leadership {
                     term: t,
-                    since: Instant::now(),
+                    since: self.time.monotonic(),
                 })
             }
             (None, _) => *l = None,
@@ -161,7 +164,13 @@ impl ClusterClock {
         Some(Stamp {
             hlc,
             term: l.term,
-            term_elapsed_ms: l.since.elapsed().as_millis() as u64,
+            term_elapsed_ms: u64::try_from(
+                self.time
+                    .monotonic()
+                    .saturating_duration_since(l.since)
+                    .as_millis(),
+            )
+            .unwrap_or(u64::MAX),
         })
     }
 
@@ -183,7 +192,7 @@ impl ClusterClock {
             node,
             Suspect {
                 term,
-                until: Instant::now() + SUSPECT_FOR,
+                until: self.time.monotonic() + SUSPECT_FOR,
             },
         );
     }
@@ -192,14 +201,14 @@ impl ClusterClock {
     pub fn is_suspect_leader(&self, node: NodeId, term: u64) -> bool {
         lock(&self.suspects)
             .get(&node)
-            .is_some_and(|s| s.term == term && Instant::now() < s.until)
+            .is_some_and(|s| s.term == term && self.time.monotonic() < s.until)
     }
 
     /// Whether `node` is refused as a candidate.
     pub fn is_suspect_candidate(&self, node: NodeId) -> bool {
         lock(&self.suspects)
             .get(&node)
-            .is_some_and(|s| Instant::now() < s.until)
+            .is_some_and(|s| self.time.monotonic() < s.until)
     }
 
     pub fn record_offset(&self, node: NodeId, offset_ms: i64) {
@@ -216,6 +225,11 @@ impl ClusterClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time_source::{system_wall_ms as wall_now_ms, ControlledClocks, SystemClocks};
+
+    fn clock(max_offset_ms: u64, applied: AppliedClock) -> ClusterClock {
+        ClusterClock::new(Arc::new(SystemClocks), max_offset_ms, applied)
+    }
 
     #[test]
     fn stamps_exist_only_while_leader_and_never_go_back() {
@@ -224,7 +238,7 @@ mod tests {
             term: 1,
             term_elapsed_ms: 0,
         });
-        let clock = ClusterClock::new(500, applied);
+        let clock = clock(500, applied);
         assert!(clock.stamp().is_none());
         clock.set_leadership(Some(3));
         let a = clock.stamp().unwrap();
@@ -240,9 +254,44 @@ mod tests {
         assert!(clock.stamp().is_none());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn term_time_follows_the_monotonic_clock_whatever_the_wall_clock_does() {
+        let time = Arc::new(ControlledClocks::new());
+        let clock = ClusterClock::new(time.clone(), 500, AppliedClock::default());
+        clock.set_leadership(Some(2));
+        let before = clock.stamp().unwrap();
+        time.step(600_000);
+        tokio::time::advance(Duration::from_millis(1_500)).await;
+        let ahead = clock.stamp().unwrap();
+        assert_eq!(ahead.term_elapsed_ms, 1_500);
+        assert!(ahead.hlc.wall_ms >= before.hlc.wall_ms + 600_000);
+        time.step(-1_200_000);
+        tokio::time::advance(Duration::from_millis(500)).await;
+        let back = clock.stamp().unwrap();
+        assert_eq!(back.term_elapsed_ms, 2_000, "a step back does not move it");
+        assert!(back.hlc > ahead.hlc, "the HLC never goes back");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_suspect_is_refused_for_a_while_of_monotonic_time() {
+        let time = Arc::new(ControlledClocks::new());
+        let clock = ClusterClock::new(time.clone(), 500, AppliedClock::default());
+        clock.suspect(3, 7);
+        assert!(clock.is_suspect_leader(3, 7));
+        assert!(!clock.is_suspect_leader(3, 8), "another term");
+        assert!(clock.is_suspect_candidate(3));
+        time.step(3_600_000);
+        assert!(
+            clock.is_suspect_candidate(3),
+            "a wall-clock step does not end it"
+        );
+        tokio::time::advance(SUSPECT_FOR).await;
+        assert!(!clock.is_suspect_candidate(3));
+    }
+
     #[test]
     fn stamps_far_ahead_are_refused() {
-        let clock = ClusterClock::new(500, AppliedClock::default());
+        let clock = clock(500, AppliedClock::default());
         assert!(clock
             .observe(HlcTimestamp::new(wall_now_ms() + 100, 0))
             .is_ok());
@@ -254,7 +303,7 @@ mod tests {
 
     #[test]
     fn a_stamp_the_cluster_already_holds_is_not_refused() {
-        let clock = ClusterClock::new(500, AppliedClock::default());
+        let clock = clock(500, AppliedClock::default());
         // Every clock stepped forward a minute, entries were committed at
         // that time, and the clocks stepped back: the committed stamps are
         // merged whatever this node's wall clock says.

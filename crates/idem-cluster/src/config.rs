@@ -31,6 +31,10 @@ pub struct ClusterConfig {
     /// Start empty and wait to be added to an existing cluster (do not
     /// bootstrap a new one).
     pub join: bool,
+    /// A deliberately broken node (stale reads, a long leader lease), to
+    /// show that the tests catch it. Never in a node that serves traffic.
+    #[cfg(feature = "planted-bugs")]
+    pub planted_bug: Option<idem_core::PlantedBug>,
 }
 
 impl ClusterConfig {
@@ -53,6 +57,8 @@ impl ClusterConfig {
             purge_every: Duration::from_secs(1),
             batches_in_flight: 1,
             join: false,
+            #[cfg(feature = "planted-bugs")]
+            planted_bug: None,
         }
     }
 

@@ -5,7 +5,7 @@
 //! leader reads, judges and sends back every record, for all the nodes.
 //! Instead a follower asks the leader only *where* to read:
 //!
-//! 1. The follower sends [`Request::ReadIndex`]. The leader confirms with a
+//! 1. The follower sends [`crate::rpc::Request::ReadIndex`]. The leader confirms with a
 //!    quorum that it still leads (its shared read round, started after the
 //!    request arrived) and answers with the index of everything committed
 //!    before that confirmation, and its time after it (a [`Stamp`] as its
@@ -30,82 +30,123 @@
 //! node's clock than the cluster allows, the read is refused (the caller
 //! tries again or answers 503) rather than judged at a doubtful time.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use idem_core::Stamp;
+use idem_store::StateReader;
 
-use crate::node::{ClusterNode, WeakClusterNode};
+use crate::clock::ClusterClock;
+use crate::error::ClusterError;
+use crate::leadership::known_leader;
 use crate::read_barrier::ReadBarrier;
-use crate::rpc::{ForwardError, ReadIndex, Request, Response};
+use crate::rpc::{ReadIndex, Request, Response};
+use crate::tasks::NodeTasks;
+use crate::transport::{ask_leader, Transport};
+use crate::types::{NodeId, Raft};
 
-/// Starts the task that asks the leader for read indexes on behalf of this
-/// node's waiting reads.
-pub(crate) fn spawn_read_index_barrier(node: WeakClusterNode) -> ReadBarrier<ReadIndex> {
-    ReadBarrier::spawn(move || {
-        let node = node.upgrade();
-        async move {
-            match node {
-                Some(node) => node.ask_read_index().await,
-                None => Err(ForwardError::Unavailable("the node has stopped".into())),
-            }
-        }
-    })
+/// A follower's linearizable read points.
+pub(crate) struct FollowerReads {
+    reader: StateReader,
+    /// Lets concurrent reads share the leader's answers.
+    barrier: ReadBarrier<ReadIndex>,
 }
 
-impl ClusterNode {
-    /// One round of the follower's barrier: asks whoever leads now, then
-    /// waits until this node has applied the index it answered.
-    async fn ask_read_index(&self) -> Result<ReadIndex, ForwardError> {
-        let Some((leader, addr)) = self.leader() else {
-            return Err(ForwardError::NotLeader(None));
-        };
-        if leader == self.id() {
-            // Became leader meanwhile: the caller tries again, as leader.
-            return Err(ForwardError::NotLeader(Some(leader)));
-        }
-        let timeout = self.request_timeout();
-        let answer = self
-            .ask_leader(Request::ReadIndex, &addr, true, timeout, |r| match r {
-                Response::ReadIndex(result) => Ok(result),
-                other => Err(Box::new(other)),
-            })
-            .await?;
-        if let Err(ahead) = self.clock().observe(answer.stamp.hlc) {
-            return Err(ForwardError::Unavailable(format!(
-                "the leader's read time is too far ahead: {ahead}"
-            )));
-        }
-        self.wait_applied(answer.index, timeout).await?;
-        Ok(answer)
+/// What one round of the follower's barrier needs.
+struct ReadIndexAsker {
+    me: NodeId,
+    raft: Raft,
+    clock: Arc<ClusterClock>,
+    transport: Arc<dyn Transport>,
+    timeout: Duration,
+}
+
+impl FollowerReads {
+    /// Starts the task (owned by `tasks`) that asks the leader for read
+    /// indexes on behalf of this node's waiting reads.
+    pub(crate) fn spawn(
+        tasks: &NodeTasks,
+        me: NodeId,
+        raft: Raft,
+        reader: StateReader,
+        clock: Arc<ClusterClock>,
+        transport: Arc<dyn Transport>,
+        timeout: Duration,
+    ) -> FollowerReads {
+        let asker = Arc::new(ReadIndexAsker {
+            me,
+            raft,
+            clock,
+            transport,
+            timeout,
+        });
+        let barrier = ReadBarrier::spawn(tasks, move || {
+            let asker = asker.clone();
+            async move { asker.ask().await }
+        });
+        FollowerReads { reader, barrier }
     }
 
-    /// On a follower: waits until reads of this node's state are
-    /// linearizable and returns the time to judge them at.
-    pub(crate) async fn follower_read_point(&self) -> Result<Stamp, ForwardError> {
-        let ReadIndex { stamp, .. } = self.read_index_barrier().wait().await?;
-        let applied = self.reader().applied_clock();
+    /// Waits until reads of this node's state are linearizable and returns
+    /// the time to judge them at.
+    pub(crate) async fn read_point(&self) -> Result<Stamp, ClusterError> {
+        let ReadIndex { stamp, .. } = self.barrier.wait().await?;
+        let applied = self.reader.applied_clock();
         match applied.advance(&stamp) {
             Ok(judged_at) => Ok(judged_at.now()),
             // Entries of a newer term are applied here: the leader that
             // answered has been replaced, so its time proves nothing.
-            Err(_) => Err(ForwardError::NotLeader(None)),
+            Err(_) => Err(ClusterError::NotLeader(None)),
         }
+    }
+}
+
+impl ReadIndexAsker {
+    /// One round of the follower's barrier: asks whoever leads now, then
+    /// waits until this node has applied the index it answered.
+    async fn ask(&self) -> Result<ReadIndex, ClusterError> {
+        let Some((leader, addr)) = known_leader(&self.raft) else {
+            return Err(ClusterError::NotLeader(None));
+        };
+        if leader == self.me {
+            // Became leader meanwhile: the caller tries again, as leader.
+            return Err(ClusterError::NotLeader(Some(leader)));
+        }
+        let answer = ask_leader(
+            &*self.transport,
+            Request::ReadIndex,
+            &addr,
+            true,
+            self.timeout,
+            |r| match r {
+                Response::ReadIndex(result) => Ok(result),
+                other => Err(Box::new(other)),
+            },
+        )
+        .await?;
+        if let Err(ahead) = self.clock.observe(answer.stamp.hlc) {
+            return Err(ClusterError::Unavailable(format!(
+                "the leader's read time is too far ahead: {ahead}"
+            )));
+        }
+        self.wait_applied(answer.index).await?;
+        Ok(answer)
     }
 
     /// Waits until this node has applied `index`.
-    async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), ForwardError> {
+    async fn wait_applied(&self, index: u64) -> Result<(), ClusterError> {
         let applied = |m: &openraft::RaftMetrics<_, _>| m.last_applied.map_or(0, |l| l.index);
-        if applied(&self.raft().metrics().borrow()) >= index {
+        if applied(&self.raft.metrics().borrow()) >= index {
             return Ok(());
         }
-        self.raft()
-            .wait(Some(timeout))
+        self.raft
+            .wait(Some(self.timeout))
             .metrics(|m| applied(m) >= index, "apply up to the read index")
             .await
             .map(|_| ())
             .map_err(|e| match e {
-                openraft::metrics::WaitError::Timeout(..) => ForwardError::Timeout,
-                other => ForwardError::Unavailable(other.to_string()),
+                openraft::metrics::WaitError::Timeout(..) => ClusterError::Timeout,
+                other => ClusterError::Unavailable(other.to_string()),
             })
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! A command is forwarded only when nothing of it can have been applied
 //! unless the leader received it: a leader that could not be reached is
-//! [`ForwardError::NotLeader`] (the caller may try again), while a broken or
+//! [`ClusterError::NotLeader`] (the caller may try again), while a broken or
 //! timed-out exchange is indeterminate and never retried here.
 
 use std::collections::HashMap;
@@ -19,24 +19,28 @@ use std::time::Duration;
 use idem_core::{Command, Outcome};
 
 use crate::batcher::{BatchResult, Batcher};
-use crate::node::call_leader;
-use crate::peer_client::PeerClients;
-use crate::rpc::{ForwardError, Request, Response};
+use crate::error::ClusterError;
+use crate::rpc::{Request, Response};
+use crate::tasks::NodeTasks;
+use crate::transport::{call_leader, Transport};
 use crate::types::NodeAddr;
 
 /// Forward batches on their way to one leader at once.
 const FORWARDS_IN_FLIGHT: usize = 4;
 
 pub(crate) struct Forwarder {
-    peers: Arc<PeerClients>,
+    /// Where the batchers' tasks belong.
+    tasks: Arc<NodeTasks>,
+    peers: Arc<dyn Transport>,
     timeout: Duration,
     /// One batcher per leader address this node has forwarded to.
     to_leader: Mutex<HashMap<String, Batcher>>,
 }
 
 impl Forwarder {
-    pub(crate) fn new(peers: Arc<PeerClients>, timeout: Duration) -> Self {
+    pub(crate) fn new(tasks: Arc<NodeTasks>, peers: Arc<dyn Transport>, timeout: Duration) -> Self {
         Forwarder {
+            tasks,
             peers,
             timeout,
             to_leader: Mutex::new(HashMap::new()),
@@ -48,7 +52,7 @@ impl Forwarder {
         &self,
         leader: NodeAddr,
         command: Command,
-    ) -> Result<Outcome, ForwardError> {
+    ) -> Result<Outcome, ClusterError> {
         self.batcher(leader).propose(command).await
     }
 
@@ -60,24 +64,28 @@ impl Forwarder {
         map.entry(leader.raft.clone())
             .or_insert_with(|| {
                 let (peers, timeout) = (self.peers.clone(), self.timeout);
-                Batcher::spawn(idem_core::MAX_BATCH, FORWARDS_IN_FLIGHT, move |commands| {
-                    send_batch(peers.clone(), leader.clone(), commands, timeout)
-                })
+                let tasks = &self.tasks;
+                Batcher::spawn(
+                    tasks,
+                    idem_core::MAX_BATCH,
+                    FORWARDS_IN_FLIGHT,
+                    move |commands| send_batch(peers.clone(), leader.clone(), commands, timeout),
+                )
             })
             .clone()
     }
 }
 
 async fn send_batch(
-    peers: Arc<PeerClients>,
+    peers: Arc<dyn Transport>,
     leader: NodeAddr,
     commands: Vec<Command>,
     timeout: Duration,
 ) -> BatchResult {
     let request = Request::Forward(commands);
-    match call_leader(&peers, request, &leader, false, timeout).await? {
+    match call_leader(&*peers, &request, &leader, false, timeout).await? {
         Response::Forward(results) => Ok(results),
-        other => Err(ForwardError::Unavailable(format!(
+        other => Err(ClusterError::Unavailable(format!(
             "unexpected answer {other:?}"
         ))),
     }

@@ -25,15 +25,17 @@
 //! it resumes.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::Vote;
 use tokio::time::Instant;
 
+use crate::time_source::TimeSource;
 use crate::types::NodeId;
 
 pub(crate) struct LeaderLease {
+    time: Arc<dyn TimeSource>,
     /// How long after a quorum's acknowledgement was sent the lease holds.
     lease: Duration,
     /// Votes are refused until then (this process's start plus
@@ -45,15 +47,29 @@ pub(crate) struct LeaderLease {
 }
 
 impl LeaderLease {
-    pub(crate) fn new(election_timeout_ms: (u64, u64)) -> LeaderLease {
+    /// The lease of a node whose election timeout is drawn from
+    /// `election_timeout_ms` (min, max), as every member's must be.
+    pub(crate) fn new(time: Arc<dyn TimeSource>, election_timeout_ms: (u64, u64)) -> LeaderLease {
         let (min, max) = election_timeout_ms;
-        #[cfg(feature = "planted-bugs")]
-        let min = if planted_long_lease() { 10_000 } else { min };
+        let quiet_until = time.monotonic() + Duration::from_millis(max);
         LeaderLease {
+            time,
             lease: Duration::from_millis(min - min / 10),
-            quiet_until: Instant::now() + Duration::from_millis(max),
+            quiet_until,
             acks: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The planted bug: a lease of seconds (see [`PLANTED_LONG_LEASE`]).
+    #[cfg(feature = "planted-bugs")]
+    pub(crate) fn planted_long(mut self) -> LeaderLease {
+        self.lease = PLANTED_LONG_LEASE;
+        self
+    }
+
+    /// When a request sent now is counted as sent.
+    pub(crate) fn now(&self) -> Instant {
+        self.time.monotonic()
     }
 
     /// `peer` accepted an AppendEntries sent at `sent` under `vote`.
@@ -72,7 +88,7 @@ impl LeaderLease {
 
     /// Whether this process started too recently to vote for anyone.
     pub(crate) fn starting(&self) -> bool {
-        Instant::now() < self.quiet_until
+        self.time.monotonic() < self.quiet_until
     }
 
     /// Whether `me`, leading under `vote` with the voter sets `config` (one
@@ -83,7 +99,7 @@ impl LeaderLease {
         vote: &Vote<NodeId>,
         config: &[BTreeSet<NodeId>],
     ) -> bool {
-        self.holds_at(me, vote, config, Instant::now())
+        self.holds_at(me, vote, config, self.time.monotonic())
     }
 
     fn holds_at(
@@ -126,15 +142,19 @@ impl LeaderLease {
     }
 }
 
-/// The planted bug: a lease of seconds, and a leader that votes meanwhile.
+/// The planted bug's lease: far longer than any follower's refusal to vote
+/// (and the leader votes meanwhile, see `ClusterNode::refuses_votes`).
 #[cfg(feature = "planted-bugs")]
-pub(crate) fn planted_long_lease() -> bool {
-    idem_core::planted_bug() == Some(idem_core::PlantedBug::LongLease)
-}
+pub(crate) const PLANTED_LONG_LEASE: Duration = Duration::from_millis(9_000);
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time_source::SystemClocks;
+
+    fn lease_for(election_timeout_ms: (u64, u64)) -> LeaderLease {
+        LeaderLease::new(Arc::new(SystemClocks), election_timeout_ms)
+    }
 
     fn voters(ids: &[NodeId]) -> Vec<BTreeSet<NodeId>> {
         vec![ids.iter().copied().collect()]
@@ -146,7 +166,7 @@ mod tests {
 
     #[test]
     fn three_voters_need_one_fresh_acknowledgement() {
-        let lease = LeaderLease::new((300, 400));
+        let lease = lease_for((300, 400));
         let vote = leader_vote(2, 1);
         let t0 = Instant::now();
         let config = voters(&[1, 2, 3]);
@@ -164,7 +184,7 @@ mod tests {
 
     #[test]
     fn five_voters_count_the_second_newest_acknowledgement() {
-        let lease = LeaderLease::new((300, 400));
+        let lease = lease_for((300, 400));
         let vote = leader_vote(4, 3);
         let t0 = Instant::now();
         let config = voters(&[1, 2, 3, 4, 5]);
@@ -181,7 +201,7 @@ mod tests {
 
     #[test]
     fn acknowledgements_under_another_vote_or_from_non_voters_do_not_count() {
-        let lease = LeaderLease::new((300, 400));
+        let lease = lease_for((300, 400));
         let t0 = Instant::now();
         let config = voters(&[1, 2, 3]);
         lease.acknowledged(2, leader_vote(1, 1), t0);
@@ -199,7 +219,7 @@ mod tests {
 
     #[test]
     fn no_lease_in_a_joint_membership_or_outside_the_voters() {
-        let lease = LeaderLease::new((300, 400));
+        let lease = lease_for((300, 400));
         let vote = leader_vote(2, 1);
         let t0 = Instant::now();
         lease.acknowledged(2, vote, t0);
@@ -218,9 +238,9 @@ mod tests {
 
     #[test]
     fn a_new_process_refuses_votes_for_the_longest_election_timeout() {
-        let lease = LeaderLease::new((300, 400));
+        let lease = lease_for((300, 400));
         assert!(lease.starting());
-        let quiet = LeaderLease::new((0, 0));
+        let quiet = lease_for((0, 0));
         assert!(!quiet.starting());
     }
 }

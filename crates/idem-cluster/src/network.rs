@@ -13,13 +13,13 @@ use openraft::raft::{
 use openraft::RPCTypes;
 
 use crate::leader_lease::LeaderLease;
-use crate::peer_client::{CallError, PeerClient, PeerClients};
 use crate::rpc::{Request, Response};
+use crate::transport::{CallError, Transport};
 use crate::types::{IdemTypes, NodeAddr, NodeId};
 
 pub struct Network {
     pub(crate) self_id: NodeId,
-    pub(crate) peers: Arc<PeerClients>,
+    pub(crate) transport: Arc<dyn Transport>,
     /// Learns of every AppendEntries a follower accepted.
     pub(crate) lease: Arc<LeaderLease>,
 }
@@ -28,7 +28,7 @@ pub struct PeerConnection {
     self_id: NodeId,
     target: NodeId,
     target_node: NodeAddr,
-    client: Arc<PeerClient>,
+    transport: Arc<dyn Transport>,
     lease: Arc<LeaderLease>,
 }
 
@@ -40,7 +40,7 @@ impl RaftNetworkFactory<IdemTypes> for Network {
             self_id: self.self_id,
             target,
             target_node: node.clone(),
-            client: self.peers.get(&node.raft),
+            transport: self.transport.clone(),
             lease: self.lease.clone(),
         }
     }
@@ -49,6 +49,13 @@ impl RaftNetworkFactory<IdemTypes> for Network {
 type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, NodeAddr, RaftError<NodeId, E>>;
 
 impl PeerConnection {
+    async fn call(&self, request: &Request, option: &RPCOption) -> Result<Response, CallError> {
+        let to = &self.target_node.raft;
+        self.transport
+            .call(to, request, option.hard_ttl(), true)
+            .await
+    }
+
     fn call_error<E: std::error::Error>(
         &self,
         action: RPCTypes,
@@ -90,10 +97,9 @@ impl RaftNetwork<IdemTypes> for PeerConnection {
         rpc: AppendEntriesRequest<IdemTypes>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
-        let (vote, sent) = (rpc.vote, tokio::time::Instant::now());
+        let (vote, sent) = (rpc.vote, self.lease.now());
         let resp = self
-            .client
-            .call(&Request::AppendEntries(rpc), option.hard_ttl(), true)
+            .call(&Request::AppendEntries(rpc), &option)
             .await
             .map_err(|e| self.call_error(RPCTypes::AppendEntries, &option, e))?;
         match resp {
@@ -117,8 +123,7 @@ impl RaftNetwork<IdemTypes> for PeerConnection {
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
         let resp = self
-            .client
-            .call(&Request::InstallSnapshot(rpc), option.hard_ttl(), true)
+            .call(&Request::InstallSnapshot(rpc), &option)
             .await
             .map_err(|e| self.call_error(RPCTypes::InstallSnapshot, &option, e))?;
         match resp {
@@ -134,8 +139,7 @@ impl RaftNetwork<IdemTypes> for PeerConnection {
         option: RPCOption,
     ) -> Result<VoteResponse<NodeId>, RpcErr> {
         let resp = self
-            .client
-            .call(&Request::Vote(rpc), option.hard_ttl(), true)
+            .call(&Request::Vote(rpc), &option)
             .await
             .map_err(|e| self.call_error(RPCTypes::Vote, &option, e))?;
         match resp {

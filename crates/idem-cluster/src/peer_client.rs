@@ -1,31 +1,23 @@
-//! Outgoing inter-node calls: one pool of persistent TCP connections per
-//! peer address, one request in flight per connection.
+//! The production [`Transport`]: outgoing inter-node calls over one pool of
+//! persistent TCP connections per peer address, one request in flight per
+//! connection (the listening side is [`crate::rpc_server`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+use futures::FutureExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::rpc::{Request, Response};
+pub use crate::transport::CallError;
+use crate::transport::Transport;
 use crate::wire::{read_frame, write_frame, WireError};
 
 /// Idle connections kept per peer.
 const MAX_IDLE: usize = 64;
-
-#[derive(Debug, thiserror::Error)]
-pub enum CallError {
-    #[error("peer {addr} unreachable: {source}")]
-    Unreachable {
-        addr: String,
-        source: std::io::Error,
-    },
-    #[error("peer {addr} did not answer within {timeout:?}")]
-    Timeout { addr: String, timeout: Duration },
-    #[error("peer {addr}: {source}")]
-    Wire { addr: String, source: WireError },
-}
 
 /// Calls to one peer.
 pub struct PeerClient {
@@ -110,7 +102,7 @@ impl PeerClient {
     /// `retry_on_stale` allows one retry on a fresh connection when a pooled
     /// connection turns out to be dead; only for requests that are safe to
     /// repeat (Raft's own RPCs, reads, probes; not forwarded commands).
-    pub async fn call(
+    async fn call(
         &self,
         req: &Request,
         timeout: Duration,
@@ -157,12 +149,12 @@ impl PeerClient {
 }
 
 /// The pools for every peer this node talks to.
-pub struct PeerClients {
+pub struct TcpTransport {
     source_ip: Option<IpAddr>,
     by_addr: Mutex<HashMap<String, Arc<PeerClient>>>,
 }
 
-impl PeerClients {
+impl TcpTransport {
     /// Pools whose connections start from the IP of `own_raft_addr` when it
     /// names a specific one (not `0.0.0.0` or a host name).
     pub fn new(own_raft_addr: &str) -> Self {
@@ -171,13 +163,13 @@ impl PeerClients {
             .ok()
             .map(|a| a.ip())
             .filter(|ip| !ip.is_unspecified());
-        PeerClients {
+        TcpTransport {
             source_ip,
             by_addr: Mutex::new(HashMap::new()),
         }
     }
 
-    pub fn get(&self, addr: &str) -> Arc<PeerClient> {
+    fn get(&self, addr: &str) -> Arc<PeerClient> {
         let mut map = match self.by_addr.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
@@ -185,5 +177,18 @@ impl PeerClients {
         map.entry(addr.to_string())
             .or_insert_with(|| Arc::new(PeerClient::new(addr.to_string(), self.source_ip)))
             .clone()
+    }
+}
+
+impl Transport for TcpTransport {
+    fn call<'a>(
+        &'a self,
+        to: &'a str,
+        request: &'a Request,
+        timeout: Duration,
+        repeatable: bool,
+    ) -> BoxFuture<'a, Result<Response, CallError>> {
+        let peer = self.get(to);
+        async move { peer.call(request, timeout, repeatable).await }.boxed()
     }
 }

@@ -23,9 +23,10 @@ use std::future::Future;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::rpc::ForwardError;
+use crate::error::ClusterError;
+use crate::tasks::NodeTasks;
 
-type Waiter<T> = oneshot::Sender<Result<T, ForwardError>>;
+type Waiter<T> = oneshot::Sender<Result<T, ClusterError>>;
 
 /// The waiting side: cheap to clone, one per node.
 pub(crate) struct ReadBarrier<T> {
@@ -41,22 +42,22 @@ impl<T> Clone for ReadBarrier<T> {
 }
 
 impl<T: Clone + Send + 'static> ReadBarrier<T> {
-    /// Starts the task that runs `round` (one quorum confirmation, and what
-    /// must follow it) whenever reads are waiting.
-    pub(crate) fn spawn<F, Fut>(round: F) -> ReadBarrier<T>
+    /// Starts the task (owned by `tasks`) that runs `round` (one quorum
+    /// confirmation, and what must follow it) whenever reads are waiting.
+    pub(crate) fn spawn<F, Fut>(tasks: &NodeTasks, round: F) -> ReadBarrier<T>
     where
         F: Fn() -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = Result<T, ForwardError>> + Send + 'static,
+        Fut: Future<Output = Result<T, ClusterError>> + Send + 'static,
     {
         let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(rx, round));
+        tasks.spawn(run(rx, round));
         ReadBarrier { queue }
     }
 
     /// Waits for a round that started after this call and returns its
     /// value.
-    pub(crate) async fn wait(&self) -> Result<T, ForwardError> {
-        let stopped = || ForwardError::Unavailable("the read barrier has stopped".into());
+    pub(crate) async fn wait(&self) -> Result<T, ClusterError> {
+        let stopped = || ClusterError::Unavailable("the read barrier has stopped".into());
         let (tx, rx) = oneshot::channel();
         self.queue.send(tx).map_err(|_| stopped())?;
         rx.await.unwrap_or_else(|_| Err(stopped()))
@@ -66,7 +67,7 @@ impl<T: Clone + Send + 'static> ReadBarrier<T> {
 async fn run<T: Clone, F, Fut>(mut rx: mpsc::UnboundedReceiver<Waiter<T>>, round: F)
 where
     F: Fn() -> Fut,
-    Fut: Future<Output = Result<T, ForwardError>>,
+    Fut: Future<Output = Result<T, ClusterError>>,
 {
     while let Some(first) = rx.recv().await {
         // Everyone queued now arrived before this round starts.
@@ -97,15 +98,15 @@ mod tests {
     }
 
     /// A barrier whose rounds answer with their own number.
-    fn barrier(rounds: Arc<Rounds>, fail: bool) -> ReadBarrier<u64> {
-        ReadBarrier::spawn(move || {
+    fn barrier(tasks: &NodeTasks, rounds: Arc<Rounds>, fail: bool) -> ReadBarrier<u64> {
+        ReadBarrier::spawn(tasks, move || {
             let rounds = rounds.clone();
             async move {
                 let number = rounds.started.fetch_add(1, Ordering::SeqCst) + 1;
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 rounds.finished.fetch_add(1, Ordering::SeqCst);
                 if fail {
-                    Err(ForwardError::NotLeader(Some(2)))
+                    Err(ClusterError::NotLeader(Some(2)))
                 } else {
                     Ok(number)
                 }
@@ -116,7 +117,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn every_read_waits_for_a_round_that_started_after_it_arrived() {
         let rounds = Arc::new(Rounds::default());
-        let barrier = barrier(rounds.clone(), false);
+        let tasks = NodeTasks::new();
+        let barrier = barrier(&tasks, rounds.clone(), false);
         let mut tasks = Vec::new();
         for i in 0..200u64 {
             let (barrier, rounds) = (barrier.clone(), rounds.clone());
@@ -150,7 +152,8 @@ mod tests {
     #[tokio::test]
     async fn a_failed_round_fails_every_read_it_served() {
         let rounds = Arc::new(Rounds::default());
-        let barrier = barrier(rounds.clone(), true);
+        let tasks = NodeTasks::new();
+        let barrier = barrier(&tasks, rounds.clone(), true);
         let readers: Vec<_> = (0..10)
             .map(|_| {
                 let barrier = barrier.clone();
@@ -159,14 +162,15 @@ mod tests {
             .collect();
         for reader in readers {
             let result = reader.await.expect("reader");
-            assert!(matches!(result, Err(ForwardError::NotLeader(Some(2)))));
+            assert!(matches!(result, Err(ClusterError::NotLeader(Some(2)))));
         }
     }
 
     #[tokio::test]
     async fn a_lone_read_gets_its_own_round() {
         let rounds = Arc::new(Rounds::default());
-        let barrier = barrier(rounds.clone(), false);
+        let tasks = NodeTasks::new();
+        let barrier = barrier(&tasks, rounds.clone(), false);
         assert_eq!(barrier.wait().await.expect("first"), 1);
         assert_eq!(barrier.wait().await.expect("second"), 2);
         assert_eq!(rounds.finished.load(Ordering::SeqCst), 2);

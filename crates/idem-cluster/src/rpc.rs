@@ -1,14 +1,17 @@
 //! The messages nodes exchange: Raft's own RPCs, forwarded client requests,
-//! and clock probes.
+//! read-index requests, membership changes and clock probes. They are the
+//! inter-node wire format (bincode, in [`crate::wire`] frames): a variant
+//! is added at the end of its enum, never in between.
 
 use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Record, Stamp};
-use openraft::error::{ForwardToLeader, InstallSnapshotError, RaftError};
+use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
     VoteRequest, VoteResponse,
 };
 use serde::{Deserialize, Serialize};
 
+use crate::error::ClusterError;
 use crate::types::{IdemTypes, NodeAddr, NodeId};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -20,10 +23,10 @@ pub enum Request {
     /// carried out concurrently, answered in order).
     Forward(Vec<Command>),
     /// A follower asks the leader where a linearizable read may be served
-    /// (see [`crate::follower_read`]).
+    /// (see the `follower_read` module).
     ReadIndex,
     /// A follower hands a membership change to the leader.
-    Membership(crate::membership::MembershipChange),
+    Membership(MembershipChange),
     /// What time does your wall clock say?
     ClockProbe,
 }
@@ -49,40 +52,14 @@ pub enum ReadReply {
     Policy(NamespacePolicy),
 }
 
-/// Why a forwarded request failed on the node it was sent to.
-#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
-pub enum ForwardError {
-    #[error("not the leader (leader hint: {0:?})")]
-    NotLeader(Option<NodeId>),
-    #[error("leadership changed while the request was in flight")]
-    LeadershipChanged,
-    #[error("timed out")]
-    Timeout,
-    #[error("unavailable: {0}")]
-    Unavailable(String),
-}
-
-/// A read of this node's own state failed: unavailable (a client may try
-/// again).
-impl From<idem_store::StoreError> for ForwardError {
-    fn from(e: idem_store::StoreError) -> Self {
-        ForwardError::Unavailable(e.to_string())
-    }
-}
-
-impl ForwardError {
-    /// An error of an openraft call made as leader (a write, a quorum
-    /// check, a membership change): "not the leader" with openraft's hint
-    /// when it says so, otherwise unavailable.
-    pub(crate) fn from_raft<E>(e: RaftError<NodeId, E>) -> Self
-    where
-        E: openraft::TryAsRef<ForwardToLeader<NodeId, NodeAddr>> + std::error::Error,
-    {
-        match e.forward_to_leader::<NodeAddr>() {
-            Some(f) => ForwardError::NotLeader(f.leader_id),
-            None => ForwardError::Unavailable(e.to_string()),
-        }
-    }
+/// A change of the cluster's membership. Carried out by the leader; any
+/// node forwards it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MembershipChange {
+    /// Add `id` at `addr`: a learner first, a voter once caught up.
+    Add { id: NodeId, addr: NodeAddr },
+    /// Remove `id` from the cluster.
+    Remove { id: NodeId },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -92,9 +69,9 @@ pub enum Response {
     InstallSnapshot(
         Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
     ),
-    Forward(Vec<Result<Outcome, ForwardError>>),
-    ReadIndex(Result<ReadIndex, ForwardError>),
-    Membership(Result<(), ForwardError>),
+    Forward(Vec<Result<Outcome, ClusterError>>),
+    ReadIndex(Result<ReadIndex, ClusterError>),
+    Membership(Result<(), ClusterError>),
     ClockProbe {
         wall_ms: u64,
     },

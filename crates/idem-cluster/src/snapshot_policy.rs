@@ -16,7 +16,9 @@
 
 use std::time::Duration;
 
-use crate::node::ClusterNode;
+use idem_store::StateReader;
+
+use crate::types::Raft;
 
 /// Commands since the last snapshot must reach `records / RECORDS_PER_COMMAND`.
 const RECORDS_PER_COMMAND: u64 = 4;
@@ -34,25 +36,27 @@ pub(crate) fn snapshot_due(
     entries_since >= snapshot_every && commands_since >= records / RECORDS_PER_COMMAND
 }
 
-pub(crate) async fn take_snapshots(node: ClusterNode, snapshot_every: u64) {
+/// Runs until Raft stops: once a second, asks `raft` for a snapshot if one
+/// is due by [`snapshot_due`].
+pub(crate) async fn take_snapshots(raft: Raft, reader: StateReader, snapshot_every: u64) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The snapshot index last seen, and the command count at that moment:
     // commands are counted from there (or from start-up).
     let mut last_snapshot = None;
-    let mut commands_at_snapshot = node.reader().applied_commands();
+    let mut commands_at_snapshot = reader.applied_commands();
     let mut requested: Option<tokio::time::Instant> = None;
     loop {
         tick.tick().await;
-        if !node.is_running() {
-            return;
-        }
         let (applied, snapshot) = {
-            let m = node.raft().metrics();
+            let m = raft.metrics();
             let m = m.borrow();
+            if m.running_state.is_err() {
+                return;
+            }
             (m.last_applied.map(|l| l.index), m.snapshot.map(|l| l.index))
         };
-        let commands = node.reader().applied_commands();
+        let commands = reader.applied_commands();
         if snapshot != last_snapshot {
             last_snapshot = snapshot;
             commands_at_snapshot = commands;
@@ -66,7 +70,7 @@ pub(crate) async fn take_snapshots(node: ClusterNode, snapshot_every: u64) {
             (Some(a), None) => a + 1,
             (None, _) => 0,
         };
-        let records = match node.reader().estimated_records() {
+        let records = match reader.estimated_records() {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!("snapshot policy: cannot count records: {e}");
@@ -79,7 +83,7 @@ pub(crate) async fn take_snapshots(node: ClusterNode, snapshot_every: u64) {
                 "taking a snapshot: {entries_since} entries and {commands_since} commands \
                  since the last one, about {records} records"
             );
-            if node.raft().trigger().snapshot().await.is_err() {
+            if raft.trigger().snapshot().await.is_err() {
                 return;
             }
             requested = Some(tokio::time::Instant::now());

@@ -31,9 +31,7 @@ pub async fn write_frame<W: AsyncWrite + Unpin, T: Serialize>(
     w: &mut W,
     msg: &T,
 ) -> Result<(), WireError> {
-    let bytes = options()
-        .serialize(msg)
-        .map_err(|e| WireError::Encode(e.to_string()))?;
+    let bytes = encode_message(msg)?;
     let len = u32::try_from(bytes.len()).map_err(|_| WireError::TooLarge(bytes.len() as u64))?;
     if len > MAX_FRAME_BYTES {
         return Err(WireError::TooLarge(u64::from(len)));
@@ -57,7 +55,20 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
     }
     let mut buf = vec![0u8; len as usize];
     r.read_exact(&mut buf).await?;
+    decode_message(&buf)
+}
+
+/// One message as bytes (what a frame carries), for transports of other
+/// kinds (an in-process test's copies messages through these, as TCP would).
+pub fn encode_message<T: Serialize>(msg: &T) -> Result<Vec<u8>, WireError> {
     options()
-        .deserialize(&buf)
+        .serialize(msg)
+        .map_err(|e| WireError::Encode(e.to_string()))
+}
+
+/// The message `bytes` encode, as [`encode_message`] wrote it.
+pub fn decode_message<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
+    options()
+        .deserialize(bytes)
         .map_err(|e| WireError::Decode(e.to_string()))
 }

@@ -19,7 +19,9 @@ use idem_core::{
     MemoryStore, Namespace, NamespacePolicy, Outcome, Stamp,
 };
 
-use crate::backend::{Backend, BackendError, ClusterStatus, MemberStatus, RecordRead};
+use crate::backend::{
+    Backend, ClusterError, ClusterStatus, MemberStatus, MembershipChange, RecordRead,
+};
 
 /// The only term this node is ever leader of.
 const TERM: u64 = 1;
@@ -133,18 +135,18 @@ fn infallible<T>(result: Result<T, Infallible>) -> T {
 }
 
 impl Backend for MemoryBackend {
-    async fn execute(&self, command: Command) -> Result<Outcome, BackendError> {
+    async fn execute(&self, command: Command) -> Result<Outcome, ClusterError> {
         Ok(self.lock().execute(command))
     }
 
-    async fn read_record(&self, id: KeyId) -> Result<RecordRead, BackendError> {
+    async fn read_record(&self, id: KeyId) -> Result<RecordRead, ClusterError> {
         let mut node = self.lock();
         let now = node.stamp();
         let record = infallible(read_record(&node.store, &id, &now));
         Ok(RecordRead { record, now })
     }
 
-    async fn namespace_policy(&self, ns: Namespace) -> Result<NamespacePolicy, BackendError> {
+    async fn namespace_policy(&self, ns: Namespace) -> Result<NamespacePolicy, ClusterError> {
         Ok(infallible(namespace_policy(&self.lock().store, &ns)))
     }
 
@@ -174,11 +176,8 @@ impl Backend for MemoryBackend {
         }
     }
 
-    async fn change_membership(
-        &self,
-        _change: crate::backend::MemberChange,
-    ) -> Result<(), BackendError> {
-        Err(BackendError::Unavailable(
+    async fn change_membership(&self, _change: MembershipChange) -> Result<(), ClusterError> {
+        Err(ClusterError::Unavailable(
             "the in-memory backend is a single node; it has no membership to change".into(),
         ))
     }

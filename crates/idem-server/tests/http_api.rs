@@ -12,7 +12,7 @@ use idem_core::{
     Command, DeriveOutcome, IdemKey, KeyId, Namespace, NamespacePolicy, Outcome, Refusal,
     ReleaseOutcome,
 };
-use idem_server::backend::{Backend, BackendError, ClusterStatus, RecordRead};
+use idem_server::backend::{Backend, ClusterError, ClusterStatus, MembershipChange, RecordRead};
 use idem_server::http::{router, ApiLimits};
 use idem_server::memory_backend::MemoryBackend;
 use serde_json::{json, Value};
@@ -1337,7 +1337,7 @@ async fn default_limits_admit_a_full_size_response_and_refuse_more() {
 #[derive(Debug, Clone)]
 enum Failure {
     /// Every call fails with this error.
-    Error(BackendError),
+    Error(ClusterError),
     /// Every command is refused by the state machine.
     Refused,
     /// Every command answers an outcome of the wrong kind.
@@ -1348,7 +1348,7 @@ enum Failure {
 struct FailingBackend(Failure);
 
 impl Backend for FailingBackend {
-    async fn execute(&self, command: Command) -> Result<Outcome, BackendError> {
+    async fn execute(&self, command: Command) -> Result<Outcome, ClusterError> {
         match &self.0 {
             Failure::Error(error) => Err(error.clone()),
             Failure::Refused => Ok(Outcome::Refused(Refusal::StampFromAnotherTerm {
@@ -1367,7 +1367,7 @@ impl Backend for FailingBackend {
         }
     }
 
-    async fn read_record(&self, _id: KeyId) -> Result<RecordRead, BackendError> {
+    async fn read_record(&self, _id: KeyId) -> Result<RecordRead, ClusterError> {
         match &self.0 {
             Failure::Error(error) => Err(error.clone()),
             _ => Ok(RecordRead {
@@ -1377,7 +1377,7 @@ impl Backend for FailingBackend {
         }
     }
 
-    async fn namespace_policy(&self, _ns: Namespace) -> Result<NamespacePolicy, BackendError> {
+    async fn namespace_policy(&self, _ns: Namespace) -> Result<NamespacePolicy, ClusterError> {
         match &self.0 {
             Failure::Error(error) => Err(error.clone()),
             _ => Ok(NamespacePolicy::default()),
@@ -1388,10 +1388,7 @@ impl Backend for FailingBackend {
         ClusterStatus::default()
     }
 
-    async fn change_membership(
-        &self,
-        _change: idem_server::backend::MemberChange,
-    ) -> Result<(), BackendError> {
+    async fn change_membership(&self, _change: MembershipChange) -> Result<(), ClusterError> {
         match &self.0 {
             Failure::Error(error) => Err(error.clone()),
             _ => Ok(()),
@@ -1423,10 +1420,10 @@ fn backend_requests() -> Vec<(Method, &'static str, &'static str)> {
 #[tokio::test]
 async fn backend_errors_are_503_with_retry_after() {
     for error in [
-        BackendError::NoLeader,
-        BackendError::Timeout,
-        BackendError::LeadershipChanged,
-        BackendError::Unavailable("disk".into()),
+        ClusterError::NotLeader(None),
+        ClusterError::Timeout,
+        ClusterError::LeadershipChanged,
+        ClusterError::Unavailable("disk".into()),
     ] {
         let api = Api::new(FailingBackend(Failure::Error(error.clone())));
         let mut requests = backend_requests();

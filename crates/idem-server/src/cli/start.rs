@@ -189,6 +189,10 @@ async fn serve(args: StartArgs) -> Result<(), String> {
     config.heartbeat_ms = args.heartbeat_ms;
     config.election_timeout_ms = (args.election_timeout_min_ms, args.election_timeout_max_ms);
     config.batches_in_flight = args.batches_in_flight as usize;
+    #[cfg(feature = "planted-bugs")]
+    {
+        config.planted_bug = idem_core::planted_bug();
+    }
     let node = ClusterNode::start(config).await.map_err(|e| {
         format!(
             "cannot start node {} with data in {}: {e}",

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use idem_core::{FencingToken, InvalidInput, KeyId, LostKey, Refusal};
 use thiserror::Error;
 
-use crate::backend::BackendError;
+use crate::backend::ClusterError;
 use crate::http::problem::Problem;
 
 /// How long a client should wait before retrying a 503, in seconds.
@@ -38,8 +38,9 @@ impl NumberField {
 }
 
 /// Why a request was not carried out. None of these changed any state,
-/// except possibly [`BackendError::Timeout`] (the request may have been
-/// applied; retrying with the same key and token is safe).
+/// except possibly a [`ClusterError`] whose `certainly_not_applied()` is
+/// false (a timeout: the request may have been applied; retrying with the
+/// same key and token is safe).
 #[derive(Debug, Error)]
 pub enum ApiError {
     // The request breaks a rule (4xx).
@@ -102,7 +103,7 @@ pub enum ApiError {
 
     // The cluster could not answer (5xx).
     #[error("{0}")]
-    Backend(#[from] BackendError),
+    Backend(#[from] ClusterError),
     #[error("the cluster refused the request because leadership changed while it was in flight ({0:?}); nothing was applied, retry")]
     Refused(Refusal),
     #[error("this node is not ready to serve requests (no leader known, or still catching up)")]

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 
-use crate::backend::{Backend, MemberChange, MemberStatus};
+use crate::backend::{Backend, MemberStatus, MembershipChange};
 use crate::http::bodies::AddMemberRequest;
 use crate::http::error::ApiError;
 use crate::http::extract::{JsonBody, MemberIdPath};
@@ -47,10 +47,12 @@ pub async fn add<B: Backend>(
     if members.iter().any(|m| m.id == req.id && m.voter) {
         return Err(ApiError::MemberExists(req.id));
     }
-    let change = MemberChange::Add {
+    let change = MembershipChange::Add {
         id: req.id,
-        raft_addr: req.raft_addr,
-        http_addr: req.http_addr,
+        addr: idem_cluster::NodeAddr {
+            raft: req.raft_addr,
+            http: req.http_addr,
+        },
     };
     state.backend.change_membership(change).await?;
     Ok(Json(state.backend.cluster_status().await.members))
@@ -67,7 +69,7 @@ pub async fn remove<B: Backend>(
     }
     state
         .backend
-        .change_membership(MemberChange::Remove { id })
+        .change_membership(MembershipChange::Remove { id })
         .await?;
     Ok(Json(state.backend.cluster_status().await.members))
 }

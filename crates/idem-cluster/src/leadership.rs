@@ -1,0 +1,42 @@
+//! Who leads, as this node knows it, and keeping the clock told when this
+//! node leads (so that it stamps entries with its term and the monotonic
+//! time since the term began).
+
+use std::sync::Arc;
+
+use openraft::ServerState;
+
+use crate::clock::ClusterClock;
+use crate::types::{NodeAddr, NodeId, Raft};
+
+/// The leader as this node knows it, with its address.
+pub(crate) fn known_leader(raft: &Raft) -> Option<(NodeId, NodeAddr)> {
+    let metrics = raft.metrics();
+    let metrics = metrics.borrow();
+    let id = metrics.current_leader?;
+    let addr = metrics
+        .membership_config
+        .membership()
+        .get_node(&id)
+        .cloned()?;
+    Some((id, addr))
+}
+
+/// Keeps `clock` told whether node `me` leads, and in which term. It
+/// watches the server metrics (vote, role, leader), which change only with
+/// them, not the full metrics, which change several times per log entry.
+pub(crate) async fn track_leadership(raft: Raft, me: NodeId, clock: Arc<ClusterClock>) {
+    let mut rx = raft.server_metrics();
+    loop {
+        let leader_term = {
+            let m = rx.borrow_and_update();
+            let leading = m.state == ServerState::Leader && m.current_leader == Some(me);
+            leading.then_some(m.vote.leader_id().term)
+        };
+        clock.set_leadership(leader_term);
+        if rx.changed().await.is_err() {
+            clock.set_leadership(None);
+            return;
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! Where a node stands in the cluster, as `GET /v1/cluster` shows it: built
+//! from openraft's metrics, the measured clock offsets and the log's sync
+//! counters.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::types::{NodeAddr, NodeId};
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct ClusterStatus {
+    pub node_id: NodeId,
+    /// Raft's role: `Leader`, `Follower`, `Candidate`, `Learner`, `Shutdown`.
+    pub state: String,
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    pub last_log_index: Option<u64>,
+    /// The highest index replicated on a majority of voters (leader only).
+    pub commit_index: Option<u64>,
+    pub last_applied_index: Option<u64>,
+    /// The log id up to which the last snapshot covers the state.
+    pub snapshot_index: Option<u64>,
+    /// The log is purged up to here (compacted behind a snapshot).
+    pub purged_index: Option<u64>,
+    /// Log appends acknowledged since start, and the WAL syncs that made
+    /// them durable (group commit: one sync can cover several appends).
+    pub log_appends: u64,
+    pub log_syncs: u64,
+    pub members: Vec<MemberStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct MemberStatus {
+    pub id: NodeId,
+    pub raft_addr: String,
+    pub http_addr: String,
+    /// Index of the last entry known to be replicated to this member (leader
+    /// only).
+    pub matched_index: Option<u64>,
+    /// Whether the member votes (false: a learner still catching up).
+    pub voter: bool,
+    /// Entries this member is behind the leader's log (leader only).
+    pub lag: Option<u64>,
+    /// Measured wall-clock offset of this member relative to this node, in
+    /// milliseconds (positive: the member's clock is ahead).
+    pub clock_offset_ms: Option<i64>,
+}
+
+/// The log's counters, as the store keeps them.
+pub(crate) struct LogCounters {
+    pub appends: u64,
+    pub syncs: u64,
+}
+
+/// The status of node `me` from its Raft metrics.
+pub(crate) fn status(
+    me: NodeId,
+    m: &openraft::RaftMetrics<NodeId, NodeAddr>,
+    offsets: &BTreeMap<NodeId, i64>,
+    log: LogCounters,
+) -> ClusterStatus {
+    let membership = m.membership_config.membership();
+    let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
+    let matched_of = |id: &NodeId| {
+        m.replication
+            .as_ref()
+            .map(|r| r.get(id).cloned().flatten().map(|l| l.index))
+    };
+    let members = membership
+        .nodes()
+        .map(|(id, addr)| {
+            let matched = matched_of(id);
+            MemberStatus {
+                id: *id,
+                raft_addr: addr.raft.clone(),
+                http_addr: addr.http.clone(),
+                voter: voters.contains(id),
+                matched_index: matched.flatten(),
+                lag: matched.map(|i| m.last_log_index.unwrap_or(0).saturating_sub(i.unwrap_or(0))),
+                clock_offset_ms: if *id == me {
+                    Some(0)
+                } else {
+                    offsets.get(id).copied()
+                },
+            }
+        })
+        .collect();
+    // The commit index is the highest index a majority of voters hold.
+    let commit_index = m.replication.as_ref().and_then(|r| {
+        let mut matched: Vec<u64> = voters
+            .iter()
+            .map(|id| r.get(id).cloned().flatten().map(|l| l.index).unwrap_or(0))
+            .collect();
+        matched.sort_unstable_by(|a, b| b.cmp(a));
+        matched.get(voters.len() / 2).copied()
+    });
+    ClusterStatus {
+        node_id: me,
+        state: format!("{:?}", m.state),
+        leader: m.current_leader,
+        term: m.current_term,
+        last_log_index: m.last_log_index,
+        commit_index,
+        last_applied_index: m.last_applied.map(|l| l.index),
+        snapshot_index: m.snapshot.map(|l| l.index),
+        purged_index: m.purged.map(|l| l.index),
+        log_appends: log.appends,
+        log_syncs: log.syncs,
+        members,
+    }
+}
