@@ -1,0 +1,207 @@
+//! A network the test controls: every node's requests go through one
+//! [`Net`], which delivers them to the receiving node's `serve_peer`, or
+//! drops, delays or cuts them as the test says. Messages are copied through
+//! the wire encoding, as TCP would carry them.
+//!
+//! A cut link behaves like an iptables DROP: the request (or its reply)
+//! vanishes and the caller waits out its timeout, not knowing whether the
+//! request arrived. A node not attached (not started yet) refuses the
+//! connection: the caller learns at once that nothing was delivered.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use idem_cluster::{
+    decode_message, encode_message, CallError, ClusterNode, NodeId, Request, Response, Transport,
+};
+
+#[derive(Default)]
+pub struct Net {
+    state: Mutex<NetState>,
+}
+
+#[derive(Default)]
+struct NetState {
+    /// Inter-node address → node id, for every node that has an address.
+    ids: HashMap<String, NodeId>,
+    /// The nodes that are up and receive.
+    nodes: HashMap<NodeId, ClusterNode>,
+    /// Directed links (from, to) on which every message is lost.
+    cut: HashSet<(NodeId, NodeId)>,
+    /// Directed links with a delay per message.
+    delay: HashMap<(NodeId, NodeId), Duration>,
+    /// Messages delivered so far, per kind (for tests that count).
+    delivered: HashMap<&'static str, u64>,
+}
+
+fn lock(net: &Net) -> std::sync::MutexGuard<'_, NetState> {
+    net.state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Net {
+    pub fn new() -> Arc<Net> {
+        Arc::new(Net::default())
+    }
+
+    /// `id` will listen at `addr` once attached.
+    pub fn register(&self, id: NodeId, addr: &str) {
+        lock(self).ids.insert(addr.to_string(), id);
+    }
+
+    /// The transport node `from` sends through.
+    pub fn endpoint(self: &Arc<Self>, from: NodeId) -> Arc<dyn Transport> {
+        Arc::new(Endpoint {
+            net: self.clone(),
+            from,
+        })
+    }
+
+    /// `node` receives from now on.
+    pub fn attach(&self, node: ClusterNode) {
+        lock(self).nodes.insert(node.id(), node);
+    }
+
+    /// Cuts every link between the groups (each group stays connected
+    /// inside); nodes in no group are cut from everyone.
+    pub fn partition(&self, groups: &[&[NodeId]]) {
+        let mut s = lock(self);
+        let all: BTreeSet<NodeId> = s.ids.values().copied().collect();
+        let group_of = |id: NodeId| groups.iter().position(|g| g.contains(&id));
+        for &a in &all {
+            for &b in &all {
+                if a != b && (group_of(a).is_none() || group_of(a) != group_of(b)) {
+                    s.cut.insert((a, b));
+                }
+            }
+        }
+    }
+
+    /// Cuts `id` from every other node, both ways.
+    pub fn isolate(&self, id: NodeId) {
+        let mut s = lock(self);
+        let others: Vec<NodeId> = s.ids.values().copied().filter(|o| *o != id).collect();
+        for o in others {
+            s.cut.insert((id, o));
+            s.cut.insert((o, id));
+        }
+    }
+
+    /// Delays every message on `from` → `to` by `by`.
+    pub fn delay(&self, from: NodeId, to: NodeId, by: Duration) {
+        lock(self).delay.insert((from, to), by);
+    }
+
+    /// Restores every link and removes every delay.
+    pub fn heal(&self) {
+        let mut s = lock(self);
+        s.cut.clear();
+        s.delay.clear();
+    }
+
+    /// How many requests of `kind` (`"append"`, `"forward"`, `"read_index"`,
+    /// ...) were delivered so far.
+    pub fn delivered(&self, kind: &str) -> u64 {
+        lock(self).delivered.get(kind).copied().unwrap_or(0)
+    }
+
+    fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        lock(self).cut.contains(&(from, to))
+    }
+
+    fn delay_of(&self, from: NodeId, to: NodeId) -> Duration {
+        lock(self)
+            .delay
+            .get(&(from, to))
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+fn kind(request: &Request) -> &'static str {
+    match request {
+        Request::AppendEntries(_) => "append",
+        Request::Vote(_) => "vote",
+        Request::InstallSnapshot(_) => "snapshot",
+        Request::Forward(_) => "forward",
+        Request::ReadIndex => "read_index",
+        Request::Membership(_) => "membership",
+        Request::ClockProbe => "clock_probe",
+    }
+}
+
+struct Endpoint {
+    net: Arc<Net>,
+    from: NodeId,
+}
+
+impl Endpoint {
+    async fn deliver(
+        &self,
+        to: &str,
+        request: &Request,
+        timeout: Duration,
+    ) -> Result<Response, CallError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let timed_out = || CallError::Timeout {
+            addr: to.to_string(),
+            timeout,
+        };
+        let refused = || CallError::Unreachable {
+            addr: to.to_string(),
+            source: std::io::Error::from(std::io::ErrorKind::ConnectionRefused),
+        };
+        let wire = |e| CallError::Wire {
+            addr: to.to_string(),
+            source: e,
+        };
+        let (target, node) = {
+            let s = lock(&self.net);
+            let Some(&target) = s.ids.get(to) else {
+                return Err(refused());
+            };
+            (target, s.nodes.get(&target).cloned())
+        };
+        let lost = || async {
+            tokio::time::sleep_until(deadline).await;
+            Err(timed_out())
+        };
+        if self.net.is_cut(self.from, target) {
+            return lost().await;
+        }
+        let Some(node) = node else {
+            return Err(refused());
+        };
+        tokio::time::sleep(self.net.delay_of(self.from, target)).await;
+        let copy: Request =
+            decode_message(&encode_message(request).map_err(wire)?).map_err(wire)?;
+        *lock(&self.net).delivered.entry(kind(&copy)).or_default() += 1;
+        // The receiver carries on with a request whose sender gave up, as a
+        // real peer would.
+        let serving = tokio::spawn(async move { node.serve_peer(copy).await });
+        let response = match tokio::time::timeout_at(deadline, serving).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(_)) => return Err(refused()),
+            Err(_) => return Err(timed_out()),
+        };
+        if self.net.is_cut(target, self.from) {
+            return lost().await;
+        }
+        tokio::time::sleep(self.net.delay_of(target, self.from)).await;
+        decode_message(&encode_message(&response).map_err(wire)?).map_err(wire)
+    }
+}
+
+impl Transport for Endpoint {
+    fn call<'a>(
+        &'a self,
+        to: &'a str,
+        request: &'a Request,
+        timeout: Duration,
+        _repeatable: bool,
+    ) -> BoxFuture<'a, Result<Response, CallError>> {
+        self.deliver(to, request, timeout).boxed()
+    }
+}
