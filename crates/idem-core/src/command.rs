@@ -16,7 +16,7 @@ use crate::names::{KeyId, Namespace};
 use crate::namespace::{NamespaceSecret, PolicyChange};
 use crate::response::StoredResponse;
 use crate::time::Stamp;
-use crate::token::{FencingToken, LogPosition};
+use crate::token::{FencingToken, LogPosition, MAX_BATCH};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
@@ -132,13 +132,6 @@ impl Command {
     }
 }
 
-/// How many bits of a virtual log position number the command within its
-/// entry: a log entry carries at most `2^BATCH_BITS` commands.
-pub const BATCH_BITS: u32 = 8;
-
-/// The most commands one log entry may carry.
-pub const MAX_BATCH: usize = 1 << BATCH_BITS;
-
 /// What the leader puts in the Raft log: one stamp and the commands it
 /// covers (at least one, at most [`MAX_BATCH`]), applied in order. Many
 /// commands share one entry so that they share one log write (group commit
@@ -230,6 +223,7 @@ impl StampedBatch {
 mod tests {
     use super::*;
     use crate::names::{IdemKey, Namespace};
+    use crate::token::BATCH_BITS;
 
     fn release(n: u64) -> Command {
         Command::Release(Release {

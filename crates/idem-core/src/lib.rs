@@ -32,7 +32,7 @@ pub mod token;
 pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
 pub use command::{
     BadBatchSize, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve,
-    SetPolicy, StampedBatch, BATCH_BITS, MAX_BATCH,
+    SetPolicy, StampedBatch,
 };
 pub use derive::{derive_key, CanonicalPayload};
 pub use durations::{LeaseDuration, RetainDuration};
@@ -49,7 +49,7 @@ pub use record::{Completion, MintedKey, Record, Reservation};
 pub use response::StoredResponse;
 pub use store::{MemoryStore, RecordStore};
 pub use time::{AppliedClock, Deadline, HlcTimestamp, Stamp};
-pub use token::{FencingToken, LogPosition};
+pub use token::{FencingToken, LogPosition, BATCH_BITS, MAX_BATCH};
 
 #[cfg(feature = "planted-bugs")]
 pub use apply::apply_with_planted_bug;

@@ -4,6 +4,13 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+/// How many bits of a virtual log position number the command within its
+/// entry: a log entry carries at most `2^BATCH_BITS` commands.
+pub const BATCH_BITS: u32 = 8;
+
+/// The most commands one log entry may carry.
+pub const MAX_BATCH: usize = 1 << BATCH_BITS;
+
 /// Where an entry sits in the replicated log: its index and the term of the
 /// leader that created it. A command is applied at a *virtual* position:
 /// the index of its log entry times `2^BATCH_BITS` plus its slot in the
@@ -29,10 +36,10 @@ impl LogPosition {
     /// The virtual position of command `slot` of the entry at this (Raft)
     /// position. `slot` must be below `2^BATCH_BITS` ([`crate::MAX_BATCH`]).
     pub fn virtual_slot(self, slot: u64) -> LogPosition {
-        debug_assert!(slot < crate::command::MAX_BATCH as u64);
+        debug_assert!(slot < MAX_BATCH as u64);
         LogPosition {
             term: self.term,
-            index: (self.index << crate::command::BATCH_BITS) | slot,
+            index: (self.index << BATCH_BITS) | slot,
         }
     }
 }
