@@ -15,3 +15,4 @@ mod follower_reads;
 mod forwarding;
 mod leader_change;
 mod leader_lease;
+mod restart;

@@ -39,11 +39,14 @@ pub fn test_config(
 pub struct TestNode {
     pub node: ClusterNode,
     pub clocks: Arc<ControlledClocks>,
+    config: ClusterConfig,
 }
 
 pub struct TestCluster {
     pub net: Arc<Net>,
     pub nodes: BTreeMap<NodeId, TestNode>,
+    /// Stopped nodes: how to start them again.
+    stopped: BTreeMap<NodeId, (ClusterConfig, Arc<ControlledClocks>)>,
     _dir: tempfile::TempDir,
 }
 
@@ -137,17 +140,52 @@ impl TestCluster {
             let mut config = test_config(*id, dir.path(), &members);
             tune(&mut config);
             let clocks = Arc::new(ControlledClocks::new());
-            let node = ClusterNode::start_with(config, net.endpoint(*id), clocks.clone())
+            let node = ClusterNode::start_with(config.clone(), net.endpoint(*id), clocks.clone())
                 .await
                 .expect("node starts");
             net.attach(node.clone());
-            nodes.insert(*id, TestNode { node, clocks });
+            nodes.insert(
+                *id,
+                TestNode {
+                    node,
+                    clocks,
+                    config,
+                },
+            );
         }
         TestCluster {
             net,
             nodes,
+            stopped: BTreeMap::new(),
             _dir: dir,
         }
+    }
+
+    /// Shuts node `id` down (Raft and every task of the node, joined) and
+    /// takes it off the network; its data directory stays.
+    pub async fn stop(&mut self, id: NodeId) {
+        let stopped = self.nodes.remove(&id).expect("a running node");
+        self.net.detach(id);
+        stopped.node.shutdown().await;
+        self.stopped.insert(id, (stopped.config, stopped.clocks));
+    }
+
+    /// Starts node `id` again from its data directory. It opens only if the
+    /// stopped node let go of everything (RocksDB refuses a second opener).
+    pub async fn restart(&mut self, id: NodeId) {
+        let (config, clocks) = self.stopped.remove(&id).expect("a stopped node");
+        let node = ClusterNode::start_with(config.clone(), self.net.endpoint(id), clocks.clone())
+            .await
+            .expect("the node starts again on its own data");
+        self.net.attach(node.clone());
+        self.nodes.insert(
+            id,
+            TestNode {
+                node,
+                clocks,
+                config,
+            },
+        );
     }
 
     pub fn node(&self, id: NodeId) -> &ClusterNode {

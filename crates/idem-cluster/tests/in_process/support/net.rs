@@ -5,8 +5,9 @@
 //!
 //! A cut link behaves like an iptables DROP: the request (or its reply)
 //! vanishes and the caller waits out its timeout, not knowing whether the
-//! request arrived. A node not attached (not started yet) refuses the
-//! connection: the caller learns at once that nothing was delivered.
+//! request arrived. A node not attached (not started yet, or stopped)
+//! refuses the connection: the caller learns at once that nothing was
+//! delivered.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -62,6 +63,11 @@ impl Net {
     /// `node` receives from now on.
     pub fn attach(&self, node: ClusterNode) {
         lock(self).nodes.insert(node.id(), node);
+    }
+
+    /// `id` receives nothing any more (it was stopped).
+    pub fn detach(&self, id: NodeId) {
+        lock(self).nodes.remove(&id);
     }
 
     /// Cuts every link between the groups (each group stays connected
