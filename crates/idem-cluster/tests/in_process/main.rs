@@ -15,4 +15,5 @@ mod follower_reads;
 mod forwarding;
 mod leader_change;
 mod leader_lease;
+mod lossy_network;
 mod restart;

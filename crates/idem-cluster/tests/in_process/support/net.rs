@@ -1,6 +1,6 @@
 //! A network the test controls: every node's requests go through one
 //! [`Net`], which delivers them to the receiving node's `serve_peer`, or
-//! drops, delays or cuts them as the test says. Messages are copied through
+//! loses, delays, reorders (random delays) or cuts them as the test says. Messages are copied through
 //! the wire encoding, as TCP would carry them.
 //!
 //! A cut link behaves like an iptables DROP: the request (or its reply)
@@ -32,10 +32,29 @@ struct NetState {
     nodes: HashMap<NodeId, ClusterNode>,
     /// Directed links (from, to) on which every message is lost.
     cut: HashSet<(NodeId, NodeId)>,
-    /// Directed links with a delay per message.
-    delay: HashMap<(NodeId, NodeId), Duration>,
+    /// Directed links with a delay per message: at least the first, plus a
+    /// random part up to the second (so messages overtake each other).
+    delay: HashMap<(NodeId, NodeId), (Duration, Duration)>,
+    /// Directed links that lose each message with this probability (in
+    /// percent), as iptables' `statistic` match does.
+    loss: HashMap<(NodeId, NodeId), u32>,
+    /// Draws for loss and jitter (a fixed seed: runs repeat).
+    rng: u64,
     /// Messages delivered so far, per kind (for tests that count).
     delivered: HashMap<&'static str, u64>,
+}
+
+impl NetState {
+    /// The next number of a xorshift generator.
+    fn draw(&mut self) -> u64 {
+        if self.rng == 0 {
+            self.rng = 0x9E37_79B9_7F4A_7C15;
+        }
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng
+    }
 }
 
 fn lock(net: &Net) -> std::sync::MutexGuard<'_, NetState> {
@@ -97,14 +116,27 @@ impl Net {
 
     /// Delays every message on `from` → `to` by `by`.
     pub fn delay(&self, from: NodeId, to: NodeId, by: Duration) {
-        lock(self).delay.insert((from, to), by);
+        lock(self).delay.insert((from, to), (by, Duration::ZERO));
     }
 
-    /// Restores every link and removes every delay.
+    /// Delays every message on `from` → `to` by a random time up to `max`,
+    /// drawn per message, so that later messages overtake earlier ones.
+    pub fn jitter(&self, from: NodeId, to: NodeId, max: Duration) {
+        lock(self).delay.insert((from, to), (Duration::ZERO, max));
+    }
+
+    /// Loses each message (a request or its reply) on `from` → `to` with
+    /// probability `percent`/100.
+    pub fn lose(&self, from: NodeId, to: NodeId, percent: u32) {
+        lock(self).loss.insert((from, to), percent.min(100));
+    }
+
+    /// Restores every link and removes every delay and loss.
     pub fn heal(&self) {
         let mut s = lock(self);
         s.cut.clear();
         s.delay.clear();
+        s.loss.clear();
     }
 
     /// How many requests of `kind` (`"append"`, `"forward"`, `"read_index"`,
@@ -113,16 +145,27 @@ impl Net {
         lock(self).delivered.get(kind).copied().unwrap_or(0)
     }
 
-    fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
-        lock(self).cut.contains(&(from, to))
+    /// Whether the next message on `from` → `to` is lost (the link is
+    /// cut, or the draw says so).
+    fn is_lost(&self, from: NodeId, to: NodeId) -> bool {
+        let mut s = lock(self);
+        if s.cut.contains(&(from, to)) {
+            return true;
+        }
+        let percent = s.loss.get(&(from, to)).copied().unwrap_or(0);
+        percent > 0 && s.draw() % 100 < u64::from(percent)
     }
 
     fn delay_of(&self, from: NodeId, to: NodeId) -> Duration {
-        lock(self)
-            .delay
-            .get(&(from, to))
-            .copied()
-            .unwrap_or_default()
+        let mut s = lock(self);
+        let (least, random) = s.delay.get(&(from, to)).copied().unwrap_or_default();
+        let random_us = u64::try_from(random.as_micros()).unwrap_or(u64::MAX);
+        let extra = if random_us == 0 {
+            0
+        } else {
+            s.draw() % random_us
+        };
+        least + Duration::from_micros(extra)
     }
 }
 
@@ -174,7 +217,7 @@ impl Endpoint {
             tokio::time::sleep_until(deadline).await;
             Err(timed_out())
         };
-        if self.net.is_cut(self.from, target) {
+        if self.net.is_lost(self.from, target) {
             return lost().await;
         }
         let Some(node) = node else {
@@ -192,7 +235,7 @@ impl Endpoint {
             Ok(Err(_)) => return Err(refused()),
             Err(_) => return Err(timed_out()),
         };
-        if self.net.is_cut(target, self.from) {
+        if self.net.is_lost(target, self.from) {
             return lost().await;
         }
         tokio::time::sleep(self.net.delay_of(target, self.from)).await;
