@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Before and after in one run: alternates two idem binaries on fresh
+# three-node clusters (scripts/cluster.sh, loopback only) under the same
+# load generator, so that a change is judged against the run-to-run noise
+# of this machine rather than against an old number.
+#
+#   bash scripts/ab.sh OLD_IDEM NEW_IDEM                 # 3 rounds, 6 s per run
+#   AB_ROUNDS=5 AB_SECONDS=8 bash scripts/ab.sh OLD NEW
+#
+# Each round starts a fresh cluster of A, runs every workload, stops it, then
+# does the same for B (the order flips every round). Workloads: reserve at
+# 16 and 64 connections, reserve-complete at 16, replay at 64. Prints one
+# line per run (ops/s and p99) and the per-workload ranges; raw JSON in
+# bench/out/ab/. Builds idem-bench (release) first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$#" -ne 2 ] || [ ! -x "$1" ] || [ ! -x "$2" ]; then
+    echo "usage: scripts/ab.sh OLD_IDEM_BINARY NEW_IDEM_BINARY" >&2
+    exit 2
+fi
+A=$(realpath "$1")
+B=$(realpath "$2")
+ROUNDS=${AB_ROUNDS:-3}
+SECS=${AB_SECONDS:-6}
+OUT=bench/out/ab
+rm -rf "$OUT"
+mkdir -p "$OUT"
+. scripts/lib/deps.sh
+ensure_build_deps
+cargo build --release --locked --bin idem-bench >&2
+BENCH="${CARGO_TARGET_DIR:-target}/release/idem-bench"
+export IDEM_HTTP_BASE=${IDEM_HTTP_BASE:-8101}
+URLS="http://127.0.0.1:$IDEM_HTTP_BASE,http://127.0.0.1:$((IDEM_HTTP_BASE + 1)),http://127.0.0.1:$((IDEM_HTTP_BASE + 2))"
+trap 'IDEM_DATA="$OUT/data" scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
+
+ready() {
+    local i
+    for i in $(seq 1 100); do
+        if curl -sf "http://127.0.0.1:$IDEM_HTTP_BASE/ready" >/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    echo "cluster not ready" >&2
+    return 1
+}
+
+one_variant() {
+    local name=$1 bin=$2 round=$3 workload conns keys json
+    rm -rf "$OUT/data"
+    IDEM_BIN="$bin" IDEM_DATA="$OUT/data" scripts/cluster.sh start >/dev/null
+    ready
+    for spec in reserve:16 reserve:64 reserve-complete:16 replay:64; do
+        workload=${spec%%:*}
+        conns=${spec##*:}
+        keys=()
+        if [ "$workload" = replay ]; then keys=(--keys 1000); fi
+        json="$OUT/$name-$round-$workload-$conns.json"
+        timeout $((SECS + 120)) "$BENCH" --target idem --url "$URLS" --workload "$workload" \
+            --connections "$conns" --duration "${SECS}s" --warmup 1s "${keys[@]}" \
+            --run-id "ab-$name-$round-$workload-$conns" --quiet --json "$json" >/dev/null
+        python3 - "$json" "$name" "$round" "$workload" "$conns" <<'PY'
+import json, sys
+path, name, rnd, workload, conns = sys.argv[1:]
+r = json.load(open(path))
+ops = r["throughput_ops_per_s"]
+p99_ms = r["latency_us"]["p99"] / 1000
+errors = r["counts"]["error"]
+print(f"{name} round {rnd} {workload:>16} {conns:>2} conns: {ops:>10.0f} ops/s  p99 {p99_ms:.2f} ms  errors {errors}")
+PY
+    done
+    IDEM_DATA="$OUT/data" scripts/cluster.sh stop >/dev/null
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+    if [ $((round % 2)) -eq 1 ]; then
+        one_variant A "$A" "$round"; one_variant B "$B" "$round"
+    else
+        one_variant B "$B" "$round"; one_variant A "$A" "$round"
+    fi
+done | tee "$OUT/lines.txt"
+echo "== ranges (A = $1, B = $2)"
+python3 - "$OUT/lines.txt" <<'PY'
+import collections, sys
+runs = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    parts = line.split()
+    name, workload, conns, ops = parts[0], parts[3], parts[4], float(parts[6])
+    runs[(workload, conns, name)].append(ops)
+for key in sorted({(w, c) for (w, c, _) in runs}):
+    a, b = runs[key + ("A",)], runs[key + ("B",)]
+    fmt = lambda xs: ", ".join(f"{x:,.0f}" for x in xs)
+    print(f"{key[0]:>16} {key[1]:>2}: A {fmt(a)} | B {fmt(b)} | B/A of means {sum(b)/len(b)/(sum(a)/len(a)):.3f}")
+PY
