@@ -36,6 +36,11 @@ pub enum NemesisKind {
     ClockBump,
     /// Wall clocks flip back and forth between true time and an offset.
     ClockStrobe,
+    /// Every wall clock jumps ahead by the same half-minute to five minutes
+    /// (an NTP server gone wrong), is held there, then corrected. Not in
+    /// `clock` or `all`: asked for by name (it is the fault that shows a
+    /// lease judged by wall time alone).
+    ClockAhead,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +62,19 @@ impl NemesisKind {
         NemesisKind::ClockStrobe,
     ];
 
+    /// Every kind, those asked for by name only included.
+    const NAMED: [NemesisKind; 9] = [
+        NemesisKind::Halves,
+        NemesisKind::IsolateLeader,
+        NemesisKind::Ring,
+        NemesisKind::Loss,
+        NemesisKind::Kill,
+        NemesisKind::Pause,
+        NemesisKind::ClockBump,
+        NemesisKind::ClockStrobe,
+        NemesisKind::ClockAhead,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             NemesisKind::Halves => "partition-halves",
@@ -67,6 +85,7 @@ impl NemesisKind {
             NemesisKind::Pause => "pause",
             NemesisKind::ClockBump => "clock-bump",
             NemesisKind::ClockStrobe => "clock-strobe",
+            NemesisKind::ClockAhead => "clock-ahead",
         }
     }
 
@@ -77,7 +96,9 @@ impl NemesisKind {
             | NemesisKind::Ring
             | NemesisKind::Loss => Family::Network,
             NemesisKind::Kill | NemesisKind::Pause => Family::Process,
-            NemesisKind::ClockBump | NemesisKind::ClockStrobe => Family::Clock,
+            NemesisKind::ClockBump | NemesisKind::ClockStrobe | NemesisKind::ClockAhead => {
+                Family::Clock
+            }
         }
     }
 
@@ -96,13 +117,13 @@ impl NemesisKind {
                 "kill" => vec![Kill],
                 "pause" => vec![Pause],
                 "clock" | "skew" => vec![ClockBump, ClockStrobe],
-                other => match NemesisKind::ALL.iter().find(|k| k.name() == other) {
+                other => match NemesisKind::NAMED.iter().find(|k| k.name() == other) {
                     Some(k) => vec![*k],
                     None => {
                         return Err(format!(
                             "unknown nemesis {other:?}: use partition, loss, kill, pause, clock, \
                              all, none, or one of {}",
-                            NemesisKind::ALL.map(|k| k.name()).join(", ")
+                            NemesisKind::NAMED.map(|k| k.name()).join(", ")
                         ))
                     }
                 },
@@ -325,6 +346,18 @@ async fn perform(
             stage.mark(NemesisPhase::Start, kind, detail.join(", "));
             sleep_unless(stop, hold).await;
             for &n in &targets {
+                stage.nodes.set_clock_offset(n, 0)?;
+            }
+            stage.mark(NemesisPhase::Stop, kind, "clocks back to true time".into());
+        }
+        NemesisKind::ClockAhead => {
+            let offset = *rng.pick(&[30i64, 120, 300]);
+            for &n in &ids {
+                stage.nodes.set_clock_offset(n, offset)?;
+            }
+            stage.mark(NemesisPhase::Start, kind, format!("every node {offset:+}s"));
+            sleep_unless(stop, hold).await;
+            for &n in &ids {
                 stage.nodes.set_clock_offset(n, 0)?;
             }
             stage.mark(NemesisPhase::Stop, kind, "clocks back to true time".into());
