@@ -13,6 +13,7 @@
 //! replica that applies the same log reaches the same state.
 
 pub mod apply;
+pub mod cluster_time;
 pub mod command;
 pub mod derive;
 pub mod durations;
@@ -30,6 +31,7 @@ pub mod time;
 pub mod token;
 
 pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
+pub use cluster_time::{ClusterTime, SteerRate};
 pub use command::{
     BadBatchSize, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve,
     SetPolicy, StampedBatch,
