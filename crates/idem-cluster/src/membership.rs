@@ -18,6 +18,13 @@ const PROMOTE_WITHIN: u64 = 100;
 
 /// Carries out `change` on this node, which must lead; returns once the new
 /// configuration is committed.
+///
+/// "Not the leader" is passed on only where nothing can have been applied:
+/// for the learner's entry (one entry, which openraft refuses at once or
+/// removes from the log). Adding a voter or removing one is two entries
+/// (joint, then final), and a learner may already be added before the
+/// promotion fails, so a lost leadership after that first step is
+/// [`ClusterError::Unavailable`]: the change may be partly applied.
 pub(crate) async fn change_as_leader(
     raft: &Raft,
     change: MembershipChange,
@@ -28,15 +35,15 @@ pub(crate) async fn change_as_leader(
                 raft.add_learner(id, addr, true)
                     .await
                     .map_err(ClusterError::from_raft)?;
-                wait_caught_up(raft, id).await?;
+                wait_caught_up(raft, id).await.map_err(maybe_applied)?;
                 raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
                     .await
-                    .map_err(ClusterError::from_raft)?;
+                    .map_err(|e| maybe_applied(ClusterError::from_raft(e)))?;
             }
             MembershipChange::Remove { id } => {
                 raft.change_membership(ChangeMembers::RemoveVoters(BTreeSet::from([id])), false)
                     .await
-                    .map_err(ClusterError::from_raft)?;
+                    .map_err(|e| maybe_applied(ClusterError::from_raft(e)))?;
             }
         }
         Ok(())
@@ -44,6 +51,19 @@ pub(crate) async fn change_as_leader(
     tokio::time::timeout(MEMBERSHIP_TIMEOUT, work)
         .await
         .map_err(|_| ClusterError::Timeout)?
+}
+
+/// An error after a step of a membership change may have been committed:
+/// never "certainly not applied".
+fn maybe_applied(e: ClusterError) -> ClusterError {
+    if e.certainly_not_applied() {
+        ClusterError::Unavailable(format!(
+            "{e}, after part of the membership change may have been committed; \
+             look at the members before trying again"
+        ))
+    } else {
+        e
+    }
 }
 
 /// Waits until the learner `id` has replicated close to the leader's log.
