@@ -1,7 +1,9 @@
 //! The leader is cut off while commands are in flight (many of them sharing
 //! entries). Whatever each caller was told holds afterwards: an
 //! acknowledged grant is in the new leader's state, a command reported as
-//! certainly not applied is not, and no key is ever granted twice.
+//! certainly not applied is not, and no key is ever granted twice. (Cut off
+//! by a dropping network, most unacknowledged commands end as timeouts;
+//! the second scenario makes "certainly not applied" happen on purpose.)
 
 use std::collections::BTreeMap;
 
@@ -83,4 +85,51 @@ async fn what_each_caller_was_told_holds_after_a_leader_change_mid_batch() {
     eprintln!(
         "acknowledged {acknowledged}, certainly not applied {refused}, indeterminate {unknown}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_that_knows_no_leader_refuses_and_what_it_refused_is_not_applied() {
+    let c = TestCluster::start(3, |_| {}).await;
+    let leader = c.leader().await;
+    let lone = c.others(leader)[0];
+    c.net.isolate(lone);
+    // Cut off, it runs for leader and so no longer names one.
+    eventually(
+        std::time::Duration::from_secs(10),
+        "the isolated node names no leader",
+        || {
+            let leaderless = c.node(lone).status().leader.is_none();
+            async move { leaderless }
+        },
+    )
+    .await;
+    let calls: Vec<_> = (0..20)
+        .map(|i| {
+            let node = c.node(lone).clone();
+            let name = format!("lone-{i}");
+            tokio::spawn(async move { (name.clone(), node.execute(reserve(&name, 30_000)).await) })
+        })
+        .collect();
+    let mut refused = Vec::new();
+    for call in calls {
+        let (name, result) = call.await.expect("task");
+        match result {
+            Err(e) if e.certainly_not_applied() => refused.push(name),
+            Err(_) => {}
+            Ok(outcome) => panic!("{name}: a node that knows no leader answered {outcome:?}"),
+        }
+    }
+    assert!(
+        !refused.is_empty(),
+        "no command was refused as certainly not applied"
+    );
+    c.net.heal();
+    let leader = c.leader().await;
+    for name in &refused {
+        let record = c.read(leader, name).await.expect("read");
+        assert!(
+            record.is_none(),
+            "{name}: refused as not applied, but {record:?}"
+        );
+    }
 }

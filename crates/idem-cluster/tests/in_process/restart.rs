@@ -1,22 +1,23 @@
 //! A node stopped and started again from its data directory: its shutdown
 //! let go of everything (the store opens again in the same process), and
 //! once back it never answers a read with a state older than a write that
-//! was acknowledged while it was down.
+//! was acknowledged while it was down, even while it cannot reach the
+//! leader yet.
 
-use idem_core::Record;
+use idem_core::{PlantedBug, Record};
 
 use crate::support::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restarted_follower_never_reads_a_state_older_than_what_it_missed() {
-    let mut c = TestCluster::start(3, |_| {}).await;
+/// A follower misses a write while stopped, and is started again cut off
+/// from the leader. `Err` says what went wrong.
+async fn read_after_a_restart(planted: Option<PlantedBug>) -> Result<(), String> {
+    let mut c = TestCluster::start(3, |config| config.planted_bug = planted).await;
     let leader = c.leader().await;
-    let follower = c.others(leader)[0];
-    let before = c
-        .execute(leader, reserve("before", 30_000))
-        .await
-        .expect("reserve");
-    granted(&before).expect("granted");
+    let [follower, other] = c.others(leader)[..] else {
+        panic!("three nodes")
+    };
+    let before = c.execute(leader, reserve("before", 30_000)).await;
+    granted(&before.expect("reserve")).expect("granted");
 
     c.stop(follower).await;
     let missed = c.execute(leader, reserve("missed", 30_000)).await;
@@ -25,30 +26,41 @@ async fn a_restarted_follower_never_reads_a_state_older_than_what_it_missed() {
         .await
         .expect("complete");
 
+    // Back, but hearing nothing yet: it has only its own, older state.
+    c.net.partition(&[&[leader, other], &[follower]]);
     c.restart(follower).await;
-    // At once, before it can have caught up: a read waits for the read
-    // index, or is refused; it never shows the state from before.
-    completed_or_refused(
-        &format!("node {follower}, just restarted,"),
-        c.read(follower, "missed").await,
-    )
-    .expect("no stale read after a restart");
+    let who = format!("node {follower}, just restarted and cut off,");
+    completed_or_refused(&who, c.read(follower, "missed").await)?;
     match c.read(follower, "before").await {
         Ok(Some(Record::InProgress(_))) | Err(_) => {}
-        other => panic!("node {follower} lost a write it had: {other:?}"),
+        other => return Err(format!("node {follower} lost a write it had: {other:?}")),
     }
-    // And it serves again: reads there succeed once it knows the leader.
-    eventually(
-        std::time::Duration::from_secs(10),
-        "reads on the restarted node",
-        || {
-            let node = c.node(follower).clone();
-            async move {
-                node.read(idem_cluster::ReadRequest::Record(key("missed")))
-                    .await
-                    .is_ok()
+
+    // Healed, it catches up and serves the write it missed.
+    c.net.heal();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match c.read(follower, "missed").await {
+            Ok(Some(Record::Completed(_))) => break,
+            other if tokio::time::Instant::now() > deadline => {
+                return Err(format!("node {follower}, healed, still reads {other:?}"))
             }
-        },
-    )
-    .await;
+            _ => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_follower_never_reads_a_state_older_than_what_it_missed() {
+    read_after_a_restart(None)
+        .await
+        .expect("no stale read after a restart");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn planted_stale_reads_are_caught_after_a_restart() {
+    let found = read_after_a_restart(Some(PlantedBug::StaleReads)).await;
+    let why = found.expect_err("a restarted node answering from its own state must be caught");
+    assert!(why.contains("older than an acknowledged write"), "{why}");
 }

@@ -197,7 +197,7 @@ impl TestCluster {
     }
 
     /// Waits until every node in `among` names the same leader, one of
-    /// `among`, and that leader has applied an entry of its term.
+    /// `among`, which says it leads and has applied something.
     pub async fn leader_among(&self, among: &[NodeId]) -> NodeId {
         let mut found = None;
         eventually(Duration::from_secs(10), "one leader agreed", || {

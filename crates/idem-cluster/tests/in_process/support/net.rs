@@ -223,7 +223,13 @@ impl Endpoint {
         let Some(node) = node else {
             return Err(refused());
         };
-        tokio::time::sleep(self.net.delay_of(self.from, target)).await;
+        // A message later than the caller's patience is as good as lost.
+        let late = |delay: Duration| tokio::time::Instant::now() + delay > deadline;
+        let delay = self.net.delay_of(self.from, target);
+        if late(delay) {
+            return lost().await;
+        }
+        tokio::time::sleep(delay).await;
         let copy: Request =
             decode_message(&encode_message(request).map_err(wire)?).map_err(wire)?;
         *lock(&self.net).delivered.entry(kind(&copy)).or_default() += 1;
@@ -232,13 +238,19 @@ impl Endpoint {
         let serving = tokio::spawn(async move { node.serve_peer(copy).await });
         let response = match tokio::time::timeout_at(deadline, serving).await {
             Ok(Ok(response)) => response,
-            Ok(Err(_)) => return Err(refused()),
+            // The receiver failed while serving: it may have acted on the
+            // request, so the caller learns nothing until its timeout.
+            Ok(Err(_)) => return lost().await,
             Err(_) => return Err(timed_out()),
         };
         if self.net.is_lost(target, self.from) {
             return lost().await;
         }
-        tokio::time::sleep(self.net.delay_of(target, self.from)).await;
+        let delay = self.net.delay_of(target, self.from);
+        if late(delay) {
+            return lost().await;
+        }
+        tokio::time::sleep(delay).await;
         decode_message(&encode_message(&response).map_err(wire)?).map_err(wire)
     }
 }
