@@ -4,21 +4,15 @@
 //! drifts. 2,000 generated runs per property (`IDEM_PROPTEST_CASES` for
 //! more).
 
+mod common;
+
 use idem_core::cluster_time::{ClusterTime, SteerRate};
 use proptest::prelude::*;
 
 const T0: u64 = 1_800_000_000_000;
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("IDEM_PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    common::proptest_config()
 }
 
 /// What the wall clock does during one step of real time.

@@ -11,15 +11,7 @@ use idem_core::*;
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
-    let cases = std::env::var("IDEM_PROPTEST_CASES")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
+    common::proptest_config()
 }
 
 fn holds(steps: &[common::workload::Step], property: Property) -> Result<(), TestCaseError> {

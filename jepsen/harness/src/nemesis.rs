@@ -62,18 +62,15 @@ impl NemesisKind {
         NemesisKind::ClockStrobe,
     ];
 
+    /// The kinds asked for by name only (in no group, not in `all`).
+    const BY_NAME_ONLY: [NemesisKind; 1] = [NemesisKind::ClockAhead];
+
     /// Every kind, those asked for by name only included.
-    const NAMED: [NemesisKind; 9] = [
-        NemesisKind::Halves,
-        NemesisKind::IsolateLeader,
-        NemesisKind::Ring,
-        NemesisKind::Loss,
-        NemesisKind::Kill,
-        NemesisKind::Pause,
-        NemesisKind::ClockBump,
-        NemesisKind::ClockStrobe,
-        NemesisKind::ClockAhead,
-    ];
+    fn every() -> impl Iterator<Item = NemesisKind> {
+        NemesisKind::ALL
+            .into_iter()
+            .chain(NemesisKind::BY_NAME_ONLY)
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -117,13 +114,16 @@ impl NemesisKind {
                 "kill" => vec![Kill],
                 "pause" => vec![Pause],
                 "clock" | "skew" => vec![ClockBump, ClockStrobe],
-                other => match NemesisKind::NAMED.iter().find(|k| k.name() == other) {
-                    Some(k) => vec![*k],
+                other => match NemesisKind::every().find(|k| k.name() == other) {
+                    Some(k) => vec![k],
                     None => {
                         return Err(format!(
                             "unknown nemesis {other:?}: use partition, loss, kill, pause, clock, \
                              all, none, or one of {}",
-                            NemesisKind::NAMED.map(|k| k.name()).join(", ")
+                            NemesisKind::every()
+                                .map(|k| k.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ))
                     }
                 },

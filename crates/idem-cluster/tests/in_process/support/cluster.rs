@@ -98,6 +98,15 @@ pub fn completed_or_refused(
     }
 }
 
+/// A scenario run with a bug planted must have found it: its `Err` must say
+/// `what`.
+pub fn must_catch(found: Result<(), String>, what: &str) {
+    match found {
+        Ok(()) => panic!("the planted bug went unnoticed"),
+        Err(why) => assert!(why.contains(what), "caught, but not as expected: {why}"),
+    }
+}
+
 /// Polls `check` every few milliseconds until it holds, for at most
 /// `within`; the condition, not a fixed sleep, decides how long it takes.
 pub async fn eventually<F, Fut>(within: Duration, what: &str, mut check: F)
