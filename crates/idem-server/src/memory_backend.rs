@@ -12,7 +12,7 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 use idem_core::{
     apply, namespace_policy, read_record, Command, Entry, HlcTimestamp, KeyId, LogPosition,
@@ -85,10 +85,7 @@ impl MemoryNode {
     /// A leader's stamp for now: the HLC never goes backwards, even if the
     /// wall clock does.
     fn stamp(&mut self) -> Stamp {
-        let wall_ms = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-            .unwrap_or(0);
+        let wall_ms = idem_cluster::system_wall_ms();
         let hlc = if wall_ms > self.last_hlc.wall_ms {
             HlcTimestamp::new(wall_ms, 0)
         } else {

@@ -2,8 +2,6 @@
 //! namespace secrets. Drawn here, carried in the command, so that applying
 //! stays deterministic on every replica.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use idem_core::{minted_key, IdemKey, NamespaceSecret};
 
 /// A fresh secret for a namespace that may not exist yet (used only if it
@@ -15,9 +13,5 @@ pub fn namespace_secret() -> NamespaceSecret {
 
 /// A new UUIDv7 key from this node's wall clock and 10 random bytes.
 pub fn new_minted_key() -> IdemKey {
-    let unix_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
-    minted_key(unix_ms, rand::random::<[u8; 10]>())
+    minted_key(idem_cluster::system_wall_ms(), rand::random::<[u8; 10]>())
 }
