@@ -44,17 +44,7 @@ impl ClusterError {
             ClusterError::Timeout | ClusterError::Unavailable(_) => false,
         }
     }
-}
 
-/// A read of this node's own state failed: unavailable (a client may try
-/// again).
-impl From<idem_store::StoreError> for ClusterError {
-    fn from(e: idem_store::StoreError) -> Self {
-        ClusterError::Unavailable(e.to_string())
-    }
-}
-
-impl ClusterError {
     /// An error of an openraft call made as leader (a write, a quorum
     /// check, a membership change): "not the leader" with openraft's hint
     /// when it says so (openraft answers that only for a write it did not
@@ -69,6 +59,14 @@ impl ClusterError {
             Some(f) => ClusterError::NotLeader(f.leader_id),
             None => ClusterError::Unavailable(e.to_string()),
         }
+    }
+}
+
+/// A read of this node's own state failed: unavailable (a client may try
+/// again).
+impl From<idem_store::StoreError> for ClusterError {
+    fn from(e: idem_store::StoreError) -> Self {
+        ClusterError::Unavailable(e.to_string())
     }
 }
 

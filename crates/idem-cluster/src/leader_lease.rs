@@ -143,7 +143,7 @@ impl LeaderLease {
 }
 
 /// The planted bug's lease: far longer than any follower's refusal to vote
-/// (and the leader votes meanwhile, see `ClusterNode::refuses_votes`).
+/// (and the leader votes meanwhile, see `LeaderService::refuses_votes`).
 #[cfg(feature = "planted-bugs")]
 pub(crate) const PLANTED_LONG_LEASE: Duration = Duration::from_millis(9_000);
 

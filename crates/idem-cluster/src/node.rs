@@ -32,7 +32,7 @@ use crate::peer_client::TcpTransport;
 use crate::peer_service::PeerService;
 use crate::proposer::Proposer;
 use crate::rpc::{MembershipChange, ReadReply, ReadRequest, Request, Response};
-use crate::status::{ClusterStatus, LogCounters};
+use crate::status::ClusterStatus;
 use crate::tasks::NodeTasks;
 use crate::time_source::{SystemClocks, TimeSource};
 use crate::transport::{ask_leader, Transport};
@@ -340,11 +340,7 @@ impl ClusterNode {
     pub fn status(&self) -> ClusterStatus {
         let inner = &self.inner;
         let metrics = inner.raft.metrics().borrow().clone();
-        let log = LogCounters {
-            appends: inner.log_sync.completions(),
-            syncs: inner.log_sync.syncs(),
-        };
-        crate::status::status(inner.id, &metrics, &inner.clock.offsets(), log)
+        crate::status::status(inner.id, &metrics, &inner.clock.offsets(), &inner.log_sync)
     }
 
     /// Whether this node can serve: a leader is known and Raft runs.

@@ -12,8 +12,7 @@ use futures::FutureExt;
 use tokio::net::{TcpSocket, TcpStream};
 
 use crate::rpc::{Request, Response};
-pub use crate::transport::CallError;
-use crate::transport::Transport;
+use crate::transport::{CallError, Transport};
 use crate::wire::{read_frame, write_frame, WireError};
 
 /// Idle connections kept per peer.

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use idem_store::SyncStats;
 use serde::Serialize;
 
 use crate::types::{NodeAddr, NodeId};
@@ -47,18 +48,13 @@ pub struct MemberStatus {
     pub clock_offset_ms: Option<i64>,
 }
 
-/// The log's counters, as the store keeps them.
-pub(crate) struct LogCounters {
-    pub appends: u64,
-    pub syncs: u64,
-}
-
-/// The status of node `me` from its Raft metrics.
+/// The status of node `me` from its Raft metrics, its measured clock
+/// offsets and its log's sync counters.
 pub(crate) fn status(
     me: NodeId,
     m: &openraft::RaftMetrics<NodeId, NodeAddr>,
     offsets: &BTreeMap<NodeId, i64>,
-    log: LogCounters,
+    log: &SyncStats,
 ) -> ClusterStatus {
     let membership = m.membership_config.membership();
     let voters: BTreeSet<NodeId> = membership.voter_ids().collect();
@@ -105,8 +101,8 @@ pub(crate) fn status(
         last_applied_index: m.last_applied.map(|l| l.index),
         snapshot_index: m.snapshot.map(|l| l.index),
         purged_index: m.purged.map(|l| l.index),
-        log_appends: log.appends,
-        log_syncs: log.syncs,
+        log_appends: log.completions(),
+        log_syncs: log.syncs(),
         members,
     }
 }
