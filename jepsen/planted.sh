@@ -25,7 +25,7 @@ cases=(
     # Only a leader whose stamps a majority accepts ahead of true time shows
     # it; clock-bump draws that in some runs only (a CI run on 0fc9f9b, seed
     # 1796170013797469165, drew none), clock-ahead in every one.
-    "wall-clock-expiry|clock-ahead|60"
+    "cluster-time-expiry|clock-ahead|60"
     "skip-fingerprint-check|none|20"
     "accept-stale-token|none|20"
     "stale-reads|partition|60"

@@ -34,10 +34,10 @@ pub(crate) async fn clean_expired(
     loop {
         tokio::time::sleep(wait).await;
         wait = every;
-        if clock.stamp().is_none() {
-            continue; // only the leader cleans
+        if !clock.is_leader() || !clock.is_synced() {
+            continue; // only the leader cleans, by the time it stamps with
         }
-        let now_wall_ms = clock.now_hlc().wall_ms;
+        let now_wall_ms = clock.cluster_ms();
         let ids = match reader.due_for_purge(now_wall_ms, PURGE_BATCH) {
             Ok(ids) if ids.is_empty() => continue,
             Ok(ids) => ids,

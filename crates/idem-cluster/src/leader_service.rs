@@ -89,7 +89,7 @@ impl LeaderService {
         let stamp = self
             .clock
             .read_stamp(applied)
-            .ok_or(ClusterError::NotLeader(None))?;
+            .map_err(|no| no.into_error(None))?;
         Ok(ReadIndex { index, stamp })
     }
 

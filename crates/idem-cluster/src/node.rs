@@ -93,6 +93,7 @@ impl ClusterNode {
         let fresh = store.report.last_log_index.is_none() && store.report.snapshot_index.is_none();
         step_down_after_restart(&store, config.id)?;
         let clock = Arc::new(ClusterClock::new(
+            config.id,
             time.clone(),
             config.max_clock_offset_ms,
             store.reader.applied_clock(),
@@ -340,7 +341,17 @@ impl ClusterNode {
     pub fn status(&self) -> ClusterStatus {
         let inner = &self.inner;
         let metrics = inner.raft.metrics().borrow().clone();
-        crate::status::status(inner.id, &metrics, &inner.clock.offsets(), &inner.log_sync)
+        let clock = crate::status::ClockView {
+            cluster_time_ms: inner.clock.cluster_ms(),
+            synced: inner.clock.is_synced(),
+        };
+        crate::status::status(
+            inner.id,
+            &metrics,
+            clock,
+            &inner.clock.wall_readings(),
+            &inner.log_sync,
+        )
     }
 
     /// Whether this node can serve: a leader is known and Raft runs.

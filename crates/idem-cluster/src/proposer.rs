@@ -55,11 +55,9 @@ async fn write_batch(
     timeout: Duration,
     commands: Vec<Command>,
 ) -> BatchResult {
-    let Some(stamp) = clock.stamp() else {
-        return Err(ClusterError::NotLeader(
-            raft.metrics().borrow().current_leader,
-        ));
-    };
+    let stamp = clock
+        .stamp()
+        .map_err(|no| no.into_error(raft.metrics().borrow().current_leader))?;
     let batch =
         StampedBatch::new(stamp, commands).map_err(|e| ClusterError::Unavailable(e.to_string()))?;
     match tokio::time::timeout(timeout, raft.client_write(batch)).await {

@@ -1,13 +1,21 @@
 //! Where a node stands in the cluster, as `GET /v1/cluster` shows it: built
-//! from openraft's metrics, the measured clock offsets and the log's sync
-//! counters.
+//! from openraft's metrics, its clock (cluster time and the members'
+//! measured wall clocks) and the log's sync counters.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use idem_store::SyncStats;
 use serde::Serialize;
 
+use crate::clock::WallReading;
 use crate::types::{NodeAddr, NodeId};
+
+/// This node's clock, for status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ClockView {
+    pub(crate) cluster_time_ms: u64,
+    pub(crate) synced: bool,
+}
 
 #[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
 pub struct ClusterStatus {
@@ -28,6 +36,12 @@ pub struct ClusterStatus {
     /// them durable (group commit: one sync can cover several appends).
     pub log_appends: u64,
     pub log_syncs: u64,
+    /// Cluster time on this node (the physical part of the stamps it makes
+    /// and judges by), in ms since the Unix epoch.
+    pub cluster_time_ms: u64,
+    /// Whether this node has agreed on the time with a majority since it
+    /// started (until then it stamps nothing).
+    pub cluster_time_synced: bool,
     pub members: Vec<MemberStatus>,
 }
 
@@ -46,14 +60,17 @@ pub struct MemberStatus {
     /// Measured wall-clock offset of this member relative to this node, in
     /// milliseconds (positive: the member's clock is ahead).
     pub clock_offset_ms: Option<i64>,
+    /// The member's wall clock minus cluster time, in ms (positive: ahead).
+    pub wall_offset_ms: Option<i64>,
 }
 
-/// The status of node `me` from its Raft metrics, its measured clock
-/// offsets and its log's sync counters.
+/// The status of node `me` from its Raft metrics, its clock, the members'
+/// wall-clock readings and its log's sync counters.
 pub(crate) fn status(
     me: NodeId,
     m: &openraft::RaftMetrics<NodeId, NodeAddr>,
-    offsets: &BTreeMap<NodeId, i64>,
+    clock: ClockView,
+    walls: &BTreeMap<NodeId, WallReading>,
     log: &SyncStats,
 ) -> ClusterStatus {
     let membership = m.membership_config.membership();
@@ -74,11 +91,11 @@ pub(crate) fn status(
                 voter: voters.contains(id),
                 matched_index: matched.flatten(),
                 lag: matched.map(|i| m.last_log_index.unwrap_or(0).saturating_sub(i.unwrap_or(0))),
-                clock_offset_ms: if *id == me {
-                    Some(0)
-                } else {
-                    offsets.get(id).copied()
-                },
+                clock_offset_ms: walls.get(id).map(|w| w.from_this_node_ms),
+                wall_offset_ms: walls
+                    .get(id)
+                    .filter(|_| clock.synced)
+                    .map(|w| w.from_cluster_time_ms),
             }
         })
         .collect();
@@ -103,6 +120,8 @@ pub(crate) fn status(
         purged_index: m.purged.map(|l| l.index),
         log_appends: log.completions(),
         log_syncs: log.syncs(),
+        cluster_time_ms: clock.cluster_time_ms,
+        cluster_time_synced: clock.synced,
         members,
     }
 }

@@ -47,9 +47,17 @@
 //! catch-up) ends the HLC bound early, and only the monotonic bound keeps a
 //! lease from ending early.
 //!
-//! The cluster layer does not use it yet: its HLC still takes the wall
-//! clock as its physical source (the next step of the work on clock steps
-//! makes this the source, with the offset limiter judging against it).
+//! # What it tells a follower
+//!
+//! Because no node following these rules moves its cluster time faster
+//! than `1 + steer` times real time except to a stamp it observed or a wall
+//! time a majority agrees on, a node can bound every other node's cluster
+//! time: [`ClusterTime::ceiling`] projects the highest point it has seen at
+//! that pace. The cluster layer's offset limiter refuses stamps above it
+//! (plus the agreed wall time, plus a tolerance).
+//!
+//! [`crate::HybridClock`] is the HLC built on it: the shell the cluster
+//! layer keeps, with the rules for when to catch up.
 
 use serde::{Deserialize, Serialize};
 
@@ -95,6 +103,10 @@ pub struct ClusterTime {
     /// The local monotonic clock at the anchor, in milliseconds (any origin).
     mono_ms: u64,
     steer: SteerRate,
+    /// The highest point seen (a start, an observed stamp, a catch-up) and
+    /// the monotonic instant it was seen: what [`Self::ceiling`] projects.
+    seen_ms: u64,
+    seen_mono_ms: u64,
 }
 
 impl ClusterTime {
@@ -102,11 +114,24 @@ impl ClusterTime {
     /// `floor_ms` (the persisted high-water mark of the stamps it applied,
     /// so that a restarted node never stamps backwards).
     pub fn start(mono_ms: u64, wall_ms: u64, floor_ms: u64, steer: SteerRate) -> ClusterTime {
+        ClusterTime::resume(mono_ms, wall_ms.max(floor_ms), steer)
+    }
+
+    /// Cluster time on a node that does not trust its wall clock yet: the
+    /// persisted high-water mark `floor_ms` (0 on a fresh node), until it
+    /// observes a stamp or catches up to an agreed wall time.
+    pub fn resume(mono_ms: u64, floor_ms: u64, steer: SteerRate) -> ClusterTime {
         ClusterTime {
-            at_ms: wall_ms.max(floor_ms),
+            at_ms: floor_ms,
             mono_ms,
             steer,
+            seen_ms: floor_ms,
+            seen_mono_ms: mono_ms,
         }
+    }
+
+    pub fn steer(&self) -> SteerRate {
+        self.steer
     }
 
     /// Cluster time now, the monotonic clock reading `mono_ms` and the wall
@@ -136,6 +161,22 @@ impl ClusterTime {
     pub fn observe(&mut self, mono_ms: u64, stamp_ms: u64, wall_ms: u64) {
         let now = self.peek(mono_ms, wall_ms);
         self.anchor(mono_ms, now.max(stamp_ms));
+        if stamp_ms > self.ceiling(mono_ms) {
+            self.seen_ms = stamp_ms;
+            self.seen_mono_ms = self.seen_mono_ms.max(mono_ms);
+        }
+    }
+
+    /// The highest cluster time any node following these rules can read at
+    /// `mono_ms`, from what this node has seen: the highest point seen,
+    /// moved on at `1 + steer` times real time (rounded up), unless a node
+    /// caught up to an agreed wall time since (the caller allows for that).
+    pub fn ceiling(&self, mono_ms: u64) -> u64 {
+        let elapsed = mono_ms.saturating_sub(self.seen_mono_ms);
+        self.seen_ms
+            .saturating_add(elapsed)
+            .saturating_add(self.steer.of(elapsed))
+            .saturating_add(1)
     }
 
     /// A majority of nodes agree that the wall time is `agreed_wall_ms`

@@ -19,6 +19,7 @@ pub mod derive;
 pub mod durations;
 pub mod error;
 pub mod fingerprint;
+pub mod hybrid_clock;
 pub mod mint;
 pub mod names;
 pub mod namespace;
@@ -29,6 +30,7 @@ mod rules;
 pub mod store;
 pub mod time;
 pub mod token;
+pub mod wall_agreement;
 
 pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
 pub use cluster_time::{ClusterTime, SteerRate};
@@ -40,6 +42,7 @@ pub use derive::{derive_key, CanonicalPayload};
 pub use durations::{LeaseDuration, RetainDuration};
 pub use error::InvalidInput;
 pub use fingerprint::Fingerprint;
+pub use hybrid_clock::{Agreement, CatchUpRule, HybridClock};
 pub use mint::minted_key;
 pub use names::{IdemKey, KeyId, Namespace};
 pub use namespace::{NamespacePolicy, NamespaceRecord, NamespaceSecret, PolicyChange};
@@ -52,6 +55,7 @@ pub use response::StoredResponse;
 pub use store::{MemoryStore, RecordStore};
 pub use time::{AppliedClock, Deadline, HlcTimestamp, Stamp};
 pub use token::{FencingToken, LogPosition, BATCH_BITS, MAX_BATCH};
+pub use wall_agreement::{agreed_wall_ms, highest_agreeable_wall_ms};
 
 #[cfg(feature = "planted-bugs")]
 pub use apply::apply_with_planted_bug;

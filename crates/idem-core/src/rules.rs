@@ -11,9 +11,10 @@ use crate::token::FencingToken;
 #[cfg(feature = "planted-bugs")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlantedBug {
-    /// Leases and retention end by wall-clock (HLC) time alone, ignoring the
-    /// monotonic bound: a fast or stepped clock ends them early.
-    WallClockExpiry,
+    /// Leases and retention end by cluster time (the HLC bound) alone,
+    /// ignoring the monotonic bound: cluster time steered toward a fast
+    /// wall clock, or caught up to an agreed one, ends them early.
+    ClusterTimeExpiry,
     /// Reserve ignores the fingerprint: a different request gets the key.
     SkipFingerprintCheck,
     /// Heartbeat, complete and release accept any token the key ever had.
@@ -33,13 +34,13 @@ impl std::str::FromStr for PlantedBug {
 
     fn from_str(name: &str) -> Result<Self, Self::Err> {
         match name {
-            "wall-clock-expiry" => Ok(PlantedBug::WallClockExpiry),
+            "cluster-time-expiry" => Ok(PlantedBug::ClusterTimeExpiry),
             "skip-fingerprint-check" => Ok(PlantedBug::SkipFingerprintCheck),
             "accept-stale-token" => Ok(PlantedBug::AcceptStaleToken),
             "stale-reads" => Ok(PlantedBug::StaleReads),
             "long-lease" => Ok(PlantedBug::LongLease),
             other => Err(format!(
-                "unknown planted bug {other:?} (wall-clock-expiry, skip-fingerprint-check, \
+                "unknown planted bug {other:?} (cluster-time-expiry, skip-fingerprint-check, \
                  accept-stale-token, stale-reads, long-lease)"
             )),
         }
@@ -88,7 +89,7 @@ impl Default for Rules {
 impl Rules {
     pub(crate) fn has_passed(&self, deadline: &Deadline, now: &Stamp) -> bool {
         #[cfg(feature = "planted-bugs")]
-        if self.bug == Some(PlantedBug::WallClockExpiry) {
+        if self.bug == Some(PlantedBug::ClusterTimeExpiry) {
             return deadline.hlc_passed(now);
         }
         deadline.has_passed(now)

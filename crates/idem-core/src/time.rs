@@ -84,27 +84,6 @@ impl HlcTimestamp {
     }
 }
 
-/// The cluster layer runs a `hybrid_clocks::Clock` whose source counts wall
-/// milliseconds; its timestamps convert one to one (the epoch is unused).
-impl From<hybrid_clocks::Timestamp<u64>> for HlcTimestamp {
-    fn from(t: hybrid_clocks::Timestamp<u64>) -> Self {
-        HlcTimestamp {
-            wall_ms: t.time,
-            logical: t.count,
-        }
-    }
-}
-
-impl From<HlcTimestamp> for hybrid_clocks::Timestamp<u64> {
-    fn from(t: HlcTimestamp) -> Self {
-        hybrid_clocks::Timestamp {
-            epoch: 0,
-            time: t.wall_ms,
-            count: t.logical,
-        }
-    }
-}
-
 impl fmt::Display for HlcTimestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}+{}", self.wall_ms, self.logical)

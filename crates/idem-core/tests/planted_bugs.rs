@@ -30,8 +30,8 @@ fn caught(bug: PlantedBug, property: Property) -> String {
 }
 
 #[test]
-fn expiry_from_wall_time_alone_is_caught() {
-    let why = caught(PlantedBug::WallClockExpiry, Property::NoEarlyTakeover);
+fn expiry_from_cluster_time_alone_is_caught() {
+    let why = caught(PlantedBug::ClusterTimeExpiry, Property::NoEarlyTakeover);
     assert!(why.contains("NoEarlyTakeover"), "{why}");
 }
 
@@ -67,6 +67,8 @@ fn the_correct_rules_pass_every_property() {
         Property::CompletedStable,
         Property::FingerprintBinding,
         Property::Progress,
+        Property::NoLateTakeover,
+        Property::NoLateForget,
     ];
     runner
         .run(&workload(), |steps| {

@@ -51,6 +51,19 @@ proptest! {
         holds(&steps, Property::NoEarlyTakeover)?;
     }
 
+    /// Wall clocks that step by minutes on one, two or all nodes, strobe
+    /// (a step, then a correction) and drift hold no lease past the
+    /// written bound.
+    #[test]
+    fn no_takeover_refused_after_the_lateness_bound(steps in workload()) {
+        holds(&steps, Property::NoLateTakeover)?;
+    }
+
+    #[test]
+    fn no_completion_outlives_the_lateness_bound(steps in workload()) {
+        holds(&steps, Property::NoLateForget)?;
+    }
+
     #[test]
     fn completed_response_never_changes_within_retention(steps in workload()) {
         holds(&steps, Property::CompletedStable)?;

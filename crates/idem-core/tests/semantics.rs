@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::sim::{id, response, token_of, Sim, NS};
+use common::sim::{id, response, token_of, Nodes, Sim, NS};
 use idem_core::*;
 
 // ---- reserve ---------------------------------------------------------------
@@ -410,16 +410,43 @@ fn a_wall_clock_jump_forward_does_not_end_a_lease() {
 fn monotonic_time_alone_does_not_end_a_lease_while_the_hlc_deadline_is_ahead() {
     let mut sim = Sim::new();
     sim.reserve("k", None, Some(1_000));
-    // The wall clock steps back a minute: HLC time stands still.
+    // The wall clock steps back a minute: cluster time is steered back by
+    // a tenth of real time, no more, so the HLC bound passes at 1/0.9 of
+    // the lease, not a minute later.
     sim.skew(-60_000);
+    sim.advance(1_100);
+    assert!(matches!(
+        sim.reserve("k", None, None),
+        ReserveOutcome::InProgress { retry_after_ms: 10 }
+    ));
+    sim.advance(12);
+    assert!(matches!(
+        sim.reserve("k", None, None),
+        ReserveOutcome::Reserved { takeover: true, .. }
+    ));
+}
+
+#[test]
+fn every_clock_ten_minutes_ahead_for_five_seconds_holds_no_lease_late() {
+    let mut sim = Sim::new();
+    sim.reserve("k", None, Some(2_000));
+    sim.skew_nodes(Nodes::All, 600_000);
+    for _ in 0..5 {
+        sim.advance(1_000);
+        sim.reserve("other", None, None);
+    }
+    sim.correct_nodes(Nodes::All);
+    sim.reserve("k2", None, Some(2_000));
     sim.advance(2_000);
     assert!(matches!(
-        sim.reserve("k", None, None),
+        sim.reserve("k2", None, None),
         ReserveOutcome::InProgress { .. }
     ));
-    sim.advance(60_000);
+    // Cluster time was 0.5 s ahead and is steered back at a tenth: the
+    // lease ends at most 2/0.9 s after it began.
+    sim.advance(223);
     assert!(matches!(
-        sim.reserve("k", None, None),
+        sim.reserve("k2", None, None),
         ReserveOutcome::Reserved { takeover: true, .. }
     ));
 }

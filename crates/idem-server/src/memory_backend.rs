@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use idem_core::{
-    apply, namespace_policy, read_record, Command, Entry, HlcTimestamp, KeyId, LogPosition,
-    MemoryStore, Namespace, NamespacePolicy, Outcome, Stamp,
+    apply, namespace_policy, read_record, CatchUpRule, Command, Entry, HlcTimestamp, HybridClock,
+    KeyId, LogPosition, MemoryStore, Namespace, NamespacePolicy, Outcome, Stamp, SteerRate,
 };
 
 use crate::backend::{
@@ -41,7 +41,7 @@ struct MemoryNode {
     /// Index of the last entry applied (0: none yet).
     last_index: u64,
     /// The last HLC reading handed out.
-    last_hlc: HlcTimestamp,
+    hlc: HybridClock,
     /// When this node became leader of [`TERM`].
     term_started: Instant,
 }
@@ -59,7 +59,7 @@ impl MemoryBackend {
             node: Arc::new(Mutex::new(MemoryNode {
                 store: MemoryStore::default(),
                 last_index: 0,
-                last_hlc: HlcTimestamp::default(),
+                hlc: synced_clock(),
                 term_started: Instant::now(),
             })),
             ready: Arc::new(AtomicBool::new(true)),
@@ -81,22 +81,24 @@ impl MemoryBackend {
     }
 }
 
+/// A hybrid clock agreed with this process's wall clock (a single node is
+/// its own majority).
+fn synced_clock() -> HybridClock {
+    let mut clock = HybridClock::start(0, HlcTimestamp::default(), SteerRate::DEFAULT);
+    let wall = idem_cluster::system_wall_ms();
+    clock.agree(0, wall, wall, CatchUpRule::default());
+    clock
+}
+
 impl MemoryNode {
-    /// A leader's stamp for now: the HLC never goes backwards, even if the
-    /// wall clock does.
+    /// A leader's stamp for now: cluster time over this process's clocks
+    /// (the cluster's own rules, with one node as the majority).
     fn stamp(&mut self) -> Stamp {
-        let wall_ms = idem_cluster::system_wall_ms();
-        let hlc = if wall_ms > self.last_hlc.wall_ms {
-            HlcTimestamp::new(wall_ms, 0)
-        } else {
-            HlcTimestamp::new(
-                self.last_hlc.wall_ms,
-                self.last_hlc.logical.saturating_add(1),
-            )
-        };
-        self.last_hlc = hlc;
         let term_elapsed_ms =
             u64::try_from(self.term_started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let hlc = self
+            .hlc
+            .now(term_elapsed_ms, idem_cluster::system_wall_ms());
         Stamp {
             hlc,
             term: TERM,
@@ -148,7 +150,10 @@ impl Backend for MemoryBackend {
     }
 
     async fn cluster_status(&self) -> ClusterStatus {
-        let last_index = self.lock().last_index;
+        let (last_index, now) = {
+            let mut node = self.lock();
+            (node.last_index, node.stamp())
+        };
         ClusterStatus {
             node_id: NODE_ID,
             state: "Leader".to_owned(),
@@ -161,6 +166,8 @@ impl Backend for MemoryBackend {
             purged_index: None,
             log_appends: 0,
             log_syncs: 0,
+            cluster_time_ms: now.hlc.wall_ms,
+            cluster_time_synced: true,
             members: vec![MemberStatus {
                 id: NODE_ID,
                 raft_addr: "memory".to_owned(),
@@ -169,6 +176,7 @@ impl Backend for MemoryBackend {
                 voter: true,
                 lag: Some(0),
                 clock_offset_ms: Some(0),
+                wall_offset_ms: Some(0),
             }],
         }
     }

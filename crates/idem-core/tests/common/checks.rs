@@ -4,16 +4,31 @@
 //! completion. Each check below names one property; a trace passes a
 //! property when no line of it violates that property.
 //!
-//! The model is deliberately permissive about lateness (a lease may end late)
-//! and strict about earliness (nothing may end early), so it holds for any
-//! correct implementation, and its `Progress` checks make sure an
-//! implementation that refuses everything does not pass.
+//! The model is strict about earliness (nothing may end early) and holds
+//! lateness to the written bound ([`latest_end`]); its `Progress` checks
+//! make sure an implementation that refuses everything does not pass.
 
 use std::collections::BTreeMap;
 
 use idem_core::*;
 
+use super::sim::STEER;
 use super::workload::{Event, Kind, Observed};
+
+/// Rounding: cluster time is read in whole milliseconds.
+const ROUNDING_MS: u64 = 2;
+
+/// The written lateness bound (`docs/ARCHITECTURE.md`, "How late"): a
+/// deadline `d` ms long set at true time `set` has passed by
+/// `max(set + d / (1 − steer), T + d)`, where `T` is the start of the term
+/// of the leader judging it if that term began after `set` (the monotonic
+/// bound is counted again from there), `set` otherwise.
+pub fn latest_end(set: u64, d: u64, term_start: u64) -> u64 {
+    let ppm = u64::from(STEER.ppm());
+    let by_cluster_time = set + (d * 1_000_000).div_ceil(1_000_000 - ppm);
+    let by_monotonic = term_start.max(set) + d;
+    by_cluster_time.max(by_monotonic) + ROUNDING_MS
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Property {
@@ -31,6 +46,12 @@ pub enum Property {
     /// What must succeed does: a free key is granted, an owner within its
     /// lease is accepted, a completion within retention is replayed.
     Progress,
+    /// No key is refused as in progress after its owner's lease must have
+    /// ended by the written bound, whatever the wall clocks did.
+    NoLateTakeover,
+    /// No completion is replayed or read after its retention must have
+    /// ended by the written bound.
+    NoLateForget,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +74,9 @@ impl Owner {
     fn lease_live(&self, t: u64) -> bool {
         t < self.renewed_real_ms + self.lease_ms
     }
+    fn lease_surely_over(&self, t: u64, term_start: u64) -> bool {
+        t >= latest_end(self.renewed_real_ms, self.lease_ms, term_start)
+    }
     /// Before this, an abandoned reservation cannot have been forgotten.
     fn surely_remembered(&self, t: u64) -> bool {
         t < self.renewed_real_ms + self.lease_ms + self.retain_ms
@@ -71,6 +95,9 @@ struct Done {
 impl Done {
     fn retained(&self, t: u64) -> bool {
         t < self.at_real_ms + self.retain_ms
+    }
+    fn surely_forgotten(&self, t: u64, term_start: u64) -> bool {
+        t >= latest_end(self.at_real_ms, self.retain_ms, term_start)
     }
 }
 
@@ -122,6 +149,7 @@ pub fn check(trace: &[Event], property: Property) -> Result<(), String> {
 fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
     use Property::*;
     let t = e.real_ms;
+    let term_start = e.term_start_real_ms;
     let sent = &e.sent;
     match &e.observed {
         Observed::Outcome(Outcome::Reserve(o)) => {
@@ -201,6 +229,19 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                         FingerprintBinding,
                         format!("{fp:?} was told in_progress for {:?}", owner.fingerprint),
                     ),
+                    Some(owner) if owner.lease_surely_over(t, term_start) => v(
+                        NoLateTakeover,
+                        format!(
+                            "in_progress {} ms after a {} ms lease by {} was renewed \
+                             (bound: {} ms, term began {} ms after the renewal)",
+                            t - owner.renewed_real_ms,
+                            owner.lease_ms,
+                            owner.token,
+                            latest_end(owner.renewed_real_ms, owner.lease_ms, term_start)
+                                - owner.renewed_real_ms,
+                            term_start.saturating_sub(owner.renewed_real_ms),
+                        ),
+                    ),
                     Some(_) => {}
                 },
                 ReserveOutcome::Completed { response, .. } => match &m.done {
@@ -209,6 +250,16 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                         "replayed a completion that was never stored".into(),
                     ),
                     Some(d) => {
+                        if d.surely_forgotten(t, term_start) {
+                            v(
+                                NoLateForget,
+                                format!(
+                                    "replayed {} ms after a {} ms retention began",
+                                    t - d.at_real_ms,
+                                    d.retain_ms
+                                ),
+                            );
+                        }
                         if &d.response != response {
                             v(
                                 CompletedStable,
@@ -341,6 +392,14 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                 }
             }
             Some(Record::Completed(c)) => match &m.done {
+                Some(d) if d.surely_forgotten(t, term_start) => v(
+                    NoLateForget,
+                    format!(
+                        "read {} ms after a {} ms retention began",
+                        t - d.at_real_ms,
+                        d.retain_ms
+                    ),
+                ),
                 Some(d) if d.token == c.token && d.response == c.response => {}
                 _ => v(
                     CompletedStable,

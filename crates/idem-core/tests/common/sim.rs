@@ -1,13 +1,39 @@
-//! A simulated cluster leader: it owns true ("real") time, the leader's wall
-//! clock (real time plus a skew that can jump), the leader's monotonic clock
-//! (real time since the term began) and the HLC, and stamps and applies
-//! entries the way the cluster layer will.
+//! A simulated cluster: true ("real") time, which no node can read, and
+//! three nodes, each with a wall clock (real time plus a skew that can jump
+//! and a drift that accrues), a monotonic clock (real time), and its hybrid
+//! clock over cluster time. One of them leads: it stamps entries (HLC from
+//! its cluster time, monotonic time since its term began) and every node
+//! observes each stamp at once; after every step of real time the nodes
+//! agree on the time with the majority's wall clocks, as the cluster
+//! layer's clock probes make them do. Entries are applied the way the
+//! cluster layer applies them.
 
 use std::collections::BTreeMap;
 
 use idem_core::*;
 
 pub const START_REAL_MS: u64 = 1_800_000_000_000;
+pub const NODES: usize = 3;
+
+/// Which nodes a clock change hits, as seen from the leader now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nodes {
+    Leader,
+    OneFollower,
+    LeaderAndFollower,
+    All,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimNode {
+    /// How far the node's wall clock is stepped from true time.
+    pub skew_ms: i64,
+    /// Its drift, in parts per million of real time, and what it has
+    /// accrued.
+    pub drift_ppm: i64,
+    pub drifted_ms: i64,
+    pub clock: HybridClock,
+}
 
 pub struct Sim {
     pub store: MemoryStore,
@@ -15,9 +41,8 @@ pub struct Sim {
     pub real_ms: u64,
     pub term: u64,
     pub term_start_real_ms: u64,
-    /// How far the leader's wall clock is from true time.
-    pub skew_ms: i64,
-    pub hlc: HlcTimestamp,
+    pub leader: usize,
+    pub nodes: Vec<SimNode>,
     pub index: u64,
     pub bug: Option<PlantedBug>,
     /// Every entry applied, for replay.
@@ -30,57 +55,134 @@ impl Default for Sim {
     }
 }
 
+/// The steer rate and catch-up rule every simulated node runs with.
+pub const STEER: SteerRate = SteerRate::DEFAULT;
+
+pub fn catch_up_rule() -> CatchUpRule {
+    CatchUpRule::default()
+}
+
 impl Sim {
     pub fn new() -> Self {
-        Sim {
+        let node = SimNode {
+            skew_ms: 0,
+            drift_ppm: 0,
+            drifted_ms: 0,
+            clock: HybridClock::start(0, HlcTimestamp::default(), STEER),
+        };
+        let mut sim = Sim {
             store: MemoryStore::default(),
             real_ms: START_REAL_MS,
             term: 1,
             term_start_real_ms: START_REAL_MS,
-            skew_ms: 0,
-            hlc: HlcTimestamp::default(),
+            leader: 0,
+            nodes: vec![node; NODES],
             index: 1,
             bug: None,
             log: Vec::new(),
-        }
+        };
+        sim.agree();
+        sim
     }
 
     pub fn with_bug(bug: Option<PlantedBug>) -> Self {
         Sim { bug, ..Sim::new() }
     }
 
-    pub fn advance(&mut self, ms: u64) {
-        self.real_ms += ms;
+    /// Real time since the start: every node's monotonic clock.
+    fn mono_ms(&self) -> u64 {
+        self.real_ms - START_REAL_MS
     }
 
-    /// A new leader takes over now (Raft appends a blank entry for it).
+    pub fn advance(&mut self, ms: u64) {
+        self.real_ms += ms;
+        for n in &mut self.nodes {
+            n.drifted_ms += ms as i64 * n.drift_ppm / 1_000_000;
+        }
+        self.agree();
+    }
+
+    /// Every node agrees on the time with the majority's wall clocks.
+    fn agree(&mut self) {
+        let walls: Vec<u64> = (0..NODES).map(|i| self.node_wall_ms(i)).collect();
+        let Some(agreed) = agreed_wall_ms(&walls, NODES) else {
+            return;
+        };
+        let mono = self.mono_ms();
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            n.clock.agree(mono, agreed, walls[i], catch_up_rule());
+        }
+    }
+
+    /// The next node takes over now (Raft appends a blank entry for it).
     pub fn new_term(&mut self) {
+        self.new_term_on((self.leader + 1) % NODES);
+    }
+
+    pub fn new_term_on(&mut self, node: usize) {
         self.term += 1;
+        self.leader = node % NODES;
         self.term_start_real_ms = self.real_ms;
         self.index += 1;
+    }
+
+    fn which(&self, nodes: Nodes) -> Vec<usize> {
+        let (l, f) = (self.leader, (self.leader + 1) % NODES);
+        match nodes {
+            Nodes::Leader => vec![l],
+            Nodes::OneFollower => vec![f],
+            Nodes::LeaderAndFollower => vec![l, f],
+            Nodes::All => (0..NODES).collect(),
+        }
     }
 
     /// The leader's wall clock jumps by `delta_ms` (an NTP step, a VM
     /// migration); its monotonic clock does not.
     pub fn skew(&mut self, delta_ms: i64) {
-        self.skew_ms += delta_ms;
+        self.skew_nodes(Nodes::Leader, delta_ms);
+    }
+
+    pub fn skew_nodes(&mut self, nodes: Nodes, delta_ms: i64) {
+        for i in self.which(nodes) {
+            self.nodes[i].skew_ms += delta_ms;
+        }
+    }
+
+    /// The nodes' wall clocks are set right (their drift too).
+    pub fn correct_nodes(&mut self, nodes: Nodes) {
+        for i in self.which(nodes) {
+            let n = &mut self.nodes[i];
+            (n.skew_ms, n.drift_ppm, n.drifted_ms) = (0, 0, 0);
+        }
+    }
+
+    pub fn drift_nodes(&mut self, nodes: Nodes, ppm: i64) {
+        for i in self.which(nodes) {
+            self.nodes[i].drift_ppm = ppm;
+        }
+    }
+
+    pub fn node_wall_ms(&self, i: usize) -> u64 {
+        let n = &self.nodes[i];
+        (self.real_ms as i64 + n.skew_ms + n.drifted_ms).max(0) as u64
     }
 
     pub fn wall_ms(&self) -> u64 {
-        (self.real_ms as i64 + self.skew_ms).max(0) as u64
+        self.node_wall_ms(self.leader)
     }
 
-    /// Stamps the next entry as the leader would: HLC from its wall clock,
-    /// monotonic time since its term began.
+    /// Stamps the next entry as the leader would: HLC from its cluster
+    /// time, monotonic time since its term began; every node observes it.
     pub fn stamp(&mut self) -> Stamp {
+        let mono = self.mono_ms();
         let wall = self.wall_ms();
-        self.hlc = if wall > self.hlc.wall_ms {
-            HlcTimestamp::new(wall, 0)
-        } else {
-            HlcTimestamp::new(self.hlc.wall_ms, self.hlc.logical + 1)
-        };
+        let hlc = self.nodes[self.leader].clock.now(mono, wall);
+        for i in 0..NODES {
+            let wall = self.node_wall_ms(i);
+            self.nodes[i].clock.observe(mono, hlc, wall);
+        }
         Stamp {
-            hlc: self.hlc,
+            hlc,
             term: self.term,
             term_elapsed_ms: self.real_ms - self.term_start_real_ms,
         }

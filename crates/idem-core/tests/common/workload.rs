@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use idem_core::*;
 use proptest::prelude::*;
 
-use super::sim::{id, response, Sim};
+use super::sim::{id, response, Nodes, Sim, NODES};
 
 pub const KEYS: [&str; 3] = ["k0", "k1", "k2"];
 pub const FINGERPRINTS: [Option<&str>; 3] = [None, Some("fp-a"), Some("fp-b")];
@@ -55,10 +55,14 @@ pub enum Op {
 pub enum Step {
     /// True time passes.
     Advance(u64),
-    /// A new leader is elected.
-    NewTerm,
-    /// The leader's wall clock jumps.
-    Skew(i64),
+    /// A new leader is elected: this node (mod the node count).
+    NewTerm(usize),
+    /// These nodes' wall clocks jump.
+    Skew(Nodes, i64),
+    /// These nodes' wall clocks start to drift (ppm).
+    Drift(Nodes, i64),
+    /// These nodes' wall clocks are set right.
+    Correct(Nodes),
     Op(Op),
 }
 
@@ -81,12 +85,25 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+fn nodes() -> impl Strategy<Value = Nodes> {
+    prop_oneof![
+        3 => Just(Nodes::Leader),
+        1 => Just(Nodes::OneFollower),
+        2 => Just(Nodes::LeaderAndFollower),
+        2 => Just(Nodes::All),
+    ]
+}
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        5 => (0u64..2500).prop_map(Step::Advance),
-        1 => Just(Step::NewTerm),
+        // Mostly short steps of time, some long enough for a catch-up.
+        5 => prop_oneof![9 => 0u64..2500, 1 => 10_000u64..40_000].prop_map(Step::Advance),
+        1 => (0..NODES).prop_map(Step::NewTerm),
         // Mostly large jumps (minutes), some small ones, both directions.
-        2 => prop_oneof![-600_000i64..600_000, -3_000i64..3_000].prop_map(Step::Skew),
+        2 => (nodes(), prop_oneof![-600_000i64..600_000, -3_000i64..3_000])
+            .prop_map(|(n, d)| Step::Skew(n, d)),
+        1 => (nodes(), -200_000i64..200_000).prop_map(|(n, ppm)| Step::Drift(n, ppm)),
+        1 => nodes().prop_map(Step::Correct),
         13 => op().prop_map(Step::Op),
     ]
 }
@@ -127,6 +144,8 @@ pub enum Observed {
 #[derive(Debug, Clone)]
 pub struct Event {
     pub real_ms: u64,
+    /// When the term of the leader that answered began, in true time.
+    pub term_start_real_ms: u64,
     pub sent: Sent,
     pub observed: Observed,
 }
@@ -140,8 +159,10 @@ pub fn run(steps: &[Step], bug: Option<PlantedBug>) -> (Sim, Vec<Event>) {
     for step in steps {
         match step {
             Step::Advance(ms) => sim.advance(*ms),
-            Step::NewTerm => sim.new_term(),
-            Step::Skew(delta) => sim.skew(*delta),
+            Step::NewTerm(node) => sim.new_term_on(*node),
+            Step::Skew(nodes, delta) => sim.skew_nodes(*nodes, *delta),
+            Step::Drift(nodes, ppm) => sim.drift_nodes(*nodes, *ppm),
+            Step::Correct(nodes) => sim.correct_nodes(*nodes),
             Step::Op(op) => {
                 let (sent, observed) = perform(&mut sim, op, &granted);
                 if let Observed::Outcome(Outcome::Reserve(ReserveOutcome::Reserved {
@@ -154,6 +175,7 @@ pub fn run(steps: &[Step], bug: Option<PlantedBug>) -> (Sim, Vec<Event>) {
                 }
                 trace.push(Event {
                     real_ms: sim.real_ms,
+                    term_start_real_ms: sim.term_start_real_ms,
                     sent,
                     observed,
                 });

@@ -12,7 +12,7 @@ use idem_cluster::{
 };
 use idem_core::{
     Command, Complete, FencingToken, Fingerprint, IdemKey, KeyId, LeaseDuration, Namespace,
-    Outcome, Record, Reserve, ReserveOutcome, StoredResponse,
+    Outcome, Record, Reserve, ReserveOutcome, RetainDuration, StoredResponse,
 };
 
 use super::net::Net;
@@ -64,6 +64,15 @@ pub fn reserve(name: &str, lease_ms: u64) -> Command {
         fingerprint: Some(Fingerprint::new("fp").expect("fingerprint")),
         lease: Some(LeaseDuration::from_ms(lease_ms).expect("lease")),
         retain: None,
+    })
+}
+
+pub fn reserve_retained(name: &str, lease_ms: u64, retain_ms: u64) -> Command {
+    Command::Reserve(Reserve {
+        id: key(name),
+        fingerprint: Some(Fingerprint::new("fp").expect("fingerprint")),
+        lease: Some(LeaseDuration::from_ms(lease_ms).expect("lease")),
+        retain: Some(RetainDuration::from_ms(retain_ms).expect("retain")),
     })
 }
 
@@ -206,7 +215,8 @@ impl TestCluster {
     }
 
     /// Waits until every node in `among` names the same leader, one of
-    /// `among`, which says it leads and has applied something.
+    /// `among`, which says it leads, has agreed on the time (so it can
+    /// stamp) and has applied something.
     pub async fn leader_among(&self, among: &[NodeId]) -> NodeId {
         let mut found = None;
         eventually(Duration::from_secs(10), "one leader agreed", || {
@@ -233,6 +243,7 @@ impl TestCluster {
         let settled = among.contains(&first)
             && leaders.iter().all(|l| *l == Some(first))
             && status.state == "Leader"
+            && status.cluster_time_synced
             && status.last_applied_index.is_some();
         settled.then_some(first)
     }
