@@ -82,6 +82,16 @@ pub fn get(url: &str) -> Result<Reply, String> {
     send("GET", url, None, None)
 }
 
+/// A record as `GET` shows it, without what is judged at the read's time
+/// (`lease_expired` and the `*_remaining_ms`): the facts two reads of an
+/// unchanged record agree on.
+pub fn record_facts(mut record: Value) -> Value {
+    if let Some(fields) = record.as_object_mut() {
+        fields.retain(|name, _| name != "lease_expired" && !name.ends_with("_remaining_ms"));
+    }
+    record
+}
+
 /// A port that is free now, taken below the kernel's ephemeral range
 /// (32768-60999 by default). A port from `bind(0)` comes from that range, and
 /// the outgoing connections of the other clusters running in parallel draw

@@ -194,6 +194,7 @@ mod tests {
         Outcome::Reserve(ReserveOutcome::Reserved {
             token: c.token().unwrap(),
             lease_expires_at_ms: 0,
+            lease_remaining_ms: 0,
             takeover: false,
         })
     }
@@ -399,6 +400,7 @@ mod tests {
                         Ok(Outcome::Complete(idem_core::CompleteOutcome::Completed {
                             token: c.token().unwrap(),
                             retain_until_ms: 0,
+                            retain_remaining_ms: 0,
                         }))
                     })
                     .collect())

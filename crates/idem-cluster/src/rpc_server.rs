@@ -16,11 +16,15 @@ pub(crate) async fn serve(listener: TcpListener, service: Arc<PeerService>) {
     loop {
         while connections.try_join_next().is_some() {}
         match listener.accept().await {
-            Ok((conn, _peer)) => {
+            Ok((conn, peer)) => {
                 let service = service.clone();
                 connections.spawn(async move {
-                    if let Err(e) = serve_connection(conn, &service).await {
-                        tracing::debug!("peer connection closed: {e}");
+                    match serve_connection(conn, &service).await {
+                        Err(e @ WireError::Version { .. }) => {
+                            tracing::warn!("refused a frame from {peer}: {e}")
+                        }
+                        Err(e) => tracing::debug!("peer connection closed: {e}"),
+                        Ok(()) => {}
                     }
                 });
             }

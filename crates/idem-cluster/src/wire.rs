@@ -1,6 +1,17 @@
 //! Frames on the inter-node connection: a little-endian `u32` length, then
-//! that many bytes of bincode. Sizes are limited on both sides so that a bad
-//! peer cannot make a node allocate without bound.
+//! that many bytes: the marker `id`, the wire format version, and the
+//! message in bincode. Sizes are limited on both sides so that a bad peer
+//! cannot make a node allocate without bound.
+//!
+//! # Versions
+//!
+//! 1 (no marker: a frame was bare bincode) until replies carried relative
+//! times; 2 since (`idem_core::Outcome` gained the `*_remaining_ms` fields).
+//! A node refuses, with an error that names both versions, a frame of
+//! another version rather than misreading it; nodes of different versions
+//! do not talk, so an upgrade across a wire version stops every node, then
+//! starts them on the new release (their data directories are read as they
+//! are).
 
 use bincode::Options;
 use serde::de::DeserializeOwned;
@@ -10,6 +21,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// The largest frame a node sends or accepts: a batch of log entries or a
 /// snapshot chunk (openraft splits both well below this).
 pub const MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
+
+/// The wire format this build speaks.
+pub const WIRE_VERSION: u8 = 2;
+
+/// What every frame of version 2 or later starts with. A version 1 frame
+/// starts with a bincode enum tag (a small number), never with `i`.
+const MARKER: [u8; 2] = *b"id";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
@@ -21,6 +39,8 @@ pub enum WireError {
     Decode(String),
     #[error("message does not encode: {0}")]
     Encode(String),
+    #[error("the peer speaks wire format {theirs}, this node {WIRE_VERSION}: run one release on every node")]
+    Version { theirs: u8 },
 }
 
 fn options() -> impl Options {
@@ -61,14 +81,57 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
 /// One message as bytes (what a frame carries), for transports of other
 /// kinds (an in-process test's copies messages through these, as TCP would).
 pub fn encode_message<T: Serialize>(msg: &T) -> Result<Vec<u8>, WireError> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&MARKER);
+    out.push(WIRE_VERSION);
     options()
-        .serialize(msg)
-        .map_err(|e| WireError::Encode(e.to_string()))
+        .serialize_into(&mut out, msg)
+        .map_err(|e| WireError::Encode(e.to_string()))?;
+    Ok(out)
 }
 
-/// The message `bytes` encode, as [`encode_message`] wrote it.
+/// The message `bytes` encode, as [`encode_message`] wrote it; a frame of
+/// another wire version is refused undecoded.
 pub fn decode_message<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
+    let body = match bytes {
+        [m0, m1, version, body @ ..] if [*m0, *m1] == MARKER => {
+            if *version != WIRE_VERSION {
+                return Err(WireError::Version { theirs: *version });
+            }
+            body
+        }
+        _ => return Err(WireError::Version { theirs: 1 }),
+    };
     options()
-        .deserialize(bytes)
+        .deserialize(body)
         .map_err(|e| WireError::Decode(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rpc::Request;
+
+    #[test]
+    fn messages_round_trip_and_other_versions_are_refused_undecoded() {
+        let bytes = encode_message(&Request::ClockProbe).unwrap();
+        assert!(matches!(
+            decode_message::<Request>(&bytes),
+            Ok(Request::ClockProbe)
+        ));
+        // Version 1: bare bincode.
+        let v1 = options().serialize(&Request::ClockProbe).unwrap();
+        assert!(matches!(
+            decode_message::<Request>(&v1),
+            Err(WireError::Version { theirs: 1 })
+        ));
+        let mut v3 = bytes.clone();
+        v3[2] = 3;
+        assert!(matches!(
+            decode_message::<Request>(&v3),
+            Err(WireError::Version { theirs: 3 })
+        ));
+        assert!(decode_message::<Request>(&[]).is_err());
+        assert!(decode_message::<Request>(b"id\x02\xff\xff").is_err());
+    }
 }

@@ -243,10 +243,12 @@ impl Lifecycle {
             minted,
         };
         let lease_expires_at_ms = reservation.lease().wall_ms();
+        let lease_remaining_ms = reservation.lease().remaining_ms(now);
         store.put_record(&cmd.id, Record::InProgress(reservation))?;
         Ok(ReserveOutcome::Reserved {
             token,
             lease_expires_at_ms,
+            lease_remaining_ms,
             takeover,
         })
     }
@@ -287,6 +289,7 @@ impl Lifecycle {
         let outcome = HeartbeatOutcome::Extended {
             token: r.token,
             lease_expires_at_ms: r.lease().wall_ms(),
+            lease_remaining_ms: r.lease().remaining_ms(now),
         };
         store.put_record(&cmd.id, Record::InProgress(r))?;
         Ok(outcome)
@@ -305,6 +308,7 @@ impl Lifecycle {
                     CompleteOutcome::AlreadyCompleted {
                         token: c.token,
                         retain_until_ms,
+                        retain_remaining_ms: c.retention().remaining_ms(now),
                     }
                 } else {
                     CompleteOutcome::ConflictingResponse { token: c.token }
@@ -325,6 +329,7 @@ impl Lifecycle {
         let outcome = CompleteOutcome::Completed {
             token: r.token,
             retain_until_ms: completion.retention().wall_ms(),
+            retain_remaining_ms: completion.retention().remaining_ms(now),
         };
         store.put_record(&cmd.id, Record::Completed(completion))?;
         Ok(outcome)
@@ -399,10 +404,12 @@ impl Lifecycle {
             retain: ns.policy.default_retain,
         };
         let expires_at_ms = minted.retention().wall_ms();
+        let retain_remaining_ms = minted.retention().remaining_ms(now);
         store.put_record(&cmd.id, Record::Minted(minted))?;
         Ok(MintOutcome::Minted {
             id: cmd.id.clone(),
             expires_at_ms,
+            retain_remaining_ms,
         })
     }
 

@@ -1,6 +1,12 @@
 //! What applying a command produced: one type per command, mapped one to one
 //! onto the rows of the semantics table (and, at the HTTP edge, onto status
 //! codes).
+//!
+//! Every deadline is given twice: as an absolute `*_at_ms`/`*_until_ms` in
+//! cluster time (the wall time the deadline would pass at if every clock
+//! were right), and as `*_remaining_ms`, how long it lasts from the entry's
+//! time by both bounds (`idem_core::Deadline::remaining_ms`), which holds
+//! whatever the wall clocks do.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +36,10 @@ pub enum ReserveOutcome {
     Reserved {
         token: FencingToken,
         lease_expires_at_ms: u64,
+        /// How long the lease lasts from this answer, in real time (the
+        /// lease's duration): what a client should count by, whatever the
+        /// wall clocks say.
+        lease_remaining_ms: u64,
         takeover: bool,
     },
     /// 409 with `Retry-After`: another worker owns the key under a live lease.
@@ -65,6 +75,7 @@ pub enum HeartbeatOutcome {
     Extended {
         token: FencingToken,
         lease_expires_at_ms: u64,
+        lease_remaining_ms: u64,
     },
     Lost(LostKey),
 }
@@ -75,11 +86,13 @@ pub enum CompleteOutcome {
     Completed {
         token: FencingToken,
         retain_until_ms: u64,
+        retain_remaining_ms: u64,
     },
     /// The same owner sent the same response again: nothing changes, 200.
     AlreadyCompleted {
         token: FencingToken,
         retain_until_ms: u64,
+        retain_remaining_ms: u64,
     },
     /// The same owner sent a different response: 409, the first one stands.
     ConflictingResponse {
@@ -110,6 +123,7 @@ pub enum MintOutcome {
     Minted {
         id: KeyId,
         expires_at_ms: u64,
+        retain_remaining_ms: u64,
     },
     /// The drawn key already exists (practically never for a UUIDv7): retry.
     KeyExists,

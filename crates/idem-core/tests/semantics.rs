@@ -17,6 +17,7 @@ fn reserve_of_an_absent_key_grants_the_log_index_as_token() {
     let ReserveOutcome::Reserved {
         token,
         lease_expires_at_ms,
+        lease_remaining_ms,
         takeover,
     } = o
     else {
@@ -24,6 +25,7 @@ fn reserve_of_an_absent_key_grants_the_log_index_as_token() {
     };
     assert_eq!(token, FencingToken(sim.index));
     assert_eq!(lease_expires_at_ms, wall + 30_000);
+    assert_eq!(lease_remaining_ms, 30_000);
     assert!(!takeover);
     let Some(Record::InProgress(r)) = sim.get("order-1") else {
         panic!("not in progress")
@@ -204,7 +206,8 @@ fn heartbeat_by_the_owner_extends_the_lease() {
         sim.heartbeat("k", token, Some(2_000)),
         HeartbeatOutcome::Extended {
             token,
-            lease_expires_at_ms: wall + 2_000
+            lease_expires_at_ms: wall + 2_000,
+            lease_remaining_ms: 2_000,
         }
     );
     sim.advance(1_500);
@@ -261,7 +264,8 @@ fn complete_by_the_owner_stores_the_response_for_its_retention() {
         sim.complete("k", token, "ok"),
         CompleteOutcome::Completed {
             token,
-            retain_until_ms: wall + 60_000
+            retain_until_ms: wall + 60_000,
+            retain_remaining_ms: 60_000,
         }
     );
     let Some(Record::Completed(c)) = sim.get("k") else {
@@ -276,7 +280,9 @@ fn repeating_the_same_completion_is_idempotent() {
     let mut sim = Sim::new();
     let token = token_of(&sim.reserve("k", None, None));
     let CompleteOutcome::Completed {
-        retain_until_ms, ..
+        retain_until_ms,
+        retain_remaining_ms,
+        ..
     } = sim.complete("k", token, "ok")
     else {
         panic!()
@@ -287,7 +293,8 @@ fn repeating_the_same_completion_is_idempotent() {
         sim.complete("k", token, "ok"),
         CompleteOutcome::AlreadyCompleted {
             token,
-            retain_until_ms
+            retain_until_ms,
+            retain_remaining_ms: retain_remaining_ms - 10,
         }
     );
     assert_eq!(sim.store.records, before);

@@ -171,6 +171,7 @@ pub enum ReserveReply {
     Reserved {
         token: FencingToken,
         lease_expires_at_ms: u64,
+        lease_remaining_ms: u64,
         takeover: bool,
     },
     /// 200: the side effect already ran; replay this response.
@@ -188,6 +189,7 @@ pub enum ReserveReply {
 pub struct HeartbeatReply {
     pub token: FencingToken,
     pub lease_expires_at_ms: u64,
+    pub lease_remaining_ms: u64,
 }
 
 /// 200 to complete. `replayed` is true when the same completion was already
@@ -197,6 +199,7 @@ pub struct HeartbeatReply {
 pub struct CompleteReply {
     pub token: FencingToken,
     pub retain_until_ms: u64,
+    pub retain_remaining_ms: u64,
     pub replayed: bool,
 }
 
@@ -232,6 +235,7 @@ impl PolicyReply {
 pub struct MintReply {
     pub key: String,
     pub expires_at_ms: u64,
+    pub retain_remaining_ms: u64,
 }
 
 /// 200 to derive.

@@ -4,8 +4,9 @@ use idem_core::{FencingToken, KeyId, Record, Stamp, StoredResponse};
 use serde::Serialize;
 
 /// The record of one key, judged at the time of the read. Every field is a
-/// fact of the record except `lease_expired`, which is judged at the read's
-/// time (both the wall-clock and the monotonic bound).
+/// fact of the record except `lease_expired` and the `*_remaining_ms`,
+/// which are judged at the read's time (both the cluster-time and the
+/// monotonic bound).
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordView {
     pub namespace: String,
@@ -22,6 +23,7 @@ pub enum StateView {
     Minted {
         minted_at_ms: u64,
         retain_until_ms: u64,
+        retain_remaining_ms: u64,
     },
     /// Owned by the holder of `token` under a lease.
     InProgress {
@@ -29,6 +31,7 @@ pub enum StateView {
         fingerprint: Option<String>,
         lease_ms: u64,
         lease_expires_at_ms: u64,
+        lease_remaining_ms: u64,
         lease_expired: bool,
         retain_ms: u64,
         minted: bool,
@@ -39,6 +42,7 @@ pub enum StateView {
         fingerprint: Option<String>,
         completed_at_ms: u64,
         retain_until_ms: u64,
+        retain_remaining_ms: u64,
         response: StoredResponse,
     },
 }
@@ -49,12 +53,14 @@ impl RecordView {
             Record::Minted(m) => StateView::Minted {
                 minted_at_ms: m.minted_at.hlc.wall_ms,
                 retain_until_ms: m.retention().wall_ms(),
+                retain_remaining_ms: m.retention().remaining_ms(now),
             },
             Record::InProgress(r) => StateView::InProgress {
                 token: r.token,
                 fingerprint: r.fingerprint.as_ref().map(|f| f.as_str().to_owned()),
                 lease_ms: r.lease_duration.as_ms(),
                 lease_expires_at_ms: r.lease().wall_ms(),
+                lease_remaining_ms: r.lease().remaining_ms(now),
                 lease_expired: r.lease().has_passed(now),
                 retain_ms: r.retain.as_ms(),
                 minted: r.minted,
@@ -64,6 +70,7 @@ impl RecordView {
                 fingerprint: c.fingerprint.as_ref().map(|f| f.as_str().to_owned()),
                 completed_at_ms: c.completed_at.hlc.wall_ms,
                 retain_until_ms: c.retention().wall_ms(),
+                retain_remaining_ms: c.retention().remaining_ms(now),
                 response: c.response,
             },
         };

@@ -43,12 +43,14 @@ pub fn reserve(id: KeyId, outcome: Outcome) -> Result<Response, ApiError> {
         ReserveOutcome::Reserved {
             token,
             lease_expires_at_ms,
+            lease_remaining_ms,
             takeover,
         } => (
             StatusCode::CREATED,
             Json(ReserveReply::Reserved {
                 token,
                 lease_expires_at_ms,
+                lease_remaining_ms,
                 takeover,
             }),
         )
@@ -81,9 +83,11 @@ pub fn heartbeat(id: KeyId, token: FencingToken, outcome: Outcome) -> Result<Res
         HeartbeatOutcome::Extended {
             token,
             lease_expires_at_ms,
+            lease_remaining_ms,
         } => Ok(Json(HeartbeatReply {
             token,
             lease_expires_at_ms,
+            lease_remaining_ms,
         })
         .into_response()),
         HeartbeatOutcome::Lost(why) => Err(ApiError::LostKey { id, token, why }),
@@ -98,18 +102,22 @@ pub fn complete(id: KeyId, token: FencingToken, outcome: Outcome) -> Result<Resp
         CompleteOutcome::Completed {
             token,
             retain_until_ms,
+            retain_remaining_ms,
         } => Ok(Json(CompleteReply {
             token,
             retain_until_ms,
+            retain_remaining_ms,
             replayed: false,
         })
         .into_response()),
         CompleteOutcome::AlreadyCompleted {
             token,
             retain_until_ms,
+            retain_remaining_ms,
         } => Ok(Json(CompleteReply {
             token,
             retain_until_ms,
+            retain_remaining_ms,
             replayed: true,
         })
         .into_response()),
@@ -147,12 +155,17 @@ pub fn mint(outcome: Outcome) -> Result<Option<Response>, ApiError> {
         return Err(not_this("mint", outcome));
     };
     Ok(match outcome {
-        MintOutcome::Minted { id, expires_at_ms } => Some(
+        MintOutcome::Minted {
+            id,
+            expires_at_ms,
+            retain_remaining_ms,
+        } => Some(
             (
                 StatusCode::CREATED,
                 Json(MintReply {
                     key: id.key.as_str().to_owned(),
                     expires_at_ms,
+                    retain_remaining_ms,
                 }),
             )
                 .into_response(),
