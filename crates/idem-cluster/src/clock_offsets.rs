@@ -64,10 +64,16 @@ pub(crate) async fn measure_clock_offsets(
         if !members.is_empty() {
             clock.set_members(members.keys().copied().collect());
         }
-        if let Some(Agreement::CaughtUp { by_ms }) = clock.agree() {
-            tracing::warn!(
-                "cluster time caught up {by_ms} ms to the wall time a majority of nodes agrees on"
-            );
+        match clock.agree() {
+            Some(Agreement::Synced { by_ms }) => tracing::info!(
+                "cluster time agreed with a majority of nodes (moved {by_ms} ms from the \
+                 applied high-water mark); this node can stamp"
+            ),
+            Some(Agreement::CaughtUp { by_ms }) => tracing::warn!(
+                "cluster time caught up {by_ms} ms to the wall time a majority of nodes \
+                 has agreed on for 30 s"
+            ),
+            Some(Agreement::Kept) | None => {}
         }
         warn_of_far_clocks(&clock, &mut far_off);
         tokio::time::sleep(if clock.is_synced() {

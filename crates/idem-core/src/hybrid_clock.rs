@@ -46,6 +46,9 @@ impl Default for CatchUpRule {
 pub enum Agreement {
     /// Cluster time was left as it is (steering closes any gap).
     Kept,
+    /// The first agreement since the start: cluster time moved forward by
+    /// this many ms from the floor it started at (0 if it was ahead).
+    Synced { by_ms: u64 },
     /// Cluster time jumped forward by this many ms.
     CaughtUp { by_ms: u64 },
 }
@@ -149,11 +152,14 @@ impl HybridClock {
         if !catch_up {
             return Agreement::Kept;
         }
+        let first = !self.is_synced();
         self.sync = Sync::Synced { behind_since: None };
         self.time.observe(mono_ms, agreed_wall_ms, wall_ms);
-        match agreed_wall_ms.checked_sub(now) {
-            Some(by_ms) if by_ms > 0 => Agreement::CaughtUp { by_ms },
-            _ => Agreement::Kept,
+        let by_ms = agreed_wall_ms.saturating_sub(now);
+        match (first, by_ms) {
+            (true, by_ms) => Agreement::Synced { by_ms },
+            (false, 0) => Agreement::Kept,
+            (false, by_ms) => Agreement::CaughtUp { by_ms },
         }
     }
 }
@@ -181,7 +187,7 @@ mod tests {
         assert_eq!(
             c.agree(10, T0 + 10, T0 + 10, CatchUpRule::default()),
             // 10 ms after the start, steered 1 ms toward the wall already.
-            Agreement::CaughtUp {
+            Agreement::Synced {
                 by_ms: 3 * 24 * 60 * MINUTE - 1
             }
         );

@@ -618,6 +618,12 @@ async fn health_ready_cluster_and_metrics() {
     assert_eq!(cluster.json["leader"], 1);
     assert_eq!(cluster.json["last_applied_index"], 1);
     assert_eq!(cluster.json["members"][0]["clock_offset_ms"], 0);
+    assert_eq!(cluster.json["members"][0]["wall_offset_ms"], 0);
+    assert_eq!(cluster.json["cluster_time_synced"], true);
+    let cluster_time = cluster.json["cluster_time_ms"]
+        .as_u64()
+        .expect("cluster time");
+    assert!(cluster_time.abs_diff(idem_cluster::system_wall_ms()) < 60_000);
 
     api.get("/no/such/route").await;
     let metrics = api.get("/metrics").await;
@@ -631,6 +637,8 @@ async fn health_ready_cluster_and_metrics() {
         "idem_cluster_is_leader 1",
         "idem_cluster_last_applied_index 1",
         r#"idem_cluster_member_clock_offset_ms{member="1"} 0"#,
+        r#"idem_cluster_member_wall_offset_ms{member="1"} 0"#,
+        "idem_cluster_time_synced 1",
     ] {
         assert!(
             metrics.text.contains(line),

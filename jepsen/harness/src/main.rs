@@ -51,7 +51,7 @@ enum Cmd {
         time: u64,
         /// Comma-separated nemeses: partition, loss, kill, pause, clock, all,
         /// none, or single kinds (partition-halves, isolate-leader,
-        /// partition-ring, packet-loss, clock-bump, clock-strobe).
+        /// partition-ring, packet-loss, clock-bump, clock-strobe, clock-lasting).
         #[arg(long, default_value = "all")]
         nemesis: String,
         /// Seed of every random choice (default: from the time).

@@ -36,10 +36,15 @@ pub enum NemesisKind {
     ClockBump,
     /// Wall clocks flip back and forth between true time and an offset.
     ClockStrobe,
+    /// One, two or all three wall clocks jump (either way) and stay there
+    /// for longer than cluster time waits before catching up to a
+    /// majority's wall time (30 s), then are corrected.
+    ClockLasting,
     /// Every wall clock jumps ahead by the same half-minute to five minutes
-    /// (an NTP server gone wrong), is held there, then corrected. Not in
-    /// `clock` or `all`: asked for by name (it is the fault that shows a
-    /// lease judged by wall time alone).
+    /// (an NTP server gone wrong), is held there past the catch-up (so
+    /// cluster time jumps ahead with it), then corrected. Not in `clock` or
+    /// `all`: asked for by name (it is the fault that shows a lease judged
+    /// by cluster time alone).
     ClockAhead,
 }
 
@@ -51,7 +56,7 @@ enum Family {
 }
 
 impl NemesisKind {
-    pub const ALL: [NemesisKind; 8] = [
+    pub const ALL: [NemesisKind; 9] = [
         NemesisKind::Halves,
         NemesisKind::IsolateLeader,
         NemesisKind::Ring,
@@ -60,6 +65,7 @@ impl NemesisKind {
         NemesisKind::Pause,
         NemesisKind::ClockBump,
         NemesisKind::ClockStrobe,
+        NemesisKind::ClockLasting,
     ];
 
     /// The kinds asked for by name only (in no group, not in `all`).
@@ -82,6 +88,7 @@ impl NemesisKind {
             NemesisKind::Pause => "pause",
             NemesisKind::ClockBump => "clock-bump",
             NemesisKind::ClockStrobe => "clock-strobe",
+            NemesisKind::ClockLasting => "clock-lasting",
             NemesisKind::ClockAhead => "clock-ahead",
         }
     }
@@ -93,15 +100,16 @@ impl NemesisKind {
             | NemesisKind::Ring
             | NemesisKind::Loss => Family::Network,
             NemesisKind::Kill | NemesisKind::Pause => Family::Process,
-            NemesisKind::ClockBump | NemesisKind::ClockStrobe | NemesisKind::ClockAhead => {
-                Family::Clock
-            }
+            NemesisKind::ClockBump
+            | NemesisKind::ClockStrobe
+            | NemesisKind::ClockLasting
+            | NemesisKind::ClockAhead => Family::Clock,
         }
     }
 
     /// Reads a comma-separated list of names and groups: `partition`
     /// (halves, isolate-leader, ring), `loss`, `kill`, `pause`, `clock`
-    /// (bump, strobe), `all`, or any single kind's name.
+    /// (bump, strobe, lasting), `all`, or any single kind's name.
     pub fn parse_list(list: &str) -> Result<Vec<NemesisKind>, String> {
         use NemesisKind::*;
         let mut out = Vec::new();
@@ -113,7 +121,7 @@ impl NemesisKind {
                 "loss" => vec![Loss],
                 "kill" => vec![Kill],
                 "pause" => vec![Pause],
-                "clock" | "skew" => vec![ClockBump, ClockStrobe],
+                "clock" | "skew" => vec![ClockBump, ClockStrobe, ClockLasting],
                 other => match NemesisKind::every().find(|k| k.name() == other) {
                     Some(k) => vec![k],
                     None => {
@@ -350,13 +358,28 @@ async fn perform(
             }
             stage.mark(NemesisPhase::Stop, kind, "clocks back to true time".into());
         }
+        NemesisKind::ClockLasting => {
+            let targets = pick_some(rng, &ids);
+            let mut detail = Vec::new();
+            for &n in &targets {
+                let offset = skew(rng);
+                stage.nodes.set_clock_offset(n, offset)?;
+                detail.push(format!("node {n} {offset:+}s"));
+            }
+            stage.mark(NemesisPhase::Start, kind, detail.join(", "));
+            sleep_unless(stop, lasting(rng)).await;
+            for &n in &targets {
+                stage.nodes.set_clock_offset(n, 0)?;
+            }
+            stage.mark(NemesisPhase::Stop, kind, "clocks corrected".into());
+        }
         NemesisKind::ClockAhead => {
             let offset = *rng.pick(&[30i64, 120, 300]);
             for &n in &ids {
                 stage.nodes.set_clock_offset(n, offset)?;
             }
             stage.mark(NemesisPhase::Start, kind, format!("every node {offset:+}s"));
-            sleep_unless(stop, hold).await;
+            sleep_unless(stop, lasting(rng)).await;
             for &n in &ids {
                 stage.nodes.set_clock_offset(n, 0)?;
             }
@@ -387,6 +410,12 @@ async fn perform(
         }
     }
     Ok(())
+}
+
+/// How long a lasting step is held: past the 30 s after which cluster time
+/// catches up to a wall time a majority agrees on.
+fn lasting(rng: &mut Rng) -> Duration {
+    Duration::from_millis(rng.between(35_000, 50_000))
 }
 
 /// One, two or all of the nodes.

@@ -155,6 +155,12 @@ fn render_cluster(out: &mut String, cluster: &ClusterStatus) {
     );
     gauge(
         out,
+        "idem_cluster_time_synced",
+        "1 once this node has agreed on the time with a majority (it stamps nothing before).",
+        u64::from(cluster.cluster_time_synced),
+    );
+    gauge(
+        out,
         "idem_cluster_is_leader",
         "1 if this node is the leader.",
         u64::from(cluster.leader == Some(cluster.node_id)),
@@ -200,6 +206,17 @@ fn render_cluster(out: &mut String, cluster: &ClusterStatus) {
             let _ = writeln!(
                 out,
                 "idem_cluster_member_clock_offset_ms{{member=\"{}\"}} {offset}",
+                member.id
+            );
+        }
+    }
+    out.push_str("# HELP idem_cluster_member_wall_offset_ms A member's wall clock minus cluster time, as this node measured it (positive: ahead).\n");
+    out.push_str("# TYPE idem_cluster_member_wall_offset_ms gauge\n");
+    for member in &cluster.members {
+        if let Some(offset) = member.wall_offset_ms {
+            let _ = writeln!(
+                out,
+                "idem_cluster_member_wall_offset_ms{{member=\"{}\"}} {offset}",
                 member.id
             );
         }
