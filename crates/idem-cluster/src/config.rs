@@ -14,7 +14,8 @@ pub struct ClusterConfig {
     pub addr: NodeAddr,
     /// Every member of the initial cluster, this node included.
     pub members: BTreeMap<NodeId, NodeAddr>,
-    /// Followers refuse entries stamped further ahead of their own clock.
+    /// The clocks' tolerance: of the offset limiter (beyond the ceiling of
+    /// cluster time), of catching up, and of the far-off-clock warning.
     pub max_clock_offset_ms: u64,
     pub heartbeat_ms: u64,
     pub election_timeout_ms: (u64, u64),

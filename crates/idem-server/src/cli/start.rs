@@ -27,7 +27,11 @@ pub struct StartArgs {
     /// Left out: a single-node cluster.
     #[arg(long, default_value = "")]
     pub peers: String,
-    /// Followers refuse entries stamped further ahead of their wall clock.
+    /// Tolerance of the clocks, in ms: followers refuse entries stamped this
+    /// much further ahead than any node following the cluster-time rules
+    /// could stamp; cluster time catches up to a majority's wall time only
+    /// when it stays this much ahead (for 30 s); a member's wall clock this
+    /// far from cluster time is logged as a warning.
     #[arg(long, default_value_t = 500)]
     pub max_clock_offset_ms: u64,
     /// Log entries between snapshots, at least (the log is purged behind a
