@@ -2,6 +2,7 @@
 //! timeline.
 
 mod describe;
+mod lateness;
 mod summary;
 mod svg;
 mod tally;

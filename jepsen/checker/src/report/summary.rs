@@ -3,7 +3,9 @@
 //! linearizability verdict, and the final VALID / INVALID line.
 
 use super::describe::describe_event;
+use super::lateness;
 use super::tally::Tally;
+use crate::by_key::group;
 use crate::history::Event;
 use crate::nemesis::{self, active_at};
 use crate::ops::pair;
@@ -59,6 +61,17 @@ pub fn summary_text(events: &[Event], report: &CheckReport) -> String {
         );
         indented(&mut out, tally.lines(), 4);
     }
+
+    let takeovers: Vec<_> = group(&paired.ops)
+        .iter()
+        .flat_map(|k| lateness::takeovers(k, &windows))
+        .collect();
+    line(
+        &mut out,
+        "\nTakeovers, by how long after the lease had certainly ended a reserve was still refused:"
+            .into(),
+    );
+    indented(&mut out, lateness::lines(&takeovers), 2);
 
     violations(&mut out, events, report);
     verdicts(&mut out, report);
