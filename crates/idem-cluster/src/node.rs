@@ -157,6 +157,7 @@ impl ClusterNode {
             raft.clone(),
             id,
             clock.clone(),
+            reader.clone(),
         ));
         tasks.spawn(crate::clock_offsets::measure_clock_offsets(
             raft.clone(),
