@@ -355,10 +355,11 @@ impl ClusterNode {
         )
     }
 
-    /// Whether this node can serve: a leader is known and Raft runs.
+    /// Whether this node can serve: a leader is known, Raft runs, and its
+    /// cluster time has agreed with a majority (so it could stamp if it led).
     pub fn is_ready(&self) -> bool {
         let m = self.inner.raft.metrics().borrow().clone();
-        m.current_leader.is_some() && m.running_state.is_ok()
+        m.current_leader.is_some() && m.running_state.is_ok() && self.inner.clock.is_synced()
     }
 }
 
