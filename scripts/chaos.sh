@@ -8,7 +8,7 @@
 #   scripts/chaos.sh --time 60 --nemesis kill,pause --seed 42
 #
 # Nemeses: partition (halves, isolate-leader, ring), loss, kill, pause, clock
-# (bumps and strobing), all. The report goes to --out (default chaos-out/):
+# (bumps, strobing and lasting steps), all. The report goes to --out (default chaos-out/):
 # summary.txt, timeline.svg, history.jsonl, check.json, node logs. Other
 # flags: see `idem-jepsen run --help`.
 set -euo pipefail

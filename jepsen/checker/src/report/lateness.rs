@@ -10,12 +10,15 @@
 //! reserve invoked at `t > E` and answered `in_progress` was held `t − E`
 //! late at least; the takeover's lateness is the largest such (0 when no
 //! reserve was refused after `E`). Takeovers whose span (from the grant to
-//! the takeover) overlaps a network or process fault are counted apart:
-//! the bound allows a leader change's full lease there, and a partition or
-//! pause for as long as it lasts.
+//! the takeover) overlaps a network or process fault, or the few seconds
+//! after one ends, are counted apart: the bound allows a leader change's
+//! full lease there, and a partition or pause for as long as it lasts. The
+//! history does not record terms; a fault's aftermath stands in for the
+//! leader changes it causes (a restarted or rejoining node can force an
+//! election a second or two after the nemesis stopped).
 
 use crate::by_key::KeyOps;
-use crate::checks::ms_to_ns;
+use crate::checks::{ms_to_ns, secs};
 use crate::history::{Outcome, Request};
 use crate::nemesis::NemesisWindow;
 use crate::ops::Op;
@@ -25,6 +28,9 @@ const STEER: f64 = 0.1;
 /// What the bound allows on top: client scheduling, replication and the
 /// millisecond rounding of cluster time.
 const SLACK_MS: u64 = 100;
+
+/// How long after a fault ends an election it caused may still happen.
+const AFTERMATH_NS: u64 = 3_000_000_000;
 
 /// Faults after which a lease may legitimately be a whole length late.
 const FAULTS: [&str; 6] = [
@@ -37,8 +43,13 @@ const FAULTS: [&str; 6] = [
 ];
 
 /// One takeover's lateness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Takeover {
+    pub key: String,
+    /// When the lease had certainly ended, and when the takeover was
+    /// acknowledged (ns since the run began).
+    pub ended_ns: u64,
+    pub taken_ns: u64,
     pub lease_ms: u64,
     pub late_ns: u64,
     /// A network or process fault overlapped the lease's span.
@@ -111,9 +122,14 @@ fn takeover(
     let under_fault = windows.iter().any(|w| {
         FAULTS.contains(&w.name.as_str())
             && w.start.seq < g2_ok.seq
-            && w.stop.is_none_or(|s| s.seq > g1.invoke.seq)
+            && w.stop.is_none_or(|s| {
+                s.seq > g1.invoke.seq || s.time_ns.saturating_add(AFTERMATH_NS) > g1.invoke.time_ns
+            })
     });
     Some(Takeover {
+        key: key.key.to_string(),
+        ended_ns: ended,
+        taken_ns: g2_ok.time_ns,
         lease_ms: longest,
         late_ns,
         under_fault,
@@ -125,7 +141,10 @@ fn takeover(
 pub fn lines(all: &[Takeover]) -> Vec<String> {
     let mut out = Vec::new();
     for (label, under_fault) in [
-        ("outside network and process faults", false),
+        (
+            "outside network and process faults (and 3 s after each)",
+            false,
+        ),
         ("under network or process faults", true),
     ] {
         let mut late: Vec<u64> = all
@@ -160,6 +179,20 @@ pub fn lines(all: &[Takeover]) -> Vec<String> {
             ));
         }
         out.push(text);
+    }
+    for t in all
+        .iter()
+        .filter(|t| !t.under_fault && t.late_ns > t.bound_ns())
+        .take(10)
+    {
+        out.push(format!(
+            "  beyond: key {:?}, a {} ms lease certainly over at {}, still refused {:.0} ms later, taken over at {}",
+            t.key,
+            t.lease_ms,
+            secs(t.ended_ns),
+            t.late_ns as f64 / 1e6,
+            secs(t.taken_ns)
+        ));
     }
     out
 }
@@ -227,6 +260,7 @@ mod tests {
         let t = run(&h);
         assert_eq!(t.len(), 2, "{t:?}");
         assert_eq!((t[0].late_ns, t[0].under_fault), (0, false));
+        assert_eq!(t[0].key, "k");
         assert!(t[1].under_fault);
         let l = lines(&t);
         assert!(
@@ -237,5 +271,24 @@ mod tests {
             l[1].contains("under network or process faults: 1 takeovers"),
             "{l:?}"
         );
+    }
+
+    #[test]
+    fn the_seconds_after_a_fault_count_as_under_it() {
+        let mut h = EventsBuilder::default();
+        h.push(nemesis(NemesisPhase::Start, "pause"));
+        h.at_ms(500).push(nemesis(NemesisPhase::Stop, "pause"));
+        // Granted 1 s after the pause ended: its election may still come.
+        h.at_ms(1_500)
+            .call(1, "k", reserve_for("a", 1_000, 10_000), granted(10));
+        h.at_ms(4_000)
+            .call(2, "k", reserve_for("a", 1_000, 10_000), took_over(20));
+        // Granted 3.5 s after: outside.
+        h.at_ms(6_000)
+            .call(1, "k", reserve_for("a", 1_000, 10_000), took_over(30));
+        let t = run(&h);
+        assert_eq!(t.len(), 2, "{t:?}");
+        assert!(t[0].under_fault, "{t:?}");
+        assert!(!t[1].under_fault, "{t:?}");
     }
 }
