@@ -190,20 +190,25 @@ impl ClusterClock {
     /// unsynced node judges nothing.
     pub fn observe(&self, stamp: HlcTimestamp) -> Result<(), ClockAhead> {
         let (mono, wall) = (self.mono_ms(), self.time.wall_ms());
-        let agreeable = self.highest_agreeable_wall(mono, wall);
+        let tolerance = self.rule.tolerance_ms;
         let mut hlc = lock(&self.hlc);
         if let Some(ceiling) = hlc.ceiling_ms(mono) {
-            let allowed = match agreeable {
-                Some(agreeable) => ceiling.max(agreeable),
-                None => u64::MAX,
-            }
-            .saturating_add(self.rule.tolerance_ms);
-            if stamp.wall_ms > allowed {
-                return Err(ClockAhead {
-                    stamp,
-                    allowed_ms: allowed,
-                    max_offset_ms: self.rule.tolerance_ms,
-                });
+            // Above the ceiling is rare (a catch-up this node has not made
+            // yet): only then is the majority's wall time worked out. Lock
+            // order: the HLC, then the members and walls (nothing takes the
+            // HLC while holding those).
+            if stamp.wall_ms > ceiling.saturating_add(tolerance) {
+                let allowed = match self.highest_agreeable_wall(mono, wall) {
+                    Some(agreeable) => ceiling.max(agreeable).saturating_add(tolerance),
+                    None => u64::MAX,
+                };
+                if stamp.wall_ms > allowed {
+                    return Err(ClockAhead {
+                        stamp,
+                        allowed_ms: allowed,
+                        max_offset_ms: tolerance,
+                    });
+                }
             }
         }
         hlc.observe(mono, stamp, wall);
@@ -245,10 +250,14 @@ impl ClusterClock {
     /// A stamp for a new entry, if this node leads and its clock is synced.
     pub fn stamp(&self) -> Result<Stamp, NoStamp> {
         let l = (*lock(&self.leadership)).ok_or(NoStamp::NotLeader)?;
-        if !self.is_synced() {
-            return Err(NoStamp::Unsynced);
-        }
-        let hlc = self.now_hlc();
+        let (mono, wall) = (self.mono_ms(), self.time.wall_ms());
+        let hlc = {
+            let mut clock = lock(&self.hlc);
+            if !clock.is_synced() {
+                return Err(NoStamp::Unsynced);
+            }
+            clock.now(mono, wall)
+        };
         Ok(Stamp {
             hlc,
             term: l.term,
