@@ -1430,11 +1430,22 @@ fn backend_requests() -> Vec<(Method, &'static str, &'static str)> {
 
 #[tokio::test]
 async fn backend_errors_are_503_with_retry_after() {
-    for error in [
-        ClusterError::NotLeader(None),
-        ClusterError::Timeout,
-        ClusterError::LeadershipChanged,
-        ClusterError::Unavailable("disk".into()),
+    // Refused before anything was written: any retry is safe. Timed out or
+    // broken off: it may have been applied.
+    for (error, kind) in [
+        (
+            ClusterError::NotLeader(None),
+            "urn:idem:problem:not-applied",
+        ),
+        (ClusterError::Timeout, "urn:idem:problem:outcome-unknown"),
+        (
+            ClusterError::LeadershipChanged,
+            "urn:idem:problem:not-applied",
+        ),
+        (
+            ClusterError::Unavailable("disk".into()),
+            "urn:idem:problem:outcome-unknown",
+        ),
     ] {
         let api = Api::new(FailingBackend(Failure::Error(error.clone())));
         let mut requests = backend_requests();
@@ -1446,7 +1457,7 @@ async fn backend_errors_are_503_with_retry_after() {
                 .await;
             answer.assert_problem(503);
             assert_eq!(answer.header("retry-after"), Some("1"), "{method} {uri}");
-            assert_eq!(answer.json["type"], "urn:idem:problem:unavailable");
+            assert_eq!(answer.json["type"], kind, "{error:?}");
             assert_eq!(answer.json["detail"], error.to_string());
         }
     }

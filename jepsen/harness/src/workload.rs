@@ -210,6 +210,14 @@ impl Client {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Err(RequestError::Indeterminate(error)) => self.indeterminate(error),
+            // idem says it certainly changed nothing: recorded as failed,
+            // so the checker holds idem to that claim.
+            Ok(reply) if reply.status == 503 && certainly_not_applied(&reply.body) => {
+                self.tally.fail.fetch_add(1, Ordering::Relaxed);
+                let error = format!("503 {}", String::from_utf8_lossy(&reply.body));
+                self.recorder.record(EventBody::Fail { process, error });
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
             Ok(reply) if reply.status == 503 => {
                 self.indeterminate(format!("503 {}", String::from_utf8_lossy(&reply.body)));
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -406,4 +414,13 @@ pub fn read_outcome(request: &Request, reply: &Reply) -> Option<Outcome> {
             _ => None,
         },
     }
+}
+
+/// Whether a 503's problem document says the request certainly changed
+/// nothing (`urn:idem:problem:not-applied`).
+fn certainly_not_applied(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("type").and_then(Value::as_str).map(str::to_owned))
+        .is_some_and(|t| t == "urn:idem:problem:not-applied")
 }

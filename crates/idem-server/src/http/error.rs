@@ -37,6 +37,11 @@ impl NumberField {
     }
 }
 
+/// The 503 of a request that certainly changed nothing (any retry is
+/// safe); `outcome-unknown` is the 503 of one that may have been applied
+/// (only a retry that means the same, the same key and token, is safe).
+const NOT_APPLIED: &str = "not-applied";
+
 /// Why a request was not carried out. None of these changed any state,
 /// except possibly a [`ClusterError`] whose `certainly_not_applied()` is
 /// false (a timeout: the request may have been applied; retrying with the
@@ -231,12 +236,17 @@ impl ApiError {
             ApiError::InvalidMember(_) => (S::BAD_REQUEST, "invalid-member", "Invalid member"),
             ApiError::MemberNotFound(_) => (S::NOT_FOUND, "member-not-found", "No such member"),
             ApiError::MemberExists(_) => (S::CONFLICT, "member-exists", "Member already exists"),
-            ApiError::Backend(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Cluster unavailable"),
-            ApiError::Refused(_) => (S::SERVICE_UNAVAILABLE, "unavailable", "Cluster unavailable"),
-            ApiError::NotReady => (S::SERVICE_UNAVAILABLE, "not-ready", "Node not ready"),
-            ApiError::MintCollisions { .. } => {
-                (S::SERVICE_UNAVAILABLE, "unavailable", "Cluster unavailable")
+            ApiError::Backend(e) if e.certainly_not_applied() => {
+                (S::SERVICE_UNAVAILABLE, NOT_APPLIED, "Not applied")
             }
+            ApiError::Backend(_) => (
+                S::SERVICE_UNAVAILABLE,
+                "outcome-unknown",
+                "Cluster unavailable; the request may have been applied",
+            ),
+            ApiError::Refused(_) => (S::SERVICE_UNAVAILABLE, NOT_APPLIED, "Not applied"),
+            ApiError::NotReady => (S::SERVICE_UNAVAILABLE, "not-ready", "Node not ready"),
+            ApiError::MintCollisions { .. } => (S::SERVICE_UNAVAILABLE, NOT_APPLIED, "Not applied"),
             ApiError::UnexpectedOutcome { .. } => {
                 (S::INTERNAL_SERVER_ERROR, "internal", "Internal error")
             }
