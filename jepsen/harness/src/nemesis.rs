@@ -343,7 +343,7 @@ async fn perform(
             stage.nodes.pause(target, false);
             stage.mark(NemesisPhase::Stop, kind, format!("node {target} resumed"));
         }
-        NemesisKind::ClockBump => {
+        NemesisKind::ClockBump | NemesisKind::ClockLasting => {
             let targets = pick_some(rng, &ids);
             let mut detail = Vec::new();
             for &n in &targets {
@@ -352,26 +352,16 @@ async fn perform(
                 detail.push(format!("node {n} {offset:+}s"));
             }
             stage.mark(NemesisPhase::Start, kind, detail.join(", "));
-            sleep_unless(stop, hold).await;
+            let held = if kind == NemesisKind::ClockLasting {
+                lasting(rng)
+            } else {
+                hold
+            };
+            sleep_unless(stop, held).await;
             for &n in &targets {
                 stage.nodes.set_clock_offset(n, 0)?;
             }
             stage.mark(NemesisPhase::Stop, kind, "clocks back to true time".into());
-        }
-        NemesisKind::ClockLasting => {
-            let targets = pick_some(rng, &ids);
-            let mut detail = Vec::new();
-            for &n in &targets {
-                let offset = skew(rng);
-                stage.nodes.set_clock_offset(n, offset)?;
-                detail.push(format!("node {n} {offset:+}s"));
-            }
-            stage.mark(NemesisPhase::Start, kind, detail.join(", "));
-            sleep_unless(stop, lasting(rng)).await;
-            for &n in &targets {
-                stage.nodes.set_clock_offset(n, 0)?;
-            }
-            stage.mark(NemesisPhase::Stop, kind, "clocks corrected".into());
         }
         NemesisKind::ClockAhead => {
             let offset = *rng.pick(&[30i64, 120, 300]);
