@@ -12,38 +12,53 @@ use support::{get, post, Cluster, Options};
 
 const LEASE_MS: u64 = 3000;
 
-/// Reserves through every node in turn until a takeover is granted; fails if
-/// one is granted before the lease has run for `LEASE_MS` in true time since
-/// `sent` (taken before the original reserve was sent).
-fn takeover_not_before_the_lease_ends(c: &Cluster, key: &str, sent: Instant) -> Duration {
+/// Reserves `key` in namespace `ns` through every node in turn until a
+/// takeover is granted; fails if one is granted before the lease has run
+/// for `lease_ms` in true time since `sent` (taken before the original
+/// reserve was sent), or if none is within 40 s. How long it was held.
+fn taken_over_not_early(
+    c: &Cluster,
+    ns: &str,
+    key: &str,
+    lease_ms: u64,
+    sent: Instant,
+) -> Duration {
     let deadline = sent + Duration::from_secs(40);
     let mut n = 0;
     loop {
         n += 1;
         let r = c.reserve(
             n % 3,
-            "skew",
+            ns,
             key,
-            json!({"fingerprint": "f", "lease_ms": LEASE_MS}),
+            json!({"fingerprint": "f", "lease_ms": lease_ms}),
         );
         let answered = Instant::now();
         match r.status {
             201 => {
                 let held = answered - sent;
                 assert!(
-                    held >= Duration::from_millis(LEASE_MS),
-                    "lease of {LEASE_MS} ms ended after {held:?}: {r:?}"
+                    held >= Duration::from_millis(lease_ms),
+                    "{key}: lease of {lease_ms} ms ended after {held:?}: {r:?}"
                 );
-                assert_eq!(r.body["takeover"], true, "{r:?}");
+                assert_eq!(r.body["takeover"], true, "{key}: {r:?}");
                 return held;
             }
             409 => assert_eq!(r.body["outcome"], "in_progress", "{r:?}"),
             503 => {} // an election under way
-            other => panic!("unexpected {other}: {r:?}"),
+            other => panic!("{key}: unexpected {other}: {r:?}"),
         }
-        assert!(Instant::now() < deadline, "the lease was never taken over");
-        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            Instant::now() < deadline,
+            "{key}: the lease was never taken over"
+        );
+        std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// [`taken_over_not_early`] for the jump tests' keys and lease.
+fn takeover_not_before_the_lease_ends(c: &Cluster, key: &str, sent: Instant) -> Duration {
+    taken_over_not_early(c, "skew", key, LEASE_MS, sent)
 }
 
 fn grant(c: &Cluster, key: &str) -> Instant {
@@ -129,41 +144,6 @@ fn load(
     })
 }
 
-/// Polls `key` (a worker reserved it at `sent` for `STEP_LEASE_MS`, then
-/// died) until it is taken over; how long that took since `sent`.
-fn taken_over(c: &Cluster, key: &str, sent: Instant) -> Duration {
-    let mut n = 0;
-    loop {
-        n += 1;
-        let r = c.reserve(
-            n % 3,
-            "step",
-            key,
-            json!({"fingerprint": "f", "lease_ms": STEP_LEASE_MS}),
-        );
-        let answered = Instant::now();
-        match r.status {
-            201 => {
-                assert_eq!(r.body["takeover"], true, "{key}: {r:?}");
-                let held = answered - sent;
-                assert!(
-                    held >= Duration::from_millis(STEP_LEASE_MS),
-                    "{key}: lease ended after {held:?}"
-                );
-                return held;
-            }
-            409 => assert_eq!(r.body["outcome"], "in_progress", "{r:?}"),
-            503 => {}
-            other => panic!("{key}: unexpected {other}: {r:?}"),
-        }
-        assert!(
-            answered - sent < Duration::from_secs(60),
-            "{key} was never taken over"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// Reads `key` until it is forgotten; how long since `completed`.
 fn forgotten(c: &Cluster, key: &str, completed: Instant) -> Duration {
     loop {
@@ -244,8 +224,8 @@ fn step_held_then_corrected(stepped: usize, offset_secs: i64) {
     assert_eq!(done.body["retain_remaining_ms"], 2000);
     let completed = Instant::now();
 
-    let during_held = taken_over(&c, "died-during", during);
-    let after_held = taken_over(&c, "died-after", after);
+    let during_held = taken_over_not_early(&c, "step", "died-during", STEP_LEASE_MS, during);
+    let after_held = taken_over_not_early(&c, "step", "died-after", STEP_LEASE_MS, after);
     let forgot = forgotten(&c, "short", completed);
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let grants = writer.join().expect("load");

@@ -154,7 +154,7 @@ impl HybridClock {
         }
         let first = !self.is_synced();
         self.sync = Sync::Synced { behind_since: None };
-        self.time.observe(mono_ms, agreed_wall_ms, wall_ms);
+        self.time.catch_up(mono_ms, agreed_wall_ms, wall_ms);
         let by_ms = agreed_wall_ms.saturating_sub(now);
         match (first, by_ms) {
             (true, by_ms) => Agreement::Synced { by_ms },

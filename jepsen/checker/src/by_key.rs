@@ -30,4 +30,12 @@ impl<'a> KeyOps<'a> {
             .filter_map(|op| op.granted_token().map(|t| (t, *op)))
             .collect()
     }
+
+    /// [`Self::grants`] in token order (ties by invocation): each grant
+    /// next to the one it succeeded.
+    pub fn grants_by_token(&self) -> Vec<(u64, &'a Op)> {
+        let mut grants = self.grants();
+        grants.sort_by_key(|(t, op)| (*t, op.invoke.seq));
+        grants
+    }
 }

@@ -24,9 +24,7 @@ use crate::verdict::{CheckName, Violation};
 
 /// The violations on one key.
 pub fn check(key: &KeyOps<'_>) -> Vec<Violation> {
-    let mut grants = key.grants();
-    grants.sort_by_key(|(t, op)| (*t, op.invoke.seq));
-    grants
+    key.grants_by_token()
         .windows(2)
         .filter(|w| w[0].0 < w[1].0)
         .filter_map(|w| judge(key, w[0], w[1]))

@@ -66,9 +66,7 @@ impl Takeover {
 
 /// Every takeover on `key`, with its lateness.
 pub fn takeovers(key: &KeyOps<'_>, windows: &[NemesisWindow]) -> Vec<Takeover> {
-    let mut grants = key.grants();
-    grants.sort_by_key(|(t, op)| (*t, op.invoke.seq));
-    grants
+    key.grants_by_token()
         .windows(2)
         .filter_map(|w| takeover(key, w[0], w[1], windows))
         .collect()
