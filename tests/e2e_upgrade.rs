@@ -126,6 +126,18 @@ fn the_previous_releases_data_is_read_and_carried_forward() {
     assert_eq!(fresh.body["lease_remaining_ms"], 60_000);
     let token = fresh.body["token"].as_u64().expect("token");
     assert!(token > 16_384, "tokens go on from the old ones: {token}");
+    // A reservation written in the old format has no committing history,
+    // and its owner can mark it committing (rewriting it in the new one).
+    let held = get(&key("payments", "held", "")).expect("get");
+    assert_eq!(held.body["committing"], false, "{held:?}");
+    assert_eq!(held.body["committing_tokens"], json!([]), "{held:?}");
+    let marked = post(
+        &key("payments", "held", "heartbeat"),
+        json!({"token": 16_384, "committing": true}),
+    )
+    .expect("heartbeat");
+    assert_eq!(marked.status, 200, "{marked:?}");
+    assert_eq!(marked.body["committing"], true, "{marked:?}");
     drop(node);
 
     // Carried forward: the new release's writes and the old records both
@@ -135,4 +147,6 @@ fn the_previous_releases_data_is_read_and_carried_forward() {
     let r = get(&key("payments", "after-upgrade", "")).expect("get");
     assert_eq!(r.body["state"], "in_progress", "{r:?}");
     assert_eq!(r.body["token"], token);
+    let held = get(&key("payments", "held", "")).expect("get");
+    assert_eq!(held.body["committing_tokens"], json!([16_384]), "{held:?}");
 }

@@ -187,6 +187,7 @@ mod tests {
                 IdemKey::new(format!("k{n}")).unwrap(),
             ),
             token: FencingToken(n),
+            not_committed: false,
         })
     }
 
@@ -196,6 +197,8 @@ mod tests {
             lease_expires_at_ms: 0,
             lease_remaining_ms: 0,
             takeover: false,
+            resumed: false,
+            previous_committing: Vec::new(),
         })
     }
 

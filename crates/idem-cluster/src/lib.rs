@@ -65,6 +65,7 @@ mod wire;
 pub use clock::ClusterClock;
 pub use config::ClusterConfig;
 pub use error::{ClusterError, StartError};
+pub use idem_store::{KeyChange, KeyWatch, KeyWatcher, MAX_KEY_WATCHERS};
 pub use membership::MEMBERSHIP_TIMEOUT;
 pub use node::ClusterNode;
 pub use peer_client::TcpTransport;

@@ -12,8 +12,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use idem_core::{Command, Outcome};
-use idem_store::{StartupReport, StateReader, SyncStats};
+use idem_core::{Command, KeyId, Outcome};
+use idem_store::{KeyWatch, KeyWatcher, StartupReport, StateReader, SyncStats};
 use openraft::Vote;
 use tokio::net::TcpListener;
 
@@ -47,6 +47,8 @@ struct Inner {
     id: NodeId,
     raft: Raft,
     reader: StateReader,
+    /// Requests waiting for a key, woken by the state machine.
+    key_watch: KeyWatch,
     clock: Arc<ClusterClock>,
     transport: Arc<dyn Transport>,
     config: ClusterConfig,
@@ -116,6 +118,7 @@ impl ClusterNode {
         .await
         .map_err(|e| StartError::Refused(e.to_string()))?;
         let (id, reader, timeout) = (config.id, store.reader, config.request_timeout);
+        let key_watch = store.key_watch;
 
         let tasks = Arc::new(NodeTasks::new());
         let proposer = Proposer::spawn(
@@ -194,6 +197,7 @@ impl ClusterNode {
                 id,
                 raft,
                 reader,
+                key_watch,
                 clock,
                 transport,
                 report: store.report,
@@ -233,8 +237,17 @@ impl ClusterNode {
         crate::raft_stop::stopped(self.inner.raft.server_metrics(), self.inner.raft.metrics()).await
     }
 
-    /// Stops Raft and every task of this node, and waits for them.
+    /// Registers a waiter on `id`, woken whenever an applied entry touches
+    /// the key; `None` when this node holds as many waiters as it may, or is
+    /// shutting down.
+    pub fn watch_key(&self, id: &KeyId) -> Option<KeyWatcher> {
+        self.inner.key_watch.watch(id)
+    }
+
+    /// Stops Raft and every task of this node, and waits for them. Waiters
+    /// are answered first.
     pub async fn shutdown(&self) {
+        self.inner.key_watch.close();
         let _ = self.inner.raft.shutdown().await;
         self.inner.tasks.shutdown().await;
     }

@@ -6,7 +6,8 @@
 //! # Versions
 //!
 //! 1 (no marker: a frame was bare bincode) until replies carried relative
-//! times; 2 since (`idem_core::Outcome` gained the `*_remaining_ms` fields).
+//! times; 2 when `idem_core::Outcome` gained the `*_remaining_ms` fields; 3
+//! since commands and outcomes carry attempts and committing marks.
 //! A node refuses, with an error that names both versions, a frame of
 //! another version rather than misreading it; nodes of different versions
 //! do not talk, so an upgrade across a wire version stops every node, then
@@ -23,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub const MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
 
 /// The wire format this build speaks.
-pub const WIRE_VERSION: u8 = 2;
+pub const WIRE_VERSION: u8 = 3;
 
 /// What every frame of version 2 or later starts with. A version 1 frame
 /// starts with a bincode enum tag (a small number), never with `i`.
@@ -125,13 +126,15 @@ mod tests {
             decode_message::<Request>(&v1),
             Err(WireError::Version { theirs: 1 })
         ));
-        let mut v3 = bytes.clone();
-        v3[2] = 3;
-        assert!(matches!(
-            decode_message::<Request>(&v3),
-            Err(WireError::Version { theirs: 3 })
-        ));
+        for other in [2, 4] {
+            let mut framed = bytes.clone();
+            framed[2] = other;
+            assert!(matches!(
+                decode_message::<Request>(&framed),
+                Err(WireError::Version { theirs }) if theirs == other
+            ));
+        }
         assert!(decode_message::<Request>(&[]).is_err());
-        assert!(decode_message::<Request>(b"id\x02\xff\xff").is_err());
+        assert!(decode_message::<Request>(b"id\x03\xff\xff").is_err());
     }
 }

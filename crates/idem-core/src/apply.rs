@@ -9,13 +9,14 @@ use crate::command::{
     Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy,
 };
 use crate::derive::derive_key;
+use crate::fingerprint::Fingerprint;
 use crate::names::{KeyId, Namespace};
 use crate::namespace::{NamespacePolicy, NamespaceRecord, NamespaceSecret};
 use crate::outcome::{
     CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome,
     Refusal, ReleaseOutcome, ReserveOutcome,
 };
-use crate::record::{Completion, MintedKey, Record, Reservation};
+use crate::record::{Completion, MintedKey, Record, ReleasedKey, Reservation};
 use crate::rules::Rules;
 use crate::store::RecordStore;
 use crate::time::Stamp;
@@ -67,7 +68,7 @@ pub fn reserve_without_write<S: RecordStore>(
         .judge_reserve(store, cmd, now)?
         {
             ReserveJudgement::Answer(outcome) => Some(outcome),
-            ReserveJudgement::Grant { .. } => None,
+            ReserveJudgement::Grant { .. } | ReserveJudgement::Resume(_) => None,
         },
     )
 }
@@ -103,7 +104,12 @@ enum ReserveJudgement {
         takeover: bool,
         minted: bool,
         policy: NamespacePolicy,
+        /// The tokens of earlier owners that may have acted.
+        committing: Vec<FencingToken>,
     },
+    /// The owner's own attempt resumes its reservation (a write: the lease
+    /// is extended).
+    Resume(Reservation),
 }
 
 impl Lifecycle {
@@ -181,15 +187,31 @@ impl Lifecycle {
     ) -> Result<ReserveJudgement, S::Error> {
         let policy = namespace_policy(store, &cmd.id.namespace)?;
         let answer = |o| Ok(ReserveJudgement::Answer(o));
-        let (takeover, minted) = match self.live_record(store, &cmd.id, now)? {
-            None if policy.require_minted_keys => return answer(ReserveOutcome::KeyNotMinted),
-            None => (false, false),
-            Some(Record::Minted(_)) => (false, true),
+        let mismatch = |recorded: Option<&Fingerprint>| {
+            !self
+                .rules
+                .fingerprints_match(cmd.fingerprint.as_ref(), recorded)
+        };
+        let grant = |takeover, minted, committing| {
+            Ok(ReserveJudgement::Grant {
+                takeover,
+                minted,
+                policy: policy.clone(),
+                committing,
+            })
+        };
+        match self.live_record(store, &cmd.id, now)? {
+            None if policy.require_minted_keys => answer(ReserveOutcome::KeyNotMinted),
+            None => grant(false, false, Vec::new()),
+            Some(Record::Minted(_)) => grant(false, true, Vec::new()),
             Some(Record::InProgress(r)) => {
-                if !self
+                if self
                     .rules
-                    .fingerprints_match(cmd.fingerprint.as_ref(), r.fingerprint.as_ref())
+                    .resumes(cmd.attempt.as_ref(), cmd.fingerprint.as_ref(), &r)
                 {
+                    return Ok(ReserveJudgement::Resume(r));
+                }
+                if mismatch(r.fingerprint.as_ref()) {
                     return answer(ReserveOutcome::FingerprintMismatch);
                 }
                 if !self.rules.has_passed(&r.lease(), now) {
@@ -197,26 +219,24 @@ impl Lifecycle {
                         retry_after_ms: r.lease().remaining_ms(now).max(1),
                     });
                 }
-                (true, r.minted)
+                grant(true, r.minted, self.rules.inherited_committing(&r))
             }
-            Some(Record::Completed(c)) => {
-                if !self
-                    .rules
-                    .fingerprints_match(cmd.fingerprint.as_ref(), c.fingerprint.as_ref())
-                {
+            Some(Record::Released(k)) => {
+                if mismatch(k.fingerprint.as_ref()) {
                     return answer(ReserveOutcome::FingerprintMismatch);
                 }
-                return answer(ReserveOutcome::Completed {
+                grant(true, k.minted, k.committing)
+            }
+            Some(Record::Completed(c)) => {
+                if mismatch(c.fingerprint.as_ref()) {
+                    return answer(ReserveOutcome::FingerprintMismatch);
+                }
+                answer(ReserveOutcome::Completed {
                     token: c.token,
                     response: c.response,
-                });
+                })
             }
-        };
-        Ok(ReserveJudgement::Grant {
-            takeover,
-            minted,
-            policy,
-        })
+        }
     }
 
     fn reserve<S: RecordStore>(
@@ -226,13 +246,30 @@ impl Lifecycle {
         now: &Stamp,
         token: FencingToken,
     ) -> Result<ReserveOutcome, S::Error> {
-        let (takeover, minted, policy) = match self.judge_reserve(store, cmd, now)? {
+        let (takeover, minted, policy, committing) = match self.judge_reserve(store, cmd, now)? {
             ReserveJudgement::Answer(outcome) => return Ok(outcome),
+            ReserveJudgement::Resume(mut r) => {
+                r.lease_renewed_at = *now;
+                if let Some(lease) = cmd.lease {
+                    r.lease_duration = lease;
+                }
+                let outcome = ReserveOutcome::Reserved {
+                    token: r.token,
+                    lease_expires_at_ms: r.lease().wall_ms(),
+                    lease_remaining_ms: r.lease().remaining_ms(now),
+                    takeover: r.takeover,
+                    resumed: true,
+                    previous_committing: r.previous_committing(),
+                };
+                store.put_record(&cmd.id, Record::InProgress(r))?;
+                return Ok(outcome);
+            }
             ReserveJudgement::Grant {
                 takeover,
                 minted,
                 policy,
-            } => (takeover, minted, policy),
+                committing,
+            } => (takeover, minted, policy, committing),
         };
         let reservation = Reservation {
             token,
@@ -241,16 +278,20 @@ impl Lifecycle {
             lease_duration: cmd.lease.unwrap_or(policy.default_lease),
             retain: cmd.retain.unwrap_or(policy.default_retain),
             minted,
-        };
-        let lease_expires_at_ms = reservation.lease().wall_ms();
-        let lease_remaining_ms = reservation.lease().remaining_ms(now);
-        store.put_record(&cmd.id, Record::InProgress(reservation))?;
-        Ok(ReserveOutcome::Reserved {
-            token,
-            lease_expires_at_ms,
-            lease_remaining_ms,
+            attempt: cmd.attempt,
             takeover,
-        })
+            committing,
+        };
+        let outcome = ReserveOutcome::Reserved {
+            token,
+            lease_expires_at_ms: reservation.lease().wall_ms(),
+            lease_remaining_ms: reservation.lease().remaining_ms(now),
+            takeover,
+            resumed: false,
+            previous_committing: reservation.previous_committing(),
+        };
+        store.put_record(&cmd.id, Record::InProgress(reservation))?;
+        Ok(outcome)
     }
 
     /// The reservation `token` owns, or why it owns nothing.
@@ -262,7 +303,9 @@ impl Lifecycle {
         now: &Stamp,
     ) -> Result<Result<Reservation, LostKey>, S::Error> {
         Ok(match self.live_record(store, id, now)? {
-            None => Err(LostKey::Absent),
+            // A released key is free: its releaser owns nothing, as if the
+            // record were gone.
+            None | Some(Record::Released(_)) => Err(LostKey::Absent),
             Some(Record::Minted(_)) => Err(LostKey::NotReserved),
             Some(Record::Completed(c)) => Err(LostKey::Completed { by: c.token }),
             Some(Record::InProgress(r)) if self.rules.owns(token, r.token) => Ok(r),
@@ -286,10 +329,14 @@ impl Lifecycle {
         if let Some(lease) = cmd.lease {
             r.lease_duration = lease;
         }
+        if cmd.committing && !r.owner_committing() {
+            r.committing.push(r.token);
+        }
         let outcome = HeartbeatOutcome::Extended {
             token: r.token,
             lease_expires_at_ms: r.lease().wall_ms(),
             lease_remaining_ms: r.lease().remaining_ms(now),
+            committing: r.owner_committing(),
         };
         store.put_record(&cmd.id, Record::InProgress(r))?;
         Ok(outcome)
@@ -345,7 +392,24 @@ impl Lifecycle {
             Ok(r) => r,
             Err(lost) => return Ok(ReleaseOutcome::Lost(lost)),
         };
-        if r.minted {
+        if r.owner_committing() && !cmd.not_committed {
+            return Ok(ReleaseOutcome::Committing { token: r.token });
+        }
+        let committing = r.previous_committing();
+        if !committing.is_empty() {
+            // Earlier owners may have acted: the next grant must hear of it.
+            store.put_record(
+                &cmd.id,
+                Record::Released(ReleasedKey {
+                    token: r.token,
+                    fingerprint: r.fingerprint,
+                    released_at: *now,
+                    retain: r.retain,
+                    minted: r.minted,
+                    committing,
+                }),
+            )?;
+        } else if r.minted {
             // A minted key stays reservable after a release.
             store.put_record(
                 &cmd.id,

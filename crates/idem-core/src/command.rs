@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::attempt::AttemptDigest;
 use crate::derive::CanonicalPayload;
 use crate::durations::{LeaseDuration, RetainDuration};
 use crate::fingerprint::Fingerprint;
@@ -39,6 +40,9 @@ pub struct Reserve {
     pub lease: Option<LeaseDuration>,
     /// `None`: the namespace's default.
     pub retain: Option<RetainDuration>,
+    /// The digest of the caller's attempt id: a reserve that finds the key
+    /// in progress under the same attempt and fingerprint resumes it.
+    pub attempt: Option<AttemptDigest>,
 }
 
 /// The owner extends its lease.
@@ -48,6 +52,9 @@ pub struct Heartbeat {
     pub token: FencingToken,
     /// `None`: the lease length the key was reserved with.
     pub lease: Option<LeaseDuration>,
+    /// The owner is about to run its side effect: the record keeps its
+    /// token as one that may have acted, until the key completes.
+    pub committing: bool,
 }
 
 /// The owner stores the side effect's response.
@@ -63,6 +70,9 @@ pub struct Complete {
 pub struct Release {
     pub id: KeyId,
     pub token: FencingToken,
+    /// The owner asserts it did not run its side effect. Required to release
+    /// a reservation it marked committing.
+    pub not_committed: bool,
 }
 
 /// Delete records whose forget deadline has passed. Proposed by the leader
@@ -232,6 +242,7 @@ mod tests {
                 IdemKey::new(format!("k{n}")).unwrap(),
             ),
             token: FencingToken(n),
+            not_committed: false,
         })
     }
 

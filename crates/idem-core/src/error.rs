@@ -38,6 +38,8 @@ pub enum InvalidInput {
     DerivePayload(String),
     #[error("derive payload is nested deeper than {max} levels")]
     DerivePayloadTooDeep { max: usize },
+    #[error("attempt must be a random id with room for at least {min_bits} bits: 22 or more base64url characters, or 32 or more hex digits (a UUID), at most {max_len} characters")]
+    AttemptId { min_bits: usize, max_len: usize },
     #[error("namespace secret must be {expected} bytes, got {got}")]
     SecretLength { got: usize, expected: usize },
 }

@@ -1,8 +1,10 @@
 //! # idem-core: the key lifecycle and its time model
 //!
 //! This crate owns the meaning of idempotency keys: names and their rules,
-//! records (`in_progress` under a lease, `completed` with a stored response),
-//! the commands that change them, their outcomes, and the time model that
+//! records (`in_progress` under a lease, `completed` with a stored response,
+//! `released` with the tokens that may have acted), attempts (resumable
+//! reserves), the commands that change them, their outcomes, and the time
+//! model that
 //! decides when a lease or a retention window has ended (see [`time`]). Its
 //! heart is [`apply`]: a deterministic function from (records, stamped log
 //! entry) to an outcome, over the abstract [`RecordStore`].
@@ -13,6 +15,7 @@
 //! replica that applies the same log reaches the same state.
 
 pub mod apply;
+pub mod attempt;
 pub mod cluster_time;
 pub mod command;
 pub mod derive;
@@ -33,6 +36,7 @@ pub mod token;
 pub mod wall_agreement;
 
 pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
+pub use attempt::{AttemptDigest, AttemptId};
 pub use cluster_time::{ClusterTime, SteerRate};
 pub use command::{
     BadBatchSize, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve,
@@ -50,7 +54,7 @@ pub use outcome::{
     CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome,
     Refusal, ReleaseOutcome, ReserveOutcome,
 };
-pub use record::{Completion, MintedKey, Record, Reservation};
+pub use record::{Completion, MintedKey, Record, ReleasedKey, Reservation};
 pub use response::StoredResponse;
 pub use store::{MemoryStore, RecordStore};
 pub use time::{AppliedClock, Deadline, HlcTimestamp, Stamp};

@@ -30,6 +30,25 @@ pub enum Outcome {
     Refused(Refusal),
 }
 
+impl Outcome {
+    /// Whether the command wrote the record it is about: a grant, a resume,
+    /// an extension, a completion, a release, a purge or a mint. Answers
+    /// that leave the record as it was (a replay, `in_progress`, a lost
+    /// token, a refusal) did not. (Forgetting a record that had already
+    /// passed its deadline does not count: it changes no answer.)
+    pub fn wrote_record(&self) -> bool {
+        match self {
+            Outcome::Reserve(o) => matches!(o, ReserveOutcome::Reserved { .. }),
+            Outcome::Heartbeat(o) => matches!(o, HeartbeatOutcome::Extended { .. }),
+            Outcome::Complete(o) => matches!(o, CompleteOutcome::Completed { .. }),
+            Outcome::Release(o) => matches!(o, ReleaseOutcome::Released { .. }),
+            Outcome::Purge(o) => !o.purged.is_empty(),
+            Outcome::Mint(o) => matches!(o, MintOutcome::Minted { .. }),
+            Outcome::Derive(_) | Outcome::SetPolicy(_) | Outcome::Refused(_) => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReserveOutcome {
     /// 201: the caller owns the key and may run the side effect.
@@ -40,7 +59,16 @@ pub enum ReserveOutcome {
         /// lease's duration): what a client should count by, whatever the
         /// wall clocks say.
         lease_remaining_ms: u64,
+        /// The key's previous owner's lease had run out (or it released
+        /// the key while earlier owners had marked it committing).
         takeover: bool,
+        /// The caller's own attempt resumed its grant: same token, lease
+        /// extended. `takeover` and `previous_committing` are the grant's.
+        resumed: bool,
+        /// Tokens of earlier owners that marked the key committing: they may
+        /// have run the side effect, so the new owner must reconcile (look
+        /// the effect up downstream) rather than repeat it.
+        previous_committing: Vec<FencingToken>,
     },
     /// 409 with `Retry-After`: another worker owns the key under a live lease.
     InProgress { retry_after_ms: u64 },
@@ -76,6 +104,9 @@ pub enum HeartbeatOutcome {
         token: FencingToken,
         lease_expires_at_ms: u64,
         lease_remaining_ms: u64,
+        /// Whether the owner has marked the key committing (this heartbeat
+        /// or an earlier one).
+        committing: bool,
     },
     Lost(LostKey),
 }
@@ -103,7 +134,14 @@ pub enum CompleteOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReleaseOutcome {
-    Released { token: FencingToken },
+    Released {
+        token: FencingToken,
+    },
+    /// 409: the owner marked the key committing; it may release only by
+    /// asserting that it did not run the side effect. Nothing changed.
+    Committing {
+        token: FencingToken,
+    },
     Lost(LostKey),
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::attempt::AttemptDigest;
 use crate::durations::{LeaseDuration, RetainDuration};
 use crate::fingerprint::Fingerprint;
 use crate::response::StoredResponse;
@@ -17,6 +18,10 @@ pub enum Record {
     InProgress(Reservation),
     /// Finished: holds the response to replay.
     Completed(Completion),
+    /// Given up by its owner while earlier owners may have run the side
+    /// effect: free to reserve, and the next grant is told who may have
+    /// acted. (A release with no such history leaves no record.)
+    Released(ReleasedKey),
 }
 
 /// A server-minted key waiting for its first reserve.
@@ -39,6 +44,28 @@ pub struct Reservation {
     /// Whether the key was minted by the server (a release returns it to
     /// [`Record::Minted`] rather than deleting it).
     pub minted: bool,
+    /// The digest of the attempt that was granted the key, if it sent one.
+    pub attempt: Option<AttemptDigest>,
+    /// Whether the grant was a takeover (echoed when the attempt resumes).
+    pub takeover: bool,
+    /// Every token that marked the key committing since it was first
+    /// reserved (it is kept across takeovers and releases until the key
+    /// completes), in increasing order; the owner's own token is last if it
+    /// marked committing.
+    pub committing: Vec<FencingToken>,
+}
+
+/// A key released while tokens of earlier owners had marked it committing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ReleasedKey {
+    /// The owner that released it.
+    pub token: FencingToken,
+    pub fingerprint: Option<Fingerprint>,
+    pub released_at: Stamp,
+    pub retain: RetainDuration,
+    pub minted: bool,
+    /// The tokens that may have run the side effect (never empty).
+    pub committing: Vec<FencingToken>,
 }
 
 /// A key whose side effect finished, with the response to replay.
@@ -76,6 +103,28 @@ impl Reservation {
     }
 }
 
+impl Reservation {
+    /// Whether the owner itself marked the key committing.
+    pub fn owner_committing(&self) -> bool {
+        self.committing.last() == Some(&self.token)
+    }
+
+    /// The tokens of earlier owners that marked the key committing.
+    pub fn previous_committing(&self) -> Vec<FencingToken> {
+        self.committing
+            .iter()
+            .copied()
+            .filter(|t| *t != self.token)
+            .collect()
+    }
+}
+
+impl ReleasedKey {
+    pub fn retention(&self) -> Deadline {
+        Deadline::after(self.released_at, self.retain.as_ms())
+    }
+}
+
 impl Completion {
     pub fn retention(&self) -> Deadline {
         Deadline::after(self.completed_at, self.retain.as_ms())
@@ -90,6 +139,7 @@ impl Record {
             Record::Minted(m) => m.retention(),
             Record::InProgress(r) => r.abandonment(),
             Record::Completed(c) => c.retention(),
+            Record::Released(r) => r.retention(),
         }
     }
 
@@ -103,6 +153,7 @@ impl Record {
             Record::Minted(_) => None,
             Record::InProgress(r) => Some(r.token),
             Record::Completed(c) => Some(c.token),
+            Record::Released(r) => Some(r.token),
         }
     }
 
@@ -112,6 +163,7 @@ impl Record {
             Record::Minted(_) => "minted",
             Record::InProgress(_) => "in_progress",
             Record::Completed(_) => "completed",
+            Record::Released(_) => "released",
         }
     }
 }

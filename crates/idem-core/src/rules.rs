@@ -1,9 +1,12 @@
-//! The three judgements every bug in this domain gets wrong: has a lease
-//! ended, does a request match the key's fingerprint, does a token own the
-//! key. Kept in one place so a test can plant a classic bug in each (with the
+//! The judgements every bug in this domain gets wrong: has a lease ended,
+//! does a request match the key's fingerprint, does a token own the key, is
+//! a reserve its owner's resume, which tokens may have acted. Kept in one
+//! place so a test can plant a classic bug in each (with the
 //! `planted-bugs` feature) and show that the property tests catch it.
 
+use crate::attempt::AttemptDigest;
 use crate::fingerprint::Fingerprint;
+use crate::record::Reservation;
 use crate::time::{Deadline, Stamp};
 use crate::token::FencingToken;
 
@@ -26,6 +29,15 @@ pub enum PlantedBug {
     /// it, far longer than followers refuse other candidates, and votes
     /// while it holds it (carried out by idem-cluster).
     LongLease,
+    /// A reserve with any attempt id resumes a reservation in progress, not
+    /// only one with the owner's own.
+    ResumeAcrossAttempts,
+    /// A reserve with the owner's attempt id resumes it even when it
+    /// carries a different fingerprint.
+    ResumeIgnoringFingerprint,
+    /// A takeover keeps only the previous owner's committing mark: the
+    /// tokens of owners before it are forgotten at the second takeover.
+    CommittingForgottenAtSecondTakeover,
 }
 
 #[cfg(feature = "planted-bugs")]
@@ -39,9 +51,13 @@ impl std::str::FromStr for PlantedBug {
             "accept-stale-token" => Ok(PlantedBug::AcceptStaleToken),
             "stale-reads" => Ok(PlantedBug::StaleReads),
             "long-lease" => Ok(PlantedBug::LongLease),
+            "resume-across-attempts" => Ok(PlantedBug::ResumeAcrossAttempts),
+            "resume-ignoring-fingerprint" => Ok(PlantedBug::ResumeIgnoringFingerprint),
+            "committing-forgotten" => Ok(PlantedBug::CommittingForgottenAtSecondTakeover),
             other => Err(format!(
                 "unknown planted bug {other:?} (cluster-time-expiry, skip-fingerprint-check, \
-                 accept-stale-token, stale-reads, long-lease)"
+                 accept-stale-token, stale-reads, long-lease, resume-across-attempts, \
+                 resume-ignoring-fingerprint, committing-forgotten)"
             )),
         }
     }
@@ -113,5 +129,43 @@ impl Rules {
             return presented <= owner;
         }
         presented == owner
+    }
+
+    /// Whether a reserve by `attempt` with `fingerprint` resumes the
+    /// reservation `r`: only its own attempt, for the same request.
+    pub(crate) fn resumes(
+        &self,
+        attempt: Option<&AttemptDigest>,
+        fingerprint: Option<&Fingerprint>,
+        r: &Reservation,
+    ) -> bool {
+        #[cfg(feature = "planted-bugs")]
+        match self.bug {
+            Some(PlantedBug::ResumeAcrossAttempts) => {
+                return attempt.is_some()
+                    && self.fingerprints_match(fingerprint, r.fingerprint.as_ref())
+            }
+            Some(PlantedBug::ResumeIgnoringFingerprint) => {
+                return attempt.is_some() && attempt == r.attempt.as_ref()
+            }
+            _ => {}
+        }
+        attempt.is_some()
+            && attempt == r.attempt.as_ref()
+            && self.fingerprints_match(fingerprint, r.fingerprint.as_ref())
+    }
+
+    /// The committing tokens a grant taking over `previous` inherits.
+    pub(crate) fn inherited_committing(&self, previous: &Reservation) -> Vec<FencingToken> {
+        #[cfg(feature = "planted-bugs")]
+        if self.bug == Some(PlantedBug::CommittingForgottenAtSecondTakeover) {
+            return previous
+                .committing
+                .iter()
+                .copied()
+                .filter(|t| *t == previous.token)
+                .collect();
+        }
+        previous.committing.clone()
     }
 }

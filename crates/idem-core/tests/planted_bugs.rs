@@ -50,6 +50,30 @@ fn accepting_a_stale_token_is_caught() {
     assert!(why.contains("SingleOwner"), "{why}");
 }
 
+#[test]
+fn resuming_across_attempts_is_caught() {
+    let why = caught(PlantedBug::ResumeAcrossAttempts, Property::AttemptBinding);
+    assert!(why.contains("AttemptBinding"), "{why}");
+}
+
+#[test]
+fn resuming_despite_another_fingerprint_is_caught() {
+    let why = caught(
+        PlantedBug::ResumeIgnoringFingerprint,
+        Property::FingerprintBinding,
+    );
+    assert!(why.contains("FingerprintBinding"), "{why}");
+}
+
+#[test]
+fn forgetting_committing_tokens_at_a_second_takeover_is_caught() {
+    let why = caught(
+        PlantedBug::CommittingForgottenAtSecondTakeover,
+        Property::CommittingKept,
+    );
+    assert!(why.contains("CommittingKept"), "{why}");
+}
+
 /// The correct rules pass the same workloads: the catches above are the
 /// bugs', not the checker's.
 #[test]
@@ -69,6 +93,8 @@ fn the_correct_rules_pass_every_property() {
         Property::Progress,
         Property::NoLateTakeover,
         Property::NoLateForget,
+        Property::AttemptBinding,
+        Property::CommittingKept,
     ];
     runner
         .run(&workload(), |steps| {

@@ -75,6 +75,16 @@ proptest! {
     }
 
     #[test]
+    fn only_the_owners_own_attempt_resumes_its_grant(steps in workload()) {
+        holds(&steps, Property::AttemptBinding)?;
+    }
+
+    #[test]
+    fn committing_tokens_survive_takeovers_until_completion(steps in workload()) {
+        holds(&steps, Property::CommittingKept)?;
+    }
+
+    #[test]
     fn what_must_succeed_succeeds(steps in workload()) {
         holds(&steps, Property::Progress)?;
     }

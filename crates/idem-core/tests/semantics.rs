@@ -19,10 +19,13 @@ fn reserve_of_an_absent_key_grants_the_log_index_as_token() {
         lease_expires_at_ms,
         lease_remaining_ms,
         takeover,
+        resumed,
+        previous_committing,
     } = o
     else {
         panic!("{o:?}")
     };
+    assert!(!resumed && previous_committing.is_empty());
     assert_eq!(token, FencingToken(sim.index));
     assert_eq!(lease_expires_at_ms, wall + 30_000);
     assert_eq!(lease_remaining_ms, 30_000);
@@ -208,6 +211,7 @@ fn heartbeat_by_the_owner_extends_the_lease() {
             token,
             lease_expires_at_ms: wall + 2_000,
             lease_remaining_ms: 2_000,
+            committing: false,
         }
     );
     sim.advance(1_500);
@@ -524,6 +528,7 @@ fn an_entry_stamped_in_another_term_is_refused() {
         command: Command::Release(Release {
             id: id("k"),
             token: FencingToken(1),
+            not_committed: false,
         }),
     };
     let before = sim.store.clone();
@@ -553,6 +558,7 @@ fn an_entry_stamped_in_an_older_term_than_applied_time_is_refused() {
             fingerprint: None,
             lease: None,
             retain: None,
+            attempt: None,
         }),
     };
     let before = sim.store.clone();
@@ -842,4 +848,229 @@ fn records_round_trip_through_bincode_and_json() {
         let text = serde_json::to_string(record).unwrap();
         assert_eq!(&serde_json::from_str::<Record>(&text).unwrap(), record);
     }
+}
+
+// ---- attempts: resumable reserves -------------------------------------------
+
+fn reserve_by(sim: &mut Sim, key: &str, fp: Option<&str>, attempt: usize) -> ReserveOutcome {
+    sim.reserve_as(key, fp, Some(1_000), None, Some(attempt))
+}
+
+#[test]
+fn the_same_attempt_resumes_its_grant_with_the_same_token_and_a_new_lease() {
+    let mut sim = Sim::new();
+    let token = token_of(&reserve_by(&mut sim, "k", Some("fp"), 0));
+    sim.advance(800);
+    let o = reserve_by(&mut sim, "k", Some("fp"), 0);
+    let ReserveOutcome::Reserved {
+        token: again,
+        lease_remaining_ms,
+        resumed: true,
+        takeover: false,
+        ..
+    } = o
+    else {
+        panic!("{o:?}")
+    };
+    assert_eq!(again, token);
+    assert_eq!(lease_remaining_ms, 1_000);
+    // The resume extended the lease: 1.5 s after the grant it still holds.
+    sim.advance(700);
+    assert!(matches!(
+        reserve_by(&mut sim, "k", Some("fp"), 1),
+        ReserveOutcome::InProgress { .. }
+    ));
+    // Its owner still holds it with the same token.
+    assert!(matches!(
+        sim.complete("k", token, "{}"),
+        CompleteOutcome::Completed { .. }
+    ));
+}
+
+#[test]
+fn a_resume_needs_the_same_attempt_and_the_same_fingerprint() {
+    let mut sim = Sim::new();
+    token_of(&reserve_by(&mut sim, "k", Some("fp"), 0));
+    // Another attempt, or none, is told the key is in progress.
+    assert!(matches!(
+        reserve_by(&mut sim, "k", Some("fp"), 1),
+        ReserveOutcome::InProgress { .. }
+    ));
+    assert!(matches!(
+        sim.reserve("k", Some("fp"), Some(1_000)),
+        ReserveOutcome::InProgress { .. }
+    ));
+    // The same attempt with another request is a reused key.
+    assert_eq!(
+        reserve_by(&mut sim, "k", Some("other"), 0),
+        ReserveOutcome::FingerprintMismatch
+    );
+    // A grant made without an attempt is never resumed.
+    let mut sim = Sim::new();
+    sim.reserve("j", None, Some(1_000));
+    assert!(matches!(
+        reserve_by(&mut sim, "j", None, 0),
+        ReserveOutcome::InProgress { .. }
+    ));
+}
+
+#[test]
+fn an_owner_past_its_lease_resumes_until_someone_takes_over() {
+    let mut sim = Sim::new();
+    let token = token_of(&reserve_by(&mut sim, "k", None, 0));
+    sim.advance(5_000);
+    let o = reserve_by(&mut sim, "k", None, 0);
+    assert!(
+        matches!(o, ReserveOutcome::Reserved { token: t, resumed: true, .. } if t == token),
+        "{o:?}"
+    );
+    sim.advance(5_000);
+    let next = token_of(&reserve_by(&mut sim, "k", None, 1));
+    assert!(next > token);
+    // The first attempt comes back too late: the key is someone else's.
+    assert!(matches!(
+        reserve_by(&mut sim, "k", None, 0),
+        ReserveOutcome::InProgress { .. }
+    ));
+}
+
+#[test]
+fn a_completed_key_replays_to_its_own_attempt_too() {
+    let mut sim = Sim::new();
+    let token = token_of(&reserve_by(&mut sim, "k", None, 0));
+    sim.complete("k", token, "{\"ok\":1}");
+    assert!(matches!(
+        reserve_by(&mut sim, "k", None, 0),
+        ReserveOutcome::Completed { token: t, .. } if t == token
+    ));
+}
+
+// ---- committing ------------------------------------------------------------
+
+#[test]
+fn a_takeover_of_a_committing_reservation_names_the_tokens_that_may_have_acted() {
+    let mut sim = Sim::new();
+    let first = token_of(&sim.reserve("k", None, Some(1_000)));
+    let o = sim.heartbeat_marking("k", first, None, true);
+    assert!(
+        matches!(
+            o,
+            HeartbeatOutcome::Extended {
+                committing: true,
+                ..
+            }
+        ),
+        "{o:?}"
+    );
+    sim.advance(1_500);
+    let o = sim.reserve("k", None, Some(1_000));
+    let ReserveOutcome::Reserved {
+        token: second,
+        takeover: true,
+        previous_committing,
+        ..
+    } = o
+    else {
+        panic!("{o:?}")
+    };
+    assert_eq!(previous_committing, vec![first]);
+    let Some(Record::InProgress(r)) = sim.get("k") else {
+        panic!()
+    };
+    assert_eq!(r.committing, vec![first]);
+    // A second takeover, the second owner not committing: both are still
+    // told about the first.
+    sim.advance(1_500);
+    let o = sim.reserve("k", None, Some(1_000));
+    assert!(
+        matches!(&o, ReserveOutcome::Reserved { previous_committing, .. } if previous_committing == &vec![first]),
+        "{o:?}"
+    );
+    let third = token_of(&o);
+    sim.heartbeat_marking("k", third, None, true);
+    sim.advance(1_500);
+    let o = sim.reserve("k", None, Some(1_000));
+    assert!(
+        matches!(&o, ReserveOutcome::Reserved { previous_committing, .. } if previous_committing == &vec![first, third]),
+        "{o:?}"
+    );
+    assert!(second < third);
+    // Completion ends the history.
+    let fourth = token_of(&o);
+    sim.complete("k", fourth, "{}");
+    let Some(Record::Completed(_)) = sim.get("k") else {
+        panic!()
+    };
+}
+
+#[test]
+fn a_committing_owner_releases_only_by_asserting_it_did_not_commit() {
+    let mut sim = Sim::new();
+    let token = token_of(&sim.reserve("k", None, Some(1_000)));
+    sim.heartbeat_marking("k", token, None, true);
+    assert_eq!(
+        sim.release("k", token),
+        ReleaseOutcome::Committing { token }
+    );
+    assert!(matches!(sim.get("k"), Some(Record::InProgress(_))));
+    assert_eq!(
+        sim.release_asserting("k", token, true),
+        ReleaseOutcome::Released { token }
+    );
+    // It asserted it did not act, and nobody else did: no history is kept.
+    assert_eq!(sim.get("k"), None);
+}
+
+#[test]
+fn a_release_after_a_committing_takeover_keeps_the_history_for_the_next_grant() {
+    let mut sim = Sim::new();
+    let first = token_of(&sim.reserve("k", Some("fp"), Some(1_000)));
+    sim.heartbeat_marking("k", first, None, true);
+    sim.advance(1_500);
+    let second = token_of(&sim.reserve("k", Some("fp"), Some(1_000)));
+    // The second owner gives up without acting.
+    assert_eq!(
+        sim.release("k", second),
+        ReleaseOutcome::Released { token: second }
+    );
+    let Some(Record::Released(r)) = sim.get("k") else {
+        panic!("{:?}", sim.get("k"))
+    };
+    assert_eq!(r.committing, vec![first]);
+    // The releaser owns nothing any more.
+    assert_eq!(
+        sim.heartbeat("k", second, None),
+        HeartbeatOutcome::Lost(LostKey::Absent)
+    );
+    // The key stays bound to its request.
+    assert_eq!(
+        sim.reserve("k", Some("other"), Some(1_000)),
+        ReserveOutcome::FingerprintMismatch
+    );
+    let o = sim.reserve("k", Some("fp"), Some(1_000));
+    assert!(
+        matches!(&o, ReserveOutcome::Reserved { takeover: true, previous_committing, .. } if previous_committing == &vec![first]),
+        "{o:?}"
+    );
+}
+
+#[test]
+fn a_resume_echoes_the_takeover_and_the_committing_tokens() {
+    let mut sim = Sim::new();
+    let first = token_of(&sim.reserve("k", None, Some(1_000)));
+    sim.heartbeat_marking("k", first, None, true);
+    sim.advance(1_500);
+    let second = token_of(&reserve_by(&mut sim, "k", None, 0));
+    let o = reserve_by(&mut sim, "k", None, 0);
+    assert_eq!(
+        o,
+        ReserveOutcome::Reserved {
+            token: second,
+            lease_expires_at_ms: sim.wall_ms() + 1_000,
+            lease_remaining_ms: 1_000,
+            takeover: true,
+            resumed: true,
+            previous_committing: vec![first],
+        }
+    );
 }

@@ -9,6 +9,9 @@ use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Record, Sta
 /// can have been applied), its status, a membership change.
 pub use idem_cluster::{ClusterError, ClusterStatus, MemberStatus, MembershipChange};
 
+/// Waiters on a key (see [`Backend::watch_key`]).
+pub use idem_cluster::{KeyChange, KeyWatch, KeyWatcher};
+
 /// A record as a linearizable read saw it, with the time of the read.
 #[derive(Debug, Clone)]
 pub struct RecordRead {
@@ -55,4 +58,9 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// Whether this node can serve requests now (a leader is known and this
     /// node has caught up).
     fn is_ready(&self) -> impl Future<Output = bool> + Send;
+
+    /// Registers a waiter on `id`, woken whenever an applied entry touches
+    /// the key; `None` when this node holds as many waiters as it may or is
+    /// shutting down.
+    fn watch_key(&self, id: &KeyId) -> Option<KeyWatcher>;
 }

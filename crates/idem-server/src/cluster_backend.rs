@@ -3,7 +3,9 @@
 use idem_cluster::{ClusterNode, ReadReply, ReadRequest};
 use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome};
 
-use crate::backend::{Backend, ClusterError, ClusterStatus, MembershipChange, RecordRead};
+use crate::backend::{
+    Backend, ClusterError, ClusterStatus, KeyWatcher, MembershipChange, RecordRead,
+};
 
 #[derive(Clone)]
 pub struct ClusterBackend {
@@ -53,5 +55,9 @@ impl Backend for ClusterBackend {
 
     async fn is_ready(&self) -> bool {
         self.node.is_ready()
+    }
+
+    fn watch_key(&self, id: &KeyId) -> Option<KeyWatcher> {
+        self.node.watch_key(id)
     }
 }

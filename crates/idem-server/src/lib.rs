@@ -15,3 +15,4 @@ pub mod cluster_backend;
 pub mod http;
 #[cfg(feature = "memory-backend")]
 pub mod memory_backend;
+pub mod waiting;

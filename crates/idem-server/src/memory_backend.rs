@@ -20,7 +20,8 @@ use idem_core::{
 };
 
 use crate::backend::{
-    Backend, ClusterError, ClusterStatus, MemberStatus, MembershipChange, RecordRead,
+    Backend, ClusterError, ClusterStatus, KeyWatch, KeyWatcher, MemberStatus, MembershipChange,
+    RecordRead,
 };
 
 /// The only term this node is ever leader of.
@@ -29,10 +30,11 @@ const TERM: u64 = 1;
 const NODE_ID: u64 = 1;
 
 /// An in-memory single-node "cluster". Clones share the same state.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct MemoryBackend {
     node: Arc<Mutex<MemoryNode>>,
     ready: Arc<AtomicBool>,
+    watch: KeyWatch,
 }
 
 #[derive(Debug)]
@@ -63,6 +65,7 @@ impl MemoryBackend {
                 term_started: Instant::now(),
             })),
             ready: Arc::new(AtomicBool::new(true)),
+            watch: KeyWatch::new(idem_cluster::MAX_KEY_WATCHERS),
         }
     }
 
@@ -135,7 +138,12 @@ fn infallible<T>(result: Result<T, Infallible>) -> T {
 
 impl Backend for MemoryBackend {
     async fn execute(&self, command: Command) -> Result<Outcome, ClusterError> {
-        Ok(self.lock().execute(command))
+        let key = command.key().cloned();
+        let outcome = self.lock().execute(command);
+        if outcome.wrote_record() {
+            self.watch.touch(key.as_ref());
+        }
+        Ok(outcome)
     }
 
     async fn read_record(&self, id: KeyId) -> Result<RecordRead, ClusterError> {
@@ -189,5 +197,9 @@ impl Backend for MemoryBackend {
 
     async fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+
+    fn watch_key(&self, id: &KeyId) -> Option<KeyWatcher> {
+        self.watch.watch(id)
     }
 }

@@ -373,6 +373,149 @@ async fn release_frees_the_key() {
     assert_eq!(reserved.json["takeover"], false);
 }
 
+const ATTEMPT: &str = "6f1c2a9e-4b7d-4c3a-9e8f-1a2b3c4d5e6f";
+
+#[tokio::test]
+async fn a_retry_by_the_same_attempt_resumes_its_grant() {
+    let api = Api::new(MemoryBackend::new());
+    let uri = "/v1/ns/orders/keys/k1/reserve";
+    let body = json!({"fingerprint": "fp", "attempt": ATTEMPT, "lease_ms": 5000});
+    let first = api.post(uri, body.clone()).await;
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(first.json["resumed"], false);
+    // The reply was lost; the retry gets the same grant back.
+    let again = api.post(uri, body).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.text);
+    assert_eq!(again.token(), first.token());
+    assert_eq!(again.json["resumed"], true);
+    assert_eq!(again.json["takeover"], false);
+    assert_eq!(again.json["previous_committing"], false);
+    assert_eq!(again.json["previous_committing_tokens"], json!([]));
+    // Another attempt is told to wait.
+    let other = api
+        .post(
+            uri,
+            json!({"fingerprint": "fp", "attempt": "Zm9vYmFyYmF6cXV4cXV1eA"}),
+        )
+        .await;
+    assert_eq!(other.status, StatusCode::CONFLICT, "{}", other.text);
+    // The attempt id is a secret: the record never shows it.
+    let record = api.get("/v1/ns/orders/keys/k1").await;
+    assert_eq!(record.status, StatusCode::OK);
+    assert!(!record.text.contains(ATTEMPT), "{}", record.text);
+    assert!(record.json.get("attempt").is_none(), "{}", record.text);
+}
+
+#[tokio::test]
+async fn a_waiting_reserve_gets_the_replay_once_the_owner_completes() {
+    let api = std::sync::Arc::new(Api::new(MemoryBackend::new()));
+    let key = "/v1/ns/orders/keys/k1";
+    let token = api
+        .post(&format!("{key}/reserve"), json!({"lease_ms": 30_000}))
+        .await
+        .token();
+    let waiter = {
+        let api = api.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let answer = api
+                .post(&format!("{key}/reserve"), json!({"wait_ms": 20_000}))
+                .await;
+            (answer, started.elapsed())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!waiter.is_finished(), "the waiter is held");
+    let done = api
+        .post(
+            &format!("{key}/complete"),
+            json!({"token": token, "response": ok_response()}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    let (answer, waited) = waiter.await.unwrap();
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    assert_eq!(answer.header("idempotent-replayed"), Some("true"));
+    assert_eq!(answer.json["token"], token);
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+}
+
+#[tokio::test]
+async fn a_waiting_reserve_is_granted_when_the_lease_runs_out_or_answers_409_in_time() {
+    let api = Api::new(MemoryBackend::new());
+    let key = "/v1/ns/orders/keys/k1";
+    let first = api
+        .post(&format!("{key}/reserve"), json!({"lease_ms": 300}))
+        .await
+        .token();
+    // The lease runs out while the waiter waits: it gets the key.
+    let grant = api
+        .post(&format!("{key}/reserve"), json!({"wait_ms": 5_000}))
+        .await;
+    assert_eq!(grant.status, StatusCode::CREATED, "{}", grant.text);
+    assert_eq!(grant.json["takeover"], true);
+    assert!(grant.token() > first);
+    // A wait shorter than the lease ends with today's 409.
+    let started = std::time::Instant::now();
+    let busy = api
+        .post(&format!("{key}/reserve"), json!({"wait_ms": 200}))
+        .await;
+    assert_eq!(busy.status, StatusCode::CONFLICT, "{}", busy.text);
+    assert!(started.elapsed() >= Duration::from_millis(200));
+    assert_eq!(busy.json["outcome"], "in_progress");
+}
+
+#[tokio::test]
+async fn a_committing_reservation_is_reported_to_the_next_owner() {
+    let api = Api::new(MemoryBackend::new());
+    let key = "/v1/ns/orders/keys/k1";
+    let token = api
+        .post(&format!("{key}/reserve"), json!({"lease_ms": 100}))
+        .await
+        .token();
+    let marked = api
+        .post(
+            &format!("{key}/heartbeat"),
+            json!({"token": token, "committing": true}),
+        )
+        .await;
+    assert_eq!(marked.status, StatusCode::OK, "{}", marked.text);
+    assert_eq!(marked.json["committing"], true);
+    let record = api.get(key).await;
+    assert_eq!(record.json["committing"], true, "{}", record.text);
+    assert_eq!(record.json["committing_tokens"], json!([token]));
+    // Releasing it needs the owner to say it did not commit.
+    let refused = api
+        .post(&format!("{key}/release"), json!({"token": token}))
+        .await;
+    refused.assert_problem(409);
+    assert_eq!(
+        refused.json["type"], "urn:idem:problem:release-of-committing",
+        "{}",
+        refused.text
+    );
+    assert_eq!(refused.json["token"], token);
+    // Its lease lapses (the memory backend's clock is real time) and the
+    // next owner hears who may have acted.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let next = api.post(&format!("{key}/reserve"), json!({})).await;
+    assert_eq!(next.status, StatusCode::CREATED, "{}", next.text);
+    assert_eq!(next.json["takeover"], true);
+    assert_eq!(next.json["previous_committing"], true);
+    assert_eq!(next.json["previous_committing_tokens"], json!([token]));
+    // It reconciles, finds nothing, and gives the key up: the history
+    // stays for whoever comes next.
+    let released = api
+        .post(&format!("{key}/release"), json!({"token": next.token()}))
+        .await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.text);
+    let record = api.get(key).await;
+    assert_eq!(record.json["state"], "released", "{}", record.text);
+    assert_eq!(record.json["committing_tokens"], json!([token]));
+    let third = api.post(&format!("{key}/reserve"), json!({})).await;
+    assert_eq!(third.json["previous_committing_tokens"], json!([token]));
+}
+
 #[tokio::test]
 async fn a_completed_key_refuses_heartbeat_and_release() {
     let api = Api::new(MemoryBackend::new());
@@ -831,6 +974,48 @@ fn bad_requests(token: u64) -> Vec<BadRequest> {
             "invalid-fingerprint",
         ),
         bad(
+            "reserve: attempt too short to be random",
+            &reserve,
+            r#"{"attempt":"retry-1"}"#,
+            400,
+            "invalid-attempt",
+        ),
+        bad(
+            "reserve: attempt of 30 hex digits (120 bits)",
+            &reserve,
+            r#"{"attempt":"0123456789abcdef0123456789abcd"}"#,
+            400,
+            "invalid-attempt",
+        ),
+        bad(
+            "reserve: attempt with spaces",
+            &reserve,
+            r#"{"attempt":"this is not base64url at all, no"}"#,
+            400,
+            "invalid-attempt",
+        ),
+        bad(
+            "reserve: wait_ms over the cap",
+            &reserve,
+            r#"{"wait_ms":60001}"#,
+            400,
+            "invalid-duration",
+        ),
+        bad(
+            "reserve: wait_ms negative",
+            &reserve,
+            r#"{"wait_ms":-1}"#,
+            400,
+            "invalid-duration",
+        ),
+        bad(
+            "reserve: attempt not a string",
+            &reserve,
+            r#"{"attempt":12345678901234567890}"#,
+            400,
+            "invalid-body",
+        ),
+        bad(
             "heartbeat: missing token",
             &heartbeat,
             "{}",
@@ -983,6 +1168,20 @@ fn bad_requests(token: u64) -> Vec<BadRequest> {
             r#"{"token":1.5}"#,
             400,
             "invalid-token",
+        ),
+        bad(
+            "release: not_committed not a boolean",
+            &release,
+            format!(r#"{{"token":{token},"not_committed":"yes"}}"#),
+            400,
+            "invalid-body",
+        ),
+        bad(
+            "heartbeat: committing not a boolean",
+            &heartbeat,
+            format!(r#"{{"token":{token},"committing":1}}"#),
+            400,
+            "invalid-body",
         ),
         bad(
             "release: unknown field",
@@ -1397,6 +1596,10 @@ impl Backend for FailingBackend {
 
     async fn cluster_status(&self) -> ClusterStatus {
         ClusterStatus::default()
+    }
+
+    fn watch_key(&self, _id: &KeyId) -> Option<idem_server::backend::KeyWatcher> {
+        None
     }
 
     async fn change_membership(&self, _change: MembershipChange) -> Result<(), ClusterError> {

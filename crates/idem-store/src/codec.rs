@@ -6,16 +6,59 @@
 //! `namespace 0x00 key` (neither part can contain a NUL byte).
 
 use bincode::Options;
-use idem_core::{IdemKey, KeyId, Namespace};
+use idem_core::{AppliedClock, IdemKey, KeyId, Namespace, NamespaceRecord, Record};
+use openraft::{LogId, SnapshotMeta, StoredMembership, Vote};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::StoreError;
+use crate::format2::{EntryV2, RecordV2};
+use crate::types::{IdemRaftTypes, NodeId};
 
-/// Bumped when the on-disk encoding changes incompatibly. 2: a log entry
-/// carries a batch of commands (`idem_core::StampedBatch`) and tokens are
-/// virtual log positions; data written by version 1 is refused at start-up.
-pub const FORMAT_VERSION: u8 = 2;
+/// Bumped when the on-disk encoding changes. 3: attempts and committing
+/// marks (see [`crate::format2`]); values written in format 2 are still
+/// read and carried forward. 2: a log entry carries a batch of commands
+/// (`idem_core::StampedBatch`) and tokens are virtual log positions; data
+/// written by version 1 is refused at start-up.
+pub const FORMAT_VERSION: u8 = 3;
+
+/// The oldest format still read.
+pub const OLDEST_READABLE_FORMAT: u8 = 2;
+
+/// A value the store keeps: how it decodes when it was written in format 2.
+/// Most values did not change (the default); those that did decode through
+/// their format-2 shape.
+pub trait Stored: DeserializeOwned {
+    fn decode_format2(bytes: &[u8]) -> Result<Self, String> {
+        options().deserialize(bytes).map_err(|e| e.to_string())
+    }
+}
+
+impl Stored for Record {
+    fn decode_format2(bytes: &[u8]) -> Result<Self, String> {
+        let old: RecordV2 = options().deserialize(bytes).map_err(|e| e.to_string())?;
+        Ok(old.into())
+    }
+}
+
+impl<C: IdemRaftTypes> Stored for openraft::Entry<C> {
+    fn decode_format2(bytes: &[u8]) -> Result<Self, String> {
+        let old: EntryV2<C> = options().deserialize(bytes).map_err(|e| e.to_string())?;
+        old.try_into()
+            .map_err(|e: idem_core::BadBatchSize| e.to_string())
+    }
+}
+
+impl Stored for NamespaceRecord {}
+impl Stored for AppliedClock {}
+impl Stored for LogId<NodeId> {}
+impl Stored for Option<LogId<NodeId>> {}
+impl Stored for Vote<NodeId> {}
+impl<N: openraft::Node> Stored for StoredMembership<NodeId, N> {}
+impl<N: openraft::Node> Stored for SnapshotMeta<NodeId, N> {}
+// Plain values the tests store.
+impl Stored for String {}
+impl Stored for (u64, String) {}
 
 /// The largest value the store will decode (a log entry carries at most a
 /// few MiB of response body).
@@ -33,12 +76,16 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     Ok(out)
 }
 
-/// Decodes a value written by [`encode`]; `what` names it in the error.
-pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
+/// Decodes a value written by [`encode`], in this format or format 2;
+/// `what` names it in the error.
+pub fn decode<T: Stored>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     match bytes.split_first() {
         Some((&FORMAT_VERSION, rest)) => options()
             .deserialize(rest)
             .map_err(|e| StoreError::corrupt(what, e)),
+        Some((&OLDEST_READABLE_FORMAT, rest)) => {
+            T::decode_format2(rest).map_err(|e| StoreError::corrupt(what, e))
+        }
         Some((v, _)) => Err(StoreError::corrupt(
             what,
             format!("unknown format version {v}"),

@@ -19,8 +19,10 @@ mod applied_meta;
 pub mod codec;
 mod db;
 mod error;
+mod format2;
 mod group_commit;
 mod integrity;
+mod key_watch;
 mod log_store;
 mod pending;
 mod reader;
@@ -37,16 +39,22 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use group_commit::SyncStats;
 pub use integrity::StartupReport;
+pub use key_watch::{KeyChange, KeyWatch, KeyWatcher};
 pub use log_store::LogStore;
 pub use reader::StateReader;
 pub use state_machine::{SnapshotBuilder, StateMachineStore};
 pub use types::{AppliedOutcomes, IdemRaftTypes, NodeId};
+
+/// The most requests one node holds waiting for a key at a time.
+pub const MAX_KEY_WATCHERS: usize = 10_000;
 
 /// An opened, checked data directory.
 pub struct Store<C> {
     pub log: LogStore<C>,
     pub state_machine: StateMachineStore<C>,
     pub reader: StateReader,
+    /// Waiters on keys, touched by every apply.
+    pub key_watch: KeyWatch,
     pub report: StartupReport,
     _types: PhantomData<C>,
 }
@@ -68,6 +76,7 @@ impl<C: IdemRaftTypes> Store<C> {
         let applied = Arc::new(applied_meta::AppliedMetaCell::new(
             applied_meta::AppliedMeta::read(&db)?,
         ));
+        let key_watch = KeyWatch::new(MAX_KEY_WATCHERS);
         Ok(Store {
             log,
             state_machine: StateMachineStore::new(
@@ -76,8 +85,10 @@ impl<C: IdemRaftTypes> Store<C> {
                 checkpoints,
                 applied_commands.clone(),
                 applied.clone(),
+                key_watch.clone(),
             ),
             reader: StateReader::new(db, applied_commands, applied),
+            key_watch,
             report,
             _types: PhantomData,
         })

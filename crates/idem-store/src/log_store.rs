@@ -63,7 +63,7 @@ impl<C: IdemRaftTypes> LogStore<C> {
         self.group.stats()
     }
 
-    fn meta<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
+    fn meta<T: crate::codec::Stored>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
         let raft = cf(&self.db, CF_RAFT)?;
         match self.db.get_cf(raft, key)? {
             None => Ok(None),

@@ -14,10 +14,9 @@ use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::codec::{decode, encode, MAX_VALUE_BYTES};
+use crate::codec::{decode, encode, Stored, MAX_VALUE_BYTES};
 use crate::error::StoreError;
 
 const MAGIC: &[u8; 8] = b"IDEMSNAP";
@@ -139,7 +138,7 @@ pub struct SnapshotReader {
 
 impl SnapshotReader {
     /// Opens a snapshot file and reads its header.
-    pub fn open<M: DeserializeOwned>(path: &Path) -> Result<(M, SnapshotReader), StoreError> {
+    pub fn open<M: Stored>(path: &Path) -> Result<(M, SnapshotReader), StoreError> {
         let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
         let mut r = SnapshotReader {
             input: Crc {

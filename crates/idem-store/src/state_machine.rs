@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use idem_core::{LogPosition, Outcome};
+use idem_core::{Command, KeyId, LogPosition, Outcome};
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{
     EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError,
@@ -28,6 +28,7 @@ use crate::db::{
     KEY_LAST_APPLIED, KEY_MEMBERSHIP,
 };
 use crate::error::{blocking, StoreError};
+use crate::key_watch::KeyWatch;
 use crate::pending::PendingWrites;
 use crate::snapshot_dir::SnapshotDir;
 use crate::snapshot_file::{FrameKind, SnapshotReader, SnapshotWriter};
@@ -44,7 +45,24 @@ pub struct StateMachineStore<C> {
     applied_commands: Arc<AtomicU64>,
     /// The applied clock and log id, shared with the `StateReader`.
     applied: Arc<AppliedMetaCell>,
+    /// Told which keys each apply touched.
+    key_watch: KeyWatch,
     _types: PhantomData<C>,
+}
+
+/// The keys each command of `entry` is about (a purge: its candidates).
+fn keys_of<C: IdemRaftTypes>(entry: &C::Entry) -> Vec<Vec<KeyId>> {
+    let EntryPayload::Normal(batch) = &entry.payload else {
+        return Vec::new();
+    };
+    batch
+        .commands()
+        .iter()
+        .map(|command| match command {
+            Command::Purge(p) => p.ids.clone(),
+            other => other.key().cloned().into_iter().collect(),
+        })
+        .collect()
 }
 
 fn sm_read_error(e: StoreError) -> StorageError<NodeId> {
@@ -234,6 +252,7 @@ impl<C: IdemRaftTypes> StateMachineStore<C> {
         checkpoints: PathBuf,
         applied_commands: Arc<AtomicU64>,
         applied: Arc<AppliedMetaCell>,
+        key_watch: KeyWatch,
     ) -> Self {
         StateMachineStore {
             db,
@@ -241,6 +260,7 @@ impl<C: IdemRaftTypes> StateMachineStore<C> {
             checkpoints,
             applied_commands,
             applied,
+            key_watch,
             _types: PhantomData,
         }
     }
@@ -311,11 +331,28 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<C::Entry> = entries.into_iter().collect();
+        // Collected only while someone waits. A watcher registered after
+        // this point reads at a read index at or after these entries (they
+        // are committed already), so it cannot miss what they did.
+        let keys: Vec<Vec<Vec<KeyId>>> = if self.key_watch.has_watchers() {
+            entries.iter().map(keys_of::<C>).collect()
+        } else {
+            Vec::new()
+        };
         let db = self.db.clone();
         let applied = self.applied.clone();
         let outcomes = blocking(move || apply_entries::<C>(&db, &applied, entries))
             .await
             .map_err(sm_write_error)?;
+        // Only writes wake waiters: a waiter's own reserve answered
+        // `in_progress` through the log must not wake it again.
+        for (entry_keys, entry_outcomes) in keys.iter().zip(&outcomes) {
+            for (command_keys, outcome) in entry_keys.iter().zip(entry_outcomes) {
+                if outcome.wrote_record() {
+                    self.key_watch.touch(command_keys);
+                }
+            }
+        }
         // One outcome per command (Raft's own entries have none).
         let commands: usize = outcomes.iter().map(Vec::len).sum();
         self.applied_commands
@@ -400,7 +437,9 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
             Ok(())
         })
         .await
-        .map_err(snapshot_error)
+        .map_err(snapshot_error)?;
+        self.key_watch.touch_all();
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<C>>, StorageError<NodeId>> {

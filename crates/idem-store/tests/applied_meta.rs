@@ -25,6 +25,7 @@ fn reserve_entry(term: u64, index: u64, wall_ms: u64, key: &str) -> Entry<TestTy
         fingerprint: None,
         lease: Some(LeaseDuration::from_ms(1_000).unwrap()),
         retain: None,
+        attempt: None,
     });
     Entry {
         log_id: log_id(term, index),

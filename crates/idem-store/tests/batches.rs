@@ -36,6 +36,7 @@ fn reserve(key: &str) -> Command {
         fingerprint: None,
         lease: Some(LeaseDuration::from_ms(1_000).unwrap()),
         retain: None,
+        attempt: None,
     })
 }
 

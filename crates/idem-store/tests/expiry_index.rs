@@ -35,6 +35,7 @@ fn reserve(key: &str, retain_ms: u64) -> Command {
         fingerprint: None,
         lease: Some(LeaseDuration::from_ms(1_000).unwrap()),
         retain: Some(RetainDuration::from_ms(retain_ms).unwrap()),
+        attempt: None,
     })
 }
 

@@ -52,6 +52,12 @@ pub enum Property {
     /// No completion is replayed or read after its retention must have
     /// ended by the written bound.
     NoLateForget,
+    /// Only the owner's own attempt resumes its grant, and gets its token.
+    AttemptBinding,
+    /// Every token that marked a key committing is reported to each later
+    /// grant (takeovers, resumes, reads) until the key completes, and a
+    /// committing owner cannot release without asserting it did not commit.
+    CommittingKept,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +74,7 @@ struct Owner {
     lease_ms: u64,
     renewed_real_ms: u64,
     retain_ms: u64,
+    attempt: Option<usize>,
 }
 
 impl Owner {
@@ -80,6 +87,30 @@ impl Owner {
     /// Before this, an abandoned reservation cannot have been forgotten.
     fn surely_remembered(&self, t: u64) -> bool {
         t < self.renewed_real_ms + self.lease_ms + self.retain_ms
+    }
+    fn surely_forgotten(&self, t: u64, term_start: u64) -> bool {
+        t >= latest_end(
+            self.renewed_real_ms,
+            self.lease_ms + self.retain_ms,
+            term_start,
+        )
+    }
+}
+
+/// A key released while earlier owners had marked it committing.
+#[derive(Debug, Clone)]
+struct Freed {
+    fingerprint: Option<String>,
+    at_real_ms: u64,
+    retain_ms: u64,
+}
+
+impl Freed {
+    fn surely_remembered(&self, t: u64) -> bool {
+        t < self.at_real_ms + self.retain_ms
+    }
+    fn surely_forgotten(&self, t: u64, term_start: u64) -> bool {
+        t >= latest_end(self.at_real_ms, self.retain_ms, term_start)
     }
 }
 
@@ -106,6 +137,26 @@ struct KeyModel {
     last_token: Option<FencingToken>,
     owner: Option<Owner>,
     done: Option<Done>,
+    released: Option<Freed>,
+    /// The tokens that marked the key committing since it last completed.
+    history: Vec<FencingToken>,
+}
+
+impl KeyModel {
+    /// Whether the record holding the committing history is surely still
+    /// there (`Some(true)`), surely forgotten (`Some(false)`), or either.
+    fn history_remembered(&self, t: u64, term_start: u64) -> Option<bool> {
+        let (sure, gone) = match (&self.owner, &self.released) {
+            (Some(o), _) => (o.surely_remembered(t), o.surely_forgotten(t, term_start)),
+            (None, Some(r)) => (r.surely_remembered(t), r.surely_forgotten(t, term_start)),
+            (None, None) => (false, true),
+        };
+        match (sure, gone) {
+            (true, _) => Some(true),
+            (false, true) => Some(false),
+            (false, false) => None,
+        }
+    }
 }
 
 /// Every violation in the trace.
@@ -154,8 +205,22 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
     match &e.observed {
         Observed::Outcome(Outcome::Reserve(o)) => {
             let fp = &sent.fingerprint;
+            if let Some(owner) = &m.owner {
+                if sent.attempt.is_some()
+                    && owner.attempt == sent.attempt
+                    && &owner.fingerprint == fp
+                    && owner.surely_remembered(t)
+                    && !matches!(o, ReserveOutcome::Reserved { resumed: true, .. })
+                {
+                    v(
+                        Progress,
+                        format!("the owner's own attempt was not resumed: {o:?}"),
+                    );
+                }
+            }
             if m.owner.is_none()
                 && m.done.is_none()
+                && m.released.is_none()
                 && !matches!(
                     o,
                     ReserveOutcome::Reserved {
@@ -178,7 +243,55 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                 }
             }
             match o {
-                ReserveOutcome::Reserved { token, .. } => {
+                ReserveOutcome::Reserved {
+                    token,
+                    resumed: true,
+                    previous_committing,
+                    ..
+                } => match &mut m.owner {
+                    Some(owner)
+                        if owner.token == *token
+                            && sent.attempt.is_some()
+                            && owner.attempt == sent.attempt =>
+                    {
+                        if &owner.fingerprint != fp {
+                            v(
+                                FingerprintBinding,
+                                format!(
+                                    "{fp:?} resumed a key reserved for {:?}",
+                                    owner.fingerprint
+                                ),
+                            );
+                        }
+                        let expected: Vec<FencingToken> =
+                            m.history.iter().copied().filter(|k| *k != *token).collect();
+                        if previous_committing != &expected {
+                            v(
+                                CommittingKept,
+                                format!(
+                                    "resume reported {previous_committing:?}, history {expected:?}"
+                                ),
+                            );
+                        }
+                        owner.renewed_real_ms = t;
+                        if let Some(l) = sent.lease_ms {
+                            owner.lease_ms = l;
+                        }
+                    }
+                    owner => v(
+                        AttemptBinding,
+                        format!(
+                            "attempt {:?} resumed token {token}; owner {:?}",
+                            sent.attempt,
+                            owner.as_ref().map(|o| (o.token, o.attempt))
+                        ),
+                    ),
+                },
+                ReserveOutcome::Reserved {
+                    token,
+                    previous_committing,
+                    ..
+                } => {
                     if m.last_token.is_some_and(|p| *token <= p) {
                         v(
                             TokensIncrease,
@@ -210,6 +323,28 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                             );
                         }
                     }
+                    if let Some(r) = &m.released {
+                        if &r.fingerprint != fp && r.surely_remembered(t) {
+                            v(
+                                FingerprintBinding,
+                                format!("{fp:?} took a key released by {:?}", r.fingerprint),
+                            );
+                        }
+                    }
+                    let reported_right = match m.history_remembered(t, term_start) {
+                        Some(true) => previous_committing == &m.history,
+                        Some(false) => previous_committing.is_empty(),
+                        None => previous_committing == &m.history || previous_committing.is_empty(),
+                    };
+                    if !reported_right {
+                        v(
+                            CommittingKept,
+                            format!(
+                                "grant {token} reported {previous_committing:?}; history {:?}",
+                                m.history
+                            ),
+                        );
+                    }
                     m.last_token = Some(*token);
                     m.owner = Some(Owner {
                         token: *token,
@@ -217,7 +352,10 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                         lease_ms: sent.lease_ms.unwrap_or(0),
                         renewed_real_ms: t,
                         retain_ms: sent.retain_ms.unwrap_or(0),
+                        attempt: sent.attempt,
                     });
+                    m.history = previous_committing.clone();
+                    m.released = None;
                     m.done = None;
                 }
                 ReserveOutcome::InProgress { .. } => match &m.owner {
@@ -276,7 +414,8 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                 },
                 ReserveOutcome::FingerprintMismatch => {
                     let differs = m.owner.as_ref().is_some_and(|o| &o.fingerprint != fp)
-                        || m.done.as_ref().is_some_and(|d| &d.fingerprint != fp);
+                        || m.done.as_ref().is_some_and(|d| &d.fingerprint != fp)
+                        || m.released.as_ref().is_some_and(|r| &r.fingerprint != fp);
                     if !differs {
                         v(
                             Progress,
@@ -293,11 +432,20 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
         Observed::Outcome(Outcome::Heartbeat(o)) => {
             let k = sent.token;
             match o {
-                HeartbeatOutcome::Extended { .. } => match &mut m.owner {
+                HeartbeatOutcome::Extended { committing, .. } => match &mut m.owner {
                     Some(owner) if Some(owner.token) == k => {
                         owner.renewed_real_ms = t;
                         if let Some(l) = sent.lease_ms {
                             owner.lease_ms = l;
+                        }
+                        if sent.committing && m.history.last() != Some(&owner.token) {
+                            m.history.push(owner.token);
+                        }
+                        if *committing != (m.history.last() == Some(&owner.token)) {
+                            v(
+                                CommittingKept,
+                                format!("heartbeat says committing {committing}; {:?}", m.history),
+                            );
                         }
                     }
                     _ => v(
@@ -316,6 +464,8 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
             match o {
                 CompleteOutcome::Completed { .. } => match m.owner.take() {
                     Some(owner) if Some(owner.token) == k => {
+                        m.history.clear();
+                        m.released = None;
                         m.done = Some(Done {
                             token: owner.token,
                             fingerprint: owner.fingerprint,
@@ -365,21 +515,79 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
         Observed::Outcome(Outcome::Release(o)) => {
             let k = sent.token;
             match o {
-                ReleaseOutcome::Released { .. } => match &m.owner {
-                    Some(owner) if Some(owner.token) == k => m.owner = None,
+                ReleaseOutcome::Released { .. } => match m.owner.take() {
+                    Some(owner) if Some(owner.token) == k => {
+                        if m.history.last() == Some(&owner.token) {
+                            if !sent.not_committed {
+                                v(
+                                    CommittingKept,
+                                    format!("committing {} released unasserted", owner.token),
+                                );
+                            }
+                            m.history.pop();
+                        }
+                        m.released = (!m.history.is_empty()).then_some(Freed {
+                            fingerprint: owner.fingerprint,
+                            at_real_ms: t,
+                            retain_ms: owner.retain_ms,
+                        });
+                    }
+                    owner => {
+                        v(
+                            SingleOwner,
+                            format!(
+                                "release with {k:?} accepted; owner is {:?}",
+                                owner.as_ref().map(|o| o.token)
+                            ),
+                        );
+                        m.owner = owner;
+                    }
+                },
+                ReleaseOutcome::Committing { .. } => match &m.owner {
+                    Some(owner)
+                        if Some(owner.token) == k
+                            && m.history.last() == Some(&owner.token)
+                            && !sent.not_committed => {}
                     _ => v(
-                        SingleOwner,
-                        format!(
-                            "release with {k:?} accepted; owner is {:?}",
-                            m.owner.as_ref().map(|o| o.token)
-                        ),
+                        Progress,
+                        format!("release with {k:?} refused as committing"),
                     ),
                 },
                 ReleaseOutcome::Lost(_) => refused_owner(m, k, t, v),
             }
         }
         Observed::Read(record) => match record {
+            Some(Record::Released(r)) => {
+                if m.owner.is_some() || m.released.is_none() {
+                    v(
+                        SingleOwner,
+                        format!(
+                            "read shows {} released; model owner {:?}",
+                            r.token,
+                            m.owner.as_ref().map(|o| o.token)
+                        ),
+                    );
+                }
+                if r.committing != m.history {
+                    v(
+                        CommittingKept,
+                        format!(
+                            "read shows {:?} committing, history {:?}",
+                            r.committing, m.history
+                        ),
+                    );
+                }
+            }
             Some(Record::InProgress(r)) => {
+                if r.committing != m.history {
+                    v(
+                        CommittingKept,
+                        format!(
+                            "read shows {:?} committing, history {:?}",
+                            r.committing, m.history
+                        ),
+                    );
+                }
                 if m.owner.as_ref().map(|o| o.token) != Some(r.token) {
                     v(
                         SingleOwner,
@@ -416,6 +624,12 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                 }
                 if m.owner.as_ref().is_some_and(|o| o.surely_remembered(t)) {
                     v(Progress, "an owned key reads as absent".into());
+                }
+                if m.released.as_ref().is_some_and(|r| r.surely_remembered(t)) {
+                    v(
+                        Progress,
+                        "a released key with history reads as absent".into(),
+                    );
                 }
             }
         },

@@ -241,11 +241,24 @@ impl Sim {
         lease_ms: Option<u64>,
         retain_ms: Option<u64>,
     ) -> ReserveOutcome {
+        self.reserve_as(key, fingerprint, lease_ms, retain_ms, None)
+    }
+
+    /// A reserve by the attempt `attempt` (an index into [`ATTEMPTS`]).
+    pub fn reserve_as(
+        &mut self,
+        key: &str,
+        fingerprint: Option<&str>,
+        lease_ms: Option<u64>,
+        retain_ms: Option<u64>,
+        attempt: Option<usize>,
+    ) -> ReserveOutcome {
         let cmd = Command::Reserve(Reserve {
             id: id(key),
             fingerprint: fingerprint.map(|f| Fingerprint::new(f).expect("valid fingerprint")),
             lease: lease_ms.map(|ms| LeaseDuration::from_ms(ms).expect("valid lease")),
             retain: retain_ms.map(|ms| RetainDuration::from_ms(ms).expect("valid retain")),
+            attempt: attempt.map(attempt_digest),
         });
         match self.submit(cmd) {
             Outcome::Reserve(o) => o,
@@ -259,10 +272,22 @@ impl Sim {
         token: FencingToken,
         lease_ms: Option<u64>,
     ) -> HeartbeatOutcome {
+        self.heartbeat_marking(key, token, lease_ms, false)
+    }
+
+    /// A heartbeat that marks the key committing if `committing`.
+    pub fn heartbeat_marking(
+        &mut self,
+        key: &str,
+        token: FencingToken,
+        lease_ms: Option<u64>,
+        committing: bool,
+    ) -> HeartbeatOutcome {
         let cmd = Command::Heartbeat(Heartbeat {
             id: id(key),
             token,
             lease: lease_ms.map(|ms| LeaseDuration::from_ms(ms).expect("valid lease")),
+            committing,
         });
         match self.submit(cmd) {
             Outcome::Heartbeat(o) => o,
@@ -283,7 +308,21 @@ impl Sim {
     }
 
     pub fn release(&mut self, key: &str, token: FencingToken) -> ReleaseOutcome {
-        match self.submit(Command::Release(Release { id: id(key), token })) {
+        self.release_asserting(key, token, false)
+    }
+
+    /// A release; `not_committed`: the owner asserts it did not commit.
+    pub fn release_asserting(
+        &mut self,
+        key: &str,
+        token: FencingToken,
+        not_committed: bool,
+    ) -> ReleaseOutcome {
+        match self.submit(Command::Release(Release {
+            id: id(key),
+            token,
+            not_committed,
+        })) {
             Outcome::Release(o) => o,
             other => panic!("release gave {other:?}"),
         }
@@ -300,6 +339,19 @@ impl Sim {
 }
 
 pub const NS: &str = "payments";
+
+/// The attempt ids the simulated clients draw from.
+pub const ATTEMPTS: [&str; 3] = [
+    "attempt-aaaaaaaaaaaaaaaaaaaaaaaa",
+    "attempt-bbbbbbbbbbbbbbbbbbbbbbbb",
+    "attempt-cccccccccccccccccccccccc",
+];
+
+pub fn attempt_digest(i: usize) -> AttemptDigest {
+    AttemptId::new(ATTEMPTS[i])
+        .expect("valid attempt id")
+        .digest()
+}
 
 pub fn id(key: &str) -> KeyId {
     KeyId::new(

@@ -30,11 +30,14 @@ pub enum Op {
         fingerprint: usize,
         lease_ms: u64,
         retain_ms: u64,
+        /// An index into `sim::ATTEMPTS`.
+        attempt: Option<usize>,
     },
     Heartbeat {
         key: usize,
         pick: TokenPick,
         lease_ms: Option<u64>,
+        committing: bool,
     },
     Complete {
         key: usize,
@@ -44,6 +47,7 @@ pub enum Op {
     Release {
         key: usize,
         pick: TokenPick,
+        not_committed: bool,
     },
     Get {
         key: usize,
@@ -70,16 +74,22 @@ fn token_pick() -> impl Strategy<Value = TokenPick> {
     prop_oneof![6 => Just(TokenPick::Latest), 3 => Just(TokenPick::Older), 1 => Just(TokenPick::Unknown)]
 }
 
+/// Mostly one of two attempts (so that retries resume), sometimes none.
+fn attempt() -> impl Strategy<Value = Option<usize>> {
+    prop_oneof![1 => Just(None), 3 => (0..2usize).prop_map(Some)]
+}
+
 fn op() -> impl Strategy<Value = Op> {
     let key = 0..KEYS.len();
     prop_oneof![
         7 => (key.clone(), 0..FINGERPRINTS.len(), prop::sample::select(vec![500u64, 1000, 2000]),
-              prop::sample::select(vec![1000u64, 3000]))
-            .prop_map(|(key, fingerprint, lease_ms, retain_ms)| Op::Reserve { key, fingerprint, lease_ms, retain_ms }),
-        3 => (key.clone(), token_pick(), prop::option::of(prop::sample::select(vec![500u64, 1500])))
-            .prop_map(|(key, pick, lease_ms)| Op::Heartbeat { key, pick, lease_ms }),
-        4 => (key.clone(), token_pick(), 0..BODIES.len()).prop_map(|(key, pick, body)| Op::Complete { key, pick, body }),
-        2 => (key.clone(), token_pick()).prop_map(|(key, pick)| Op::Release { key, pick }),
+              prop::sample::select(vec![1000u64, 3000]), attempt())
+            .prop_map(|(key, fingerprint, lease_ms, retain_ms, attempt)| Op::Reserve { key, fingerprint, lease_ms, retain_ms, attempt }),
+        3 => (key.clone(), token_pick(), prop::option::of(prop::sample::select(vec![500u64, 1500])), prop::bool::weighted(0.4))
+            .prop_map(|(key, pick, lease_ms, committing)| Op::Heartbeat { key, pick, lease_ms, committing }),
+        3 => (key.clone(), token_pick(), 0..BODIES.len()).prop_map(|(key, pick, body)| Op::Complete { key, pick, body }),
+        2 => (key.clone(), token_pick(), any::<bool>())
+            .prop_map(|(key, pick, not_committed)| Op::Release { key, pick, not_committed }),
         3 => key.prop_map(|key| Op::Get { key }),
         1 => Just(Op::Purge),
     ]
@@ -122,6 +132,12 @@ pub struct Sent {
     pub lease_ms: Option<u64>,
     pub retain_ms: Option<u64>,
     pub response: Option<StoredResponse>,
+    /// The attempt (an index into `sim::ATTEMPTS`) a reserve was sent by.
+    pub attempt: Option<usize>,
+    /// A heartbeat that marked committing.
+    pub committing: bool,
+    /// A release asserting the owner did not commit.
+    pub not_committed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +182,9 @@ pub fn run(steps: &[Step], bug: Option<PlantedBug>) -> (Sim, Vec<Event>) {
             Step::Op(op) => {
                 let (sent, observed) = perform(&mut sim, op, &granted);
                 if let Observed::Outcome(Outcome::Reserve(ReserveOutcome::Reserved {
-                    token, ..
+                    token,
+                    resumed: false,
+                    ..
                 })) = &observed
                 {
                     if let Op::Reserve { key, .. } = op {
@@ -208,6 +226,9 @@ fn perform(
         lease_ms: None,
         retain_ms: None,
         response: None,
+        attempt: None,
+        committing: false,
+        not_committed: false,
     };
     match *op {
         Op::Reserve {
@@ -215,13 +236,15 @@ fn perform(
             fingerprint,
             lease_ms,
             retain_ms,
+            attempt,
         } => {
             let fp = FINGERPRINTS[fingerprint];
-            let o = sim.reserve_with(KEYS[key], fp, Some(lease_ms), Some(retain_ms));
+            let o = sim.reserve_as(KEYS[key], fp, Some(lease_ms), Some(retain_ms), attempt);
             let sent = Sent {
                 fingerprint: fp.map(str::to_string),
                 lease_ms: Some(lease_ms),
                 retain_ms: Some(retain_ms),
+                attempt,
                 ..blank(key, Kind::Reserve)
             };
             (sent, Observed::Outcome(Outcome::Reserve(o)))
@@ -230,13 +253,15 @@ fn perform(
             key,
             pick,
             lease_ms,
+            committing,
         } => {
             let token = resolve(pick, granted.get(&key));
-            let o = sim.heartbeat(KEYS[key], token, lease_ms);
+            let o = sim.heartbeat_marking(KEYS[key], token, lease_ms, committing);
             (
                 Sent {
                     token: Some(token),
                     lease_ms,
+                    committing,
                     ..blank(key, Kind::Heartbeat)
                 },
                 Observed::Outcome(Outcome::Heartbeat(o)),
@@ -252,12 +277,17 @@ fn perform(
             };
             (sent, Observed::Outcome(Outcome::Complete(o)))
         }
-        Op::Release { key, pick } => {
+        Op::Release {
+            key,
+            pick,
+            not_committed,
+        } => {
             let token = resolve(pick, granted.get(&key));
-            let o = sim.release(KEYS[key], token);
+            let o = sim.release_asserting(KEYS[key], token, not_committed);
             (
                 Sent {
                     token: Some(token),
+                    not_committed,
                     ..blank(key, Kind::Release)
                 },
                 Observed::Outcome(Outcome::Release(o)),

@@ -84,23 +84,31 @@ pub struct AddMemberRequest {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a JSON object with optional fields fingerprint, lease_ms, retain_ms"
+    expecting = "a JSON object with optional fields fingerprint, lease_ms, retain_ms, attempt, wait_ms"
 )]
 pub struct ReserveRequest {
     pub fingerprint: Option<String>,
     pub lease_ms: Option<JsonNumber>,
     pub retain_ms: Option<JsonNumber>,
+    /// The caller's secret attempt id (resumes its own grant).
+    pub attempt: Option<String>,
+    /// How long to hold the request while another attempt has the key in
+    /// progress.
+    pub wait_ms: Option<JsonNumber>,
 }
 
 /// `POST /v1/ns/{ns}/keys/{key}/heartbeat`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(
     deny_unknown_fields,
-    expecting = "a JSON object with fields token and optional lease_ms"
+    expecting = "a JSON object with fields token and optional lease_ms, committing"
 )]
 pub struct HeartbeatRequest {
     pub token: JsonNumber,
     pub lease_ms: Option<JsonNumber>,
+    /// Mark the reservation committing (the side effect is about to run).
+    #[serde(default)]
+    pub committing: bool,
 }
 
 /// `POST /v1/ns/{ns}/keys/{key}/complete`.
@@ -131,9 +139,16 @@ pub struct ResponseToStore {
 
 /// `POST /v1/ns/{ns}/keys/{key}/release`.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, expecting = "a JSON object with field token")]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with field token and optional not_committed"
+)]
 pub struct ReleaseRequest {
     pub token: JsonNumber,
+    /// The owner asserts it did not run the side effect (required to
+    /// release a reservation it marked committing).
+    #[serde(default)]
+    pub not_committed: bool,
 }
 
 /// `PUT /v1/ns/{ns}`; fields left out keep their value.
@@ -173,6 +188,11 @@ pub enum ReserveReply {
         lease_expires_at_ms: u64,
         lease_remaining_ms: u64,
         takeover: bool,
+        /// The caller's attempt resumed its own grant.
+        resumed: bool,
+        /// Earlier owners marked the key committing: reconcile, do not repeat.
+        previous_committing: bool,
+        previous_committing_tokens: Vec<FencingToken>,
     },
     /// 200: the side effect already ran; replay this response.
     Completed {
@@ -190,6 +210,7 @@ pub struct HeartbeatReply {
     pub token: FencingToken,
     pub lease_expires_at_ms: u64,
     pub lease_remaining_ms: u64,
+    pub committing: bool,
 }
 
 /// 200 to complete. `replayed` is true when the same completion was already

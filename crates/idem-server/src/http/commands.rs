@@ -1,9 +1,11 @@
 //! Request bodies to `idem_core` commands, checking every rule on the way.
 //! A request that breaks one is refused here, before anything is proposed.
 
+use std::time::Duration;
+
 use idem_core::{
-    CanonicalPayload, Complete, FencingToken, Fingerprint, Heartbeat, KeyId, LeaseDuration,
-    PolicyChange, Release, Reserve, RetainDuration, StoredResponse,
+    AttemptId, CanonicalPayload, Complete, FencingToken, Fingerprint, Heartbeat, KeyId,
+    LeaseDuration, PolicyChange, Release, Reserve, RetainDuration, StoredResponse,
 };
 
 use crate::http::bodies::{
@@ -12,6 +14,7 @@ use crate::http::bodies::{
 };
 use crate::http::error::{ApiError, NumberField};
 use crate::http::limits::ApiLimits;
+use crate::waiting::MAX_WAIT_MS;
 
 pub fn reserve(id: KeyId, body: ReserveRequest) -> Result<Reserve, ApiError> {
     Ok(Reserve {
@@ -27,7 +30,23 @@ pub fn reserve(id: KeyId, body: ReserveRequest) -> Result<Reserve, ApiError> {
             .as_ref()
             .map(|ms| retain(NumberField::RetainMs, ms))
             .transpose()?,
+        attempt: body
+            .attempt
+            .map(|a| AttemptId::new(a).map(|a| a.digest()))
+            .transpose()?,
     })
+}
+
+/// How long a reserve may wait for an in-flight result; `None`: not at all.
+pub fn reserve_wait(body: &ReserveRequest) -> Result<Option<Duration>, ApiError> {
+    let Some(ms) = &body.wait_ms else {
+        return Ok(None);
+    };
+    match ms.as_u64() {
+        Some(0) => Ok(None),
+        Some(ms) if ms <= MAX_WAIT_MS => Ok(Some(Duration::from_millis(ms))),
+        _ => Err(duration_error(NumberField::WaitMs, ms, 0, MAX_WAIT_MS)),
+    }
 }
 
 pub fn heartbeat(id: KeyId, body: HeartbeatRequest) -> Result<Heartbeat, ApiError> {
@@ -39,6 +58,7 @@ pub fn heartbeat(id: KeyId, body: HeartbeatRequest) -> Result<Heartbeat, ApiErro
             .as_ref()
             .map(|ms| lease(NumberField::LeaseMs, ms))
             .transpose()?,
+        committing: body.committing,
     })
 }
 
@@ -58,6 +78,7 @@ pub fn release(id: KeyId, body: ReleaseRequest) -> Result<Release, ApiError> {
     Ok(Release {
         id,
         token: token(&body.token)?,
+        not_committed: body.not_committed,
     })
 }
 

@@ -21,6 +21,7 @@ pub enum NumberField {
     DefaultLeaseMs,
     DefaultRetainMs,
     ResponseStatus,
+    WaitMs,
 }
 
 impl NumberField {
@@ -33,6 +34,7 @@ impl NumberField {
             NumberField::DefaultLeaseMs => "default_lease_ms",
             NumberField::DefaultRetainMs => "default_retain_ms",
             NumberField::ResponseStatus => "response.status",
+            NumberField::WaitMs => "wait_ms",
         }
     }
 }
@@ -98,6 +100,8 @@ pub enum ApiError {
     },
     #[error("key {:?} was already completed by token {token} with a different response; the first response stands", .id.key.as_str())]
     ConflictingResponse { id: KeyId, token: FencingToken },
+    #[error("token {token} marked key {:?} committing, so it may have run the side effect; release it only with \"not_committed\": true if it certainly did not, otherwise complete it", .id.key.as_str())]
+    ReleaseOfCommitting { id: KeyId, token: FencingToken },
 
     #[error("{0}")]
     InvalidMember(String),
@@ -164,6 +168,7 @@ fn invalid_input_kind(input: &InvalidInput) -> &'static str {
         InvalidInput::DerivePayload(_) | InvalidInput::DerivePayloadTooDeep { .. } => {
             "invalid-payload"
         }
+        InvalidInput::AttemptId { .. } => "invalid-attempt",
         InvalidInput::SecretLength { .. } => "invalid-input",
     }
 }
@@ -174,7 +179,8 @@ fn number_field_kind(field: NumberField) -> &'static str {
         NumberField::LeaseMs
         | NumberField::RetainMs
         | NumberField::DefaultLeaseMs
-        | NumberField::DefaultRetainMs => "invalid-duration",
+        | NumberField::DefaultRetainMs
+        | NumberField::WaitMs => "invalid-duration",
         NumberField::ResponseStatus => "invalid-response",
     }
 }
@@ -233,6 +239,11 @@ impl ApiError {
                 "conflicting-completion",
                 "Key already completed with a different response",
             ),
+            ApiError::ReleaseOfCommitting { .. } => (
+                S::CONFLICT,
+                "release-of-committing",
+                "Reservation is committing",
+            ),
             ApiError::InvalidMember(_) => (S::BAD_REQUEST, "invalid-member", "Invalid member"),
             ApiError::MemberNotFound(_) => (S::NOT_FOUND, "member-not-found", "No such member"),
             ApiError::MemberExists(_) => (S::CONFLICT, "member-exists", "Member already exists"),
@@ -275,7 +286,8 @@ impl ApiError {
                     LostKey::Absent | LostKey::NotReserved => {}
                 }
             }
-            ApiError::ConflictingResponse { token, .. } => {
+            ApiError::ConflictingResponse { token, .. }
+            | ApiError::ReleaseOfCommitting { token, .. } => {
                 problem = problem.with_extension("token", token.0)
             }
             ApiError::BodyTooLarge { limit } | ApiError::StoredResponseTooLarge { limit, .. } => {

@@ -13,6 +13,7 @@ use crate::http::extract::{JsonBody, KeyPath};
 use crate::http::record_view::RecordView;
 use crate::http::replies;
 use crate::http::state::AppState;
+use crate::waiting::reserve_waiting;
 
 /// `POST /v1/ns/{ns}/keys/{key}/reserve`
 pub async fn reserve<B: Backend>(
@@ -20,8 +21,12 @@ pub async fn reserve<B: Backend>(
     KeyPath(id): KeyPath,
     JsonBody(body): JsonBody<ReserveRequest>,
 ) -> Result<Response, ApiError> {
+    let wait = commands::reserve_wait(&body)?;
     let command = commands::reserve(id.clone(), body)?;
-    let outcome = state.backend.execute(Command::Reserve(command)).await?;
+    let outcome = match wait {
+        None => state.backend.execute(Command::Reserve(command)).await?,
+        Some(wait) => reserve_waiting(&state.backend, command, wait).await?,
+    };
     replies::reserve(id, outcome)
 }
 

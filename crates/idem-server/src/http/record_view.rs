@@ -35,6 +35,21 @@ pub enum StateView {
         lease_expired: bool,
         retain_ms: u64,
         minted: bool,
+        /// The owner marked the key committing.
+        committing: bool,
+        /// Every token that marked the key committing since it was first
+        /// reserved (kept until it completes), the owner's included.
+        committing_tokens: Vec<FencingToken>,
+    },
+    /// Released while earlier owners had marked it committing: free to
+    /// reserve, and the next owner is told about `committing_tokens`.
+    Released {
+        token: FencingToken,
+        fingerprint: Option<String>,
+        released_at_ms: u64,
+        retain_until_ms: u64,
+        retain_remaining_ms: u64,
+        committing_tokens: Vec<FencingToken>,
     },
     /// Finished; `response` is replayed to every retry until `retain_until_ms`.
     Completed {
@@ -64,6 +79,16 @@ impl RecordView {
                 lease_expired: r.lease().has_passed(now),
                 retain_ms: r.retain.as_ms(),
                 minted: r.minted,
+                committing: r.owner_committing(),
+                committing_tokens: r.committing,
+            },
+            Record::Released(k) => StateView::Released {
+                token: k.token,
+                fingerprint: k.fingerprint.as_ref().map(|f| f.as_str().to_owned()),
+                released_at_ms: k.released_at.hlc.wall_ms,
+                retain_until_ms: k.retention().wall_ms(),
+                retain_remaining_ms: k.retention().remaining_ms(now),
+                committing_tokens: k.committing,
             },
             Record::Completed(c) => StateView::Completed {
                 token: c.token,

@@ -45,6 +45,8 @@ pub fn reserve(id: KeyId, outcome: Outcome) -> Result<Response, ApiError> {
             lease_expires_at_ms,
             lease_remaining_ms,
             takeover,
+            resumed,
+            previous_committing,
         } => (
             StatusCode::CREATED,
             Json(ReserveReply::Reserved {
@@ -52,6 +54,9 @@ pub fn reserve(id: KeyId, outcome: Outcome) -> Result<Response, ApiError> {
                 lease_expires_at_ms,
                 lease_remaining_ms,
                 takeover,
+                resumed,
+                previous_committing: !previous_committing.is_empty(),
+                previous_committing_tokens: previous_committing,
             }),
         )
             .into_response(),
@@ -84,10 +89,12 @@ pub fn heartbeat(id: KeyId, token: FencingToken, outcome: Outcome) -> Result<Res
             token,
             lease_expires_at_ms,
             lease_remaining_ms,
+            committing,
         } => Ok(Json(HeartbeatReply {
             token,
             lease_expires_at_ms,
             lease_remaining_ms,
+            committing,
         })
         .into_response()),
         HeartbeatOutcome::Lost(why) => Err(ApiError::LostKey { id, token, why }),
@@ -134,6 +141,7 @@ pub fn release(id: KeyId, token: FencingToken, outcome: Outcome) -> Result<Respo
     };
     match outcome {
         ReleaseOutcome::Released { token } => Ok(Json(ReleaseReply { token }).into_response()),
+        ReleaseOutcome::Committing { token } => Err(ApiError::ReleaseOfCommitting { id, token }),
         ReleaseOutcome::Lost(why) => Err(ApiError::LostKey { id, token, why }),
     }
 }

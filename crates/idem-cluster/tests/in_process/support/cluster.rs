@@ -64,6 +64,7 @@ pub fn reserve(name: &str, lease_ms: u64) -> Command {
         fingerprint: Some(Fingerprint::new("fp").expect("fingerprint")),
         lease: Some(LeaseDuration::from_ms(lease_ms).expect("lease")),
         retain: None,
+        attempt: None,
     })
 }
 
@@ -73,6 +74,7 @@ pub fn reserve_retained(name: &str, lease_ms: u64, retain_ms: u64) -> Command {
         fingerprint: Some(Fingerprint::new("fp").expect("fingerprint")),
         lease: Some(LeaseDuration::from_ms(lease_ms).expect("lease")),
         retain: Some(RetainDuration::from_ms(retain_ms).expect("retain")),
+        attempt: None,
     })
 }
 

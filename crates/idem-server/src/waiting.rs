@@ -1,0 +1,55 @@
+//! Reserves that wait for an in-flight result (`wait_ms`).
+//!
+//! A reserve that finds the key in progress under another attempt may ask
+//! to be held until the answer changes: the owner completes (the replay),
+//! releases or lets its lease run out (a grant, written through the log),
+//! or the wait runs out (the 409 a reserve gives at that moment). The
+//! request registers a watcher on its key *before* its first reserve, then
+//! asks again only when an applied entry touched the key or the owner's
+//! lease is due; each ask is an ordinary reserve (a linearizable read or a
+//! log write, on a follower from a read index), so the answer is exactly
+//! what a reserve at that moment gives. Nothing polls.
+
+use std::time::Duration;
+
+use idem_core::{Command, Outcome, Reserve, ReserveOutcome};
+use tokio::time::Instant;
+
+use crate::backend::{Backend, ClusterError, KeyChange};
+
+/// The longest a reserve may wait.
+pub const MAX_WAIT_MS: u64 = 60_000;
+
+/// Reserves `cmd`, waiting up to `wait` while the key is in progress under
+/// someone else. Without room for another waiter on this node (or while it
+/// shuts down) it answers at once.
+pub async fn reserve_waiting<B: Backend>(
+    backend: &B,
+    cmd: Reserve,
+    wait: Duration,
+) -> Result<Outcome, ClusterError> {
+    let deadline = Instant::now() + wait;
+    let mut watcher = backend.watch_key(&cmd.id);
+    loop {
+        let outcome = backend.execute(Command::Reserve(cmd.clone())).await?;
+        let Outcome::Reserve(ReserveOutcome::InProgress { retry_after_ms }) = &outcome else {
+            return Ok(outcome);
+        };
+        let Some(watcher) = watcher.as_mut() else {
+            return Ok(outcome);
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(outcome);
+        }
+        let lease_due = now + Duration::from_millis(*retry_after_ms);
+        tokio::select! {
+            change = watcher.changed() => {
+                if change == KeyChange::Closed {
+                    return Ok(outcome);
+                }
+            }
+            () = tokio::time::sleep_until(lease_due.min(deadline)) => {}
+        }
+    }
+}
