@@ -60,6 +60,7 @@ mod tasks;
 mod time_source;
 mod transport;
 mod types;
+pub mod waiting;
 mod wire;
 
 pub use clock::ClusterClock;
@@ -74,4 +75,5 @@ pub use status::{ClusterStatus, MemberStatus};
 pub use time_source::{system_wall_ms, ControlledClocks, SystemClocks, TimeSource};
 pub use transport::{CallError, Transport};
 pub use types::{IdemTypes, NodeAddr, NodeId};
+pub use waiting::{reserve_waiting, MAX_WAIT_MS};
 pub use wire::{decode_message, encode_message, WireError};

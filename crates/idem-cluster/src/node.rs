@@ -12,8 +12,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use idem_core::{Command, KeyId, Outcome};
-use idem_store::{KeyWatch, KeyWatcher, StartupReport, StateReader, SyncStats};
+use idem_core::{Command, Outcome, Reserve};
+use idem_store::{KeyWatch, StartupReport, StateReader, SyncStats};
 use openraft::Vote;
 use tokio::net::TcpListener;
 
@@ -37,6 +37,7 @@ use crate::tasks::NodeTasks;
 use crate::time_source::{SystemClocks, TimeSource};
 use crate::transport::{ask_leader, Transport};
 use crate::types::{NodeAddr, NodeId, Raft, Store};
+use crate::waiting::reserve_waiting;
 
 #[derive(Clone)]
 pub struct ClusterNode {
@@ -237,11 +238,20 @@ impl ClusterNode {
         crate::raft_stop::stopped(self.inner.raft.server_metrics(), self.inner.raft.metrics()).await
     }
 
-    /// Registers a waiter on `id`, woken whenever an applied entry touches
-    /// the key; `None` when this node holds as many waiters as it may, or is
-    /// shutting down.
-    pub fn watch_key(&self, id: &KeyId) -> Option<KeyWatcher> {
-        self.inner.key_watch.watch(id)
+    /// How many reserves this node holds waiting now.
+    pub fn waiting_reserves(&self) -> usize {
+        self.inner.key_watch.watchers()
+    }
+
+    /// A reserve that, while another attempt has the key in progress,
+    /// waits up to `wait` for the answer to change (see [`crate::waiting`]).
+    pub async fn reserve_waiting(
+        &self,
+        cmd: Reserve,
+        wait: Duration,
+    ) -> Result<Outcome, ClusterError> {
+        let watcher = self.inner.key_watch.watch(&cmd.id);
+        reserve_waiting(|c| self.execute(c), watcher, cmd, wait).await
     }
 
     /// Stops Raft and every task of this node, and waits for them. Waiters

@@ -2,15 +2,13 @@
 //! be tested against an in-memory backend and served by the real cluster.
 
 use std::future::Future;
+use std::time::Duration;
 
-use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Record, Stamp};
+use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Record, Reserve, Stamp};
 
 /// The cluster's own types: its one error type (whether a failed request
 /// can have been applied), its status, a membership change.
 pub use idem_cluster::{ClusterError, ClusterStatus, MemberStatus, MembershipChange};
-
-/// Waiters on a key (see [`Backend::watch_key`]).
-pub use idem_cluster::{KeyChange, KeyWatch, KeyWatcher};
 
 /// A record as a linearizable read saw it, with the time of the read.
 #[derive(Debug, Clone)]
@@ -59,8 +57,13 @@ pub trait Backend: Clone + Send + Sync + 'static {
     /// node has caught up).
     fn is_ready(&self) -> impl Future<Output = bool> + Send;
 
-    /// Registers a waiter on `id`, woken whenever an applied entry touches
-    /// the key; `None` when this node holds as many waiters as it may or is
-    /// shutting down.
-    fn watch_key(&self, id: &KeyId) -> Option<KeyWatcher>;
+    /// A reserve that, while another attempt has the key in progress, waits
+    /// up to `wait` for the answer to change: the replay, a grant, or (when
+    /// the time is up, or the node cannot hold another waiter) the 409 of
+    /// that moment (`idem_cluster::waiting`).
+    fn reserve_waiting(
+        &self,
+        command: Reserve,
+        wait: Duration,
+    ) -> impl Future<Output = Result<Outcome, ClusterError>> + Send;
 }

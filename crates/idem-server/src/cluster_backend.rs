@@ -1,11 +1,11 @@
 //! The real cluster behind the HTTP API.
 
 use idem_cluster::{ClusterNode, ReadReply, ReadRequest};
-use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome};
+use std::time::Duration;
 
-use crate::backend::{
-    Backend, ClusterError, ClusterStatus, KeyWatcher, MembershipChange, RecordRead,
-};
+use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Reserve};
+
+use crate::backend::{Backend, ClusterError, ClusterStatus, MembershipChange, RecordRead};
 
 #[derive(Clone)]
 pub struct ClusterBackend {
@@ -57,7 +57,11 @@ impl Backend for ClusterBackend {
         self.node.is_ready()
     }
 
-    fn watch_key(&self, id: &KeyId) -> Option<KeyWatcher> {
-        self.node.watch_key(id)
+    async fn reserve_waiting(
+        &self,
+        command: Reserve,
+        wait: Duration,
+    ) -> Result<Outcome, ClusterError> {
+        self.node.reserve_waiting(command, wait).await
     }
 }

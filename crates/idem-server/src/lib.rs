@@ -15,4 +15,3 @@ pub mod cluster_backend;
 pub mod http;
 #[cfg(feature = "memory-backend")]
 pub mod memory_backend;
-pub mod waiting;

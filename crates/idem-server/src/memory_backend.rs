@@ -12,16 +12,18 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use idem_core::{
     apply, namespace_policy, read_record, CatchUpRule, Command, Entry, HlcTimestamp, HybridClock,
-    KeyId, LogPosition, MemoryStore, Namespace, NamespacePolicy, Outcome, Stamp, SteerRate,
+    KeyId, LogPosition, MemoryStore, Namespace, NamespacePolicy, Outcome, Reserve, Stamp,
+    SteerRate,
 };
 
+use idem_cluster::KeyWatch;
+
 use crate::backend::{
-    Backend, ClusterError, ClusterStatus, KeyWatch, KeyWatcher, MemberStatus, MembershipChange,
-    RecordRead,
+    Backend, ClusterError, ClusterStatus, MemberStatus, MembershipChange, RecordRead,
 };
 
 /// The only term this node is ever leader of.
@@ -199,7 +201,12 @@ impl Backend for MemoryBackend {
         self.ready.load(Ordering::SeqCst)
     }
 
-    fn watch_key(&self, id: &KeyId) -> Option<KeyWatcher> {
-        self.watch.watch(id)
+    async fn reserve_waiting(
+        &self,
+        command: Reserve,
+        wait: Duration,
+    ) -> Result<Outcome, ClusterError> {
+        let watcher = self.watch.watch(&command.id);
+        idem_cluster::reserve_waiting(|c| self.execute(c), watcher, command, wait).await
     }
 }

@@ -1598,8 +1598,12 @@ impl Backend for FailingBackend {
         ClusterStatus::default()
     }
 
-    fn watch_key(&self, _id: &KeyId) -> Option<idem_server::backend::KeyWatcher> {
-        None
+    async fn reserve_waiting(
+        &self,
+        command: idem_core::Reserve,
+        _wait: Duration,
+    ) -> Result<Outcome, ClusterError> {
+        self.execute(Command::Reserve(command)).await
     }
 
     async fn change_membership(&self, _change: MembershipChange) -> Result<(), ClusterError> {

@@ -17,3 +17,4 @@ mod leader_change;
 mod leader_lease;
 mod lossy_network;
 mod restart;
+mod waiting;

@@ -14,7 +14,7 @@ use crate::http::bodies::{
 };
 use crate::http::error::{ApiError, NumberField};
 use crate::http::limits::ApiLimits;
-use crate::waiting::MAX_WAIT_MS;
+use idem_cluster::MAX_WAIT_MS;
 
 pub fn reserve(id: KeyId, body: ReserveRequest) -> Result<Reserve, ApiError> {
     Ok(Reserve {

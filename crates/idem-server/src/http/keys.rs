@@ -13,7 +13,6 @@ use crate::http::extract::{JsonBody, KeyPath};
 use crate::http::record_view::RecordView;
 use crate::http::replies;
 use crate::http::state::AppState;
-use crate::waiting::reserve_waiting;
 
 /// `POST /v1/ns/{ns}/keys/{key}/reserve`
 pub async fn reserve<B: Backend>(
@@ -25,7 +24,7 @@ pub async fn reserve<B: Backend>(
     let command = commands::reserve(id.clone(), body)?;
     let outcome = match wait {
         None => state.backend.execute(Command::Reserve(command)).await?,
-        Some(wait) => reserve_waiting(&state.backend, command, wait).await?,
+        Some(wait) => state.backend.reserve_waiting(command, wait).await?,
     };
     replies::reserve(id, outcome)
 }

@@ -11,8 +11,8 @@ use idem_cluster::{
     ReadRequest,
 };
 use idem_core::{
-    Command, Complete, FencingToken, Fingerprint, IdemKey, KeyId, LeaseDuration, Namespace,
-    Outcome, Record, Reserve, ReserveOutcome, RetainDuration, StoredResponse,
+    AttemptId, Command, Complete, FencingToken, Fingerprint, IdemKey, KeyId, LeaseDuration,
+    Namespace, Outcome, Record, Reserve, ReserveOutcome, RetainDuration, StoredResponse,
 };
 
 use super::net::Net;
@@ -66,6 +66,26 @@ pub fn reserve(name: &str, lease_ms: u64) -> Command {
         retain: None,
         attempt: None,
     })
+}
+
+/// A reserve by the attempt `attempt` (any string of 22 or more base64url
+/// characters).
+pub fn reserve_by(name: &str, lease_ms: u64, attempt: &str) -> Reserve {
+    Reserve {
+        id: key(name),
+        fingerprint: Some(Fingerprint::new("fp").expect("fingerprint")),
+        lease: Some(LeaseDuration::from_ms(lease_ms).expect("lease")),
+        retain: None,
+        attempt: Some(AttemptId::new(attempt).expect("attempt id").digest()),
+    }
+}
+
+/// A reserve without an attempt, as a struct (for `reserve_waiting`).
+pub fn reserve_cmd(name: &str, lease_ms: u64) -> Reserve {
+    match reserve(name, lease_ms) {
+        Command::Reserve(r) => r,
+        _ => unreachable!(),
+    }
 }
 
 pub fn reserve_retained(name: &str, lease_ms: u64, retain_ms: u64) -> Command {

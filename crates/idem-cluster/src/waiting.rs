@@ -5,33 +5,40 @@
 //! releases or lets its lease run out (a grant, written through the log),
 //! or the wait runs out (the 409 a reserve gives at that moment). The
 //! request registers a watcher on its key *before* its first reserve, then
-//! asks again only when an applied entry touched the key or the owner's
+//! asks again only when an applied write touched the key or the owner's
 //! lease is due; each ask is an ordinary reserve (a linearizable read or a
 //! log write, on a follower from a read index), so the answer is exactly
 //! what a reserve at that moment gives. Nothing polls.
 
+use std::future::Future;
 use std::time::Duration;
 
 use idem_core::{Command, Outcome, Reserve, ReserveOutcome};
+use idem_store::{KeyChange, KeyWatcher};
 use tokio::time::Instant;
 
-use crate::backend::{Backend, ClusterError, KeyChange};
+use crate::error::ClusterError;
 
 /// The longest a reserve may wait.
 pub const MAX_WAIT_MS: u64 = 60_000;
 
-/// Reserves `cmd`, waiting up to `wait` while the key is in progress under
-/// someone else. Without room for another waiter on this node (or while it
-/// shuts down) it answers at once.
-pub async fn reserve_waiting<B: Backend>(
-    backend: &B,
+/// Reserves `cmd` with `execute`, waiting up to `wait` while the key is in
+/// progress under someone else, woken by `watcher` (registered on the key
+/// before this is called). Without a watcher (no room for another waiter,
+/// or the node is shutting down) it answers at once.
+pub async fn reserve_waiting<F, Fut>(
+    execute: F,
+    mut watcher: Option<KeyWatcher>,
     cmd: Reserve,
     wait: Duration,
-) -> Result<Outcome, ClusterError> {
+) -> Result<Outcome, ClusterError>
+where
+    F: Fn(Command) -> Fut,
+    Fut: Future<Output = Result<Outcome, ClusterError>>,
+{
     let deadline = Instant::now() + wait;
-    let mut watcher = backend.watch_key(&cmd.id);
     loop {
-        let outcome = backend.execute(Command::Reserve(cmd.clone())).await?;
+        let outcome = execute(Command::Reserve(cmd.clone())).await?;
         let Outcome::Reserve(ReserveOutcome::InProgress { retry_after_ms }) = &outcome else {
             return Ok(outcome);
         };
