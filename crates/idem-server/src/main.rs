@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         Commands::Start(args) => cli::start::run(args),
         Commands::Dev(args) => cli::dev::run(args),
         Commands::Status(args) => cli::client::status(args),
-        Commands::Key(args) => cli::client::key(args),
+        Commands::Key(args) => cli::key::key(args),
         Commands::Cluster(args) => cli::client::cluster(args),
         Commands::Bench(args) => idem_bench::run(args),
     }

@@ -2,6 +2,7 @@
 
 pub mod client;
 pub mod dev;
+pub mod key;
 pub mod peers;
 pub mod start;
 
@@ -27,7 +28,7 @@ pub enum Commands {
     /// Show where a node stands in its cluster.
     Status(client::StatusArgs),
     /// Reserve, heartbeat, complete, release or read a key.
-    Key(client::KeyArgs),
+    Key(key::KeyArgs),
     /// List, add or remove cluster members.
     Cluster(client::ClusterArgs),
     /// Load-test idem, etcd or Redis with the same client.
@@ -37,7 +38,13 @@ pub enum Commands {
 /// Which node to talk to.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// Base URL of any node's HTTP API.
-    #[arg(long, env = "IDEM_URL", default_value = "http://127.0.0.1:8101")]
+    /// Base URL of any node's HTTP API (`idem key` takes several,
+    /// comma-separated, and fails over between them).
+    #[arg(
+        long,
+        env = "IDEM_URL",
+        default_value = "http://127.0.0.1:8101",
+        global = true
+    )]
     pub url: String,
 }

@@ -1,0 +1,298 @@
+//! End-to-end: the Rust client (`idem-client`) against real `idem`
+//! processes: failover when its node is killed, a lease that reports
+//! itself lost (its holder paused past the lease and taken over) before the
+//! holder could commit, a dropped lease that releases its key, and
+//! `run_once` replaying instead of running twice.
+
+mod support;
+
+use std::time::Duration;
+
+use idem_client::{
+    Client, ClientConfig, ClientError, KeyRecord, LeaseLost, Reservation, ReserveOptions, RunError,
+    StoredResponse,
+};
+use support::Cluster;
+
+fn client(c: &Cluster) -> Client {
+    let nodes: Vec<String> = (0..3).map(|i| c.url(i)).collect();
+    Client::with_config(
+        nodes,
+        ClientConfig {
+            retry_for: Duration::from_secs(20),
+            ..ClientConfig::default()
+        },
+    )
+    .expect("client")
+}
+
+fn response(body: &str) -> StoredResponse {
+    StoredResponse::new(201, Default::default(), body).expect("response")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_client_fails_over_when_its_node_is_killed() {
+    let c = Cluster::start();
+    let client = client(&c);
+    // The first node answers first; kill it (and then whichever leads).
+    let Reservation::Owned(lease) = client
+        .reserve("shop", "order-1", &ReserveOptions::new().fingerprint("fp"))
+        .await
+        .expect("reserve")
+    else {
+        panic!("a fresh key is owned")
+    };
+    c.kill(0);
+    lease.commit().await.expect("commit through another node");
+    let done = lease
+        .complete(response("{\"charge\":1}"))
+        .await
+        .expect("complete through another node");
+    assert!(!done.replayed);
+    let leader = c.leader();
+    if leader != 0 {
+        c.kill(leader);
+        c.restart(0);
+    }
+    // Whatever is left answers: a retry replays the stored response.
+    let again = client
+        .reserve("shop", "order-1", &ReserveOptions::new().fingerprint("fp"))
+        .await
+        .expect("reserve after failover");
+    match again {
+        Reservation::Completed { response, token } => {
+            assert_eq!(response.body(), "{\"charge\":1}");
+            assert_eq!(token, done.token);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_holder_learns_its_lease_is_lost_before_it_can_commit() {
+    let c = Cluster::start();
+    let holder = client(&c);
+    let (tx, rx) = std::sync::mpsc::channel();
+    // The holder runs on its own runtime, so that pausing its thread pauses
+    // its heartbeats too, as a stopped process would.
+    let paused = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let options = ReserveOptions::new().lease(Duration::from_millis(1_000));
+            let Reservation::Owned(lease) = holder
+                .reserve("shop", "order-2", &options)
+                .await
+                .expect("reserve")
+            else {
+                panic!("owned")
+            };
+            tx.send(lease.token()).expect("send");
+            std::thread::sleep(Duration::from_millis(3_000)); // paused
+            let confirmed = lease.is_confirmed();
+            let commit = lease.commit().await;
+            (confirmed, commit.map_err(|e| e.to_string()), lease.token())
+        })
+    });
+    let first = rx.recv().expect("the holder reserved");
+    let other = client(&c);
+    let taken = other
+        .reserve(
+            "shop",
+            "order-2",
+            &ReserveOptions::new().wait(Duration::from_secs(10)),
+        )
+        .await
+        .expect("reserve");
+    let Reservation::TakenOver {
+        lease,
+        previous_committing,
+    } = taken
+    else {
+        panic!("{taken:?}")
+    };
+    assert!(lease.token() > first);
+    assert!(previous_committing.is_empty(), "the holder never committed");
+    let (confirmed, commit, token) = paused.join().expect("holder");
+    assert_eq!(token, first);
+    assert!(!confirmed, "a paused holder's lease is not confirmed");
+    let why = commit.expect_err("the paused holder must not commit");
+    assert!(why.contains("lost"), "{why}");
+    lease
+        .complete(response("{}"))
+        .await
+        .expect("the new owner completes");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_lease_releases_its_key_unless_committing() {
+    let c = Cluster::start();
+    let client = client(&c);
+    let Reservation::Owned(lease) = client
+        .reserve("shop", "order-3", &ReserveOptions::new())
+        .await
+        .expect("reserve")
+    else {
+        panic!("owned")
+    };
+    drop(lease);
+    client.close().await;
+    assert_eq!(client.get("shop", "order-3").await.expect("get"), None);
+    // A committing lease, dropped, stays: the next owner hears of it.
+    let options = ReserveOptions::new().lease(Duration::from_millis(500));
+    let Reservation::Owned(lease) = client
+        .reserve("shop", "order-3", &options)
+        .await
+        .expect("reserve")
+    else {
+        panic!("a released key is owned afresh")
+    };
+    lease.commit().await.expect("commit");
+    let token = lease.token();
+    drop(lease);
+    client.close().await;
+    match client.get("shop", "order-3").await.expect("get") {
+        Some(KeyRecord::InProgress {
+            committing_tokens, ..
+        }) => assert_eq!(committing_tokens, vec![token]),
+        other => panic!("{other:?}"),
+    }
+    let next = client
+        .reserve("shop", "order-3", &options.wait(Duration::from_secs(10)))
+        .await
+        .expect("reserve");
+    match next {
+        Reservation::TakenOver {
+            lease,
+            previous_committing,
+        } => {
+            assert_eq!(previous_committing, vec![token]);
+            let refused = lease.release().await;
+            assert!(
+                matches!(refused, Ok(())),
+                "not committing itself: {refused:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_runs_once_and_replays_after() {
+    let c = Cluster::start();
+    let client = client(&c);
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    for _ in 0..3 {
+        let runs = runs.clone();
+        let got = client
+            .run_once(
+                "shop",
+                "order-4",
+                ReserveOptions::new().fingerprint("fp-4"),
+                |token| async move {
+                    runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok::<_, RunError<String>>(response(&format!("{{\"charged_by\":{token}}}")))
+                },
+                |_, _| async { Ok::<_, String>(None) },
+            )
+            .await
+            .expect("run_once");
+        assert!(got.body().starts_with("{\"charged_by\":"), "{got:?}");
+    }
+    assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    // A different request under the same key is refused, typed.
+    let err = client
+        .reserve(
+            "shop",
+            "order-4",
+            &ReserveOptions::new().fingerprint("other"),
+        )
+        .await
+        .expect_err("fingerprint mismatch");
+    match err {
+        ClientError::Problem(p) => {
+            assert_eq!(p.kind, idem_client::ProblemType::FingerprintMismatch)
+        }
+        other => panic!("{other:?}"),
+    }
+    let _ = LeaseLost::Absent;
+}
+
+/// `idem key ...` with the list of nodes: whether it succeeded, and its
+/// stderr.
+fn cli_raw(c: &Cluster, args: &[&str]) -> std::process::Output {
+    let urls: Vec<String> = (0..3).map(|i| c.url(i)).collect();
+    std::process::Command::new(env!("CARGO_BIN_EXE_idem"))
+        .arg("key")
+        .args(args)
+        .arg("--url")
+        .arg(urls.join(","))
+        .output()
+        .expect("run idem key")
+}
+
+/// `idem key ...`: whether it succeeded, and the JSON it printed.
+fn cli(c: &Cluster, args: &[&str]) -> (bool, serde_json::Value) {
+    let out = cli_raw(c, args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let json_start = text.find('{').unwrap_or(0);
+    let value = serde_json::from_str(&text[json_start..])
+        .unwrap_or_else(|e| panic!("{e}: {text} {}", String::from_utf8_lossy(&out.stderr)));
+    (out.status.success(), value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_holds_marks_and_completes_a_key() {
+    let c = Cluster::start();
+    c.kill(0); // the first URL is down: the command line fails over
+    let (ok, reserved) = cli(
+        &c,
+        &[
+            "reserve",
+            "shop",
+            "cli-1",
+            "--fingerprint",
+            "f",
+            "--lease-ms",
+            "30000",
+        ],
+    );
+    assert!(ok, "{reserved}");
+    let token = reserved["token"].as_u64().expect("token").to_string();
+    let (ok, marked) = cli(
+        &c,
+        &[
+            "heartbeat",
+            "shop",
+            "cli-1",
+            "--token",
+            &token,
+            "--committing",
+        ],
+    );
+    assert!(ok && marked["committing"] == true, "{marked}");
+    let refused = cli_raw(&c, &["release", "shop", "cli-1", "--token", &token]);
+    assert!(!refused.status.success());
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("committing"), "{why}");
+    let (ok, done) = cli(
+        &c,
+        &[
+            "complete",
+            "shop",
+            "cli-1",
+            "--token",
+            &token,
+            "--status",
+            "201",
+            "--body",
+            "{\"id\":1}",
+        ],
+    );
+    assert!(ok, "{done}");
+    let (ok, record) = cli(&c, &["get", "shop", "cli-1"]);
+    assert!(ok && record["state"] == "completed", "{record}");
+    assert_eq!(record["response"]["body"], "{\"id\":1}");
+}
