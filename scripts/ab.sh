@@ -6,6 +6,8 @@
 #
 #   bash scripts/ab.sh OLD_IDEM NEW_IDEM                 # 3 rounds, 6 s per run
 #   AB_ROUNDS=5 AB_SECONDS=8 bash scripts/ab.sh OLD NEW
+#   AB_EXTRA_B=--attempts bash scripts/ab.sh NEW NEW     # the same build, B's
+#                                                        # reserves carrying attempt ids
 #
 # Each round starts a fresh cluster of A, runs every workload, stops it, then
 # does the same for B (the order flips every round). Workloads: reserve at
@@ -21,6 +23,8 @@ fi
 A=$(realpath "$1")
 B=$(realpath "$2")
 ROUNDS=${AB_ROUNDS:-3}
+read -r -a EXTRA_A <<<"${AB_EXTRA_A:-}"
+read -r -a EXTRA_B <<<"${AB_EXTRA_B:-}"
 SECS=${AB_SECONDS:-6}
 OUT=bench/out/ab
 rm -rf "$OUT"
@@ -44,7 +48,8 @@ ready() {
 }
 
 one_variant() {
-    local name=$1 bin=$2 round=$3 workload conns keys json
+    local name=$1 bin=$2 round=$3 workload conns keys json extra
+    if [ "$name" = A ]; then extra=("${EXTRA_A[@]}"); else extra=("${EXTRA_B[@]}"); fi
     rm -rf "$OUT/data"
     IDEM_BIN="$bin" IDEM_DATA="$OUT/data" scripts/cluster.sh start >/dev/null
     ready
@@ -55,7 +60,7 @@ one_variant() {
         if [ "$workload" = replay ]; then keys=(--keys 1000); fi
         json="$OUT/$name-$round-$workload-$conns.json"
         timeout $((SECS + 120)) "$BENCH" --target idem --url "$URLS" --workload "$workload" \
-            --connections "$conns" --duration "${SECS}s" --warmup 1s "${keys[@]}" \
+            --connections "$conns" --duration "${SECS}s" --warmup 1s "${keys[@]}" "${extra[@]}" \
             --run-id "ab-$name-$round-$workload-$conns" --quiet --json "$json" >/dev/null
         python3 - "$json" "$name" "$round" "$workload" "$conns" <<'PY'
 import json, sys

@@ -61,6 +61,11 @@ pub struct BenchArgs {
     #[arg(long)]
     pub retain_ms: Option<u64>,
 
+    /// idem only: every reserve carries a fresh attempt id (as the Rust
+    /// client's reserves do), to measure what resumable reserves cost.
+    #[arg(long)]
+    pub attempts: bool,
+
     /// Size in bytes of the value stored by complete (the stored response body).
     #[arg(long, default_value_t = 64)]
     pub value_size: usize,

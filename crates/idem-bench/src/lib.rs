@@ -24,6 +24,7 @@ pub mod runner;
 pub mod schedule;
 pub mod stats;
 pub mod targets;
+pub mod waiters;
 pub mod workload;
 
 use std::process::ExitCode;

@@ -23,6 +23,8 @@ pub struct Plan {
     pub namespace: String,
     pub lease_ms: u64,
     pub retain_ms: Option<u64>,
+    /// idem reserves carry a fresh attempt id each.
+    pub attempts: bool,
     /// What complete stores (and pre-population stores for replay).
     pub value: String,
     pub timeout: Duration,
@@ -170,6 +172,7 @@ impl Plan {
             namespace: args.namespace.clone(),
             lease_ms: args.lease_ms,
             retain_ms: args.retain_ms,
+            attempts: args.attempts,
             value: "v".repeat(args.value_size),
             timeout: args.timeout,
             threads,

@@ -74,10 +74,20 @@ pub enum Request {
         fingerprint: String,
         lease_ms: u64,
         retain_ms: u64,
+        /// The attempt id (a logical request's retries share it: a retry of
+        /// a reserve that went through resumes it).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attempt: Option<String>,
+        /// How long idem may hold the reserve for another attempt's result.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        wait_ms: u64,
     },
     Heartbeat {
         token: u64,
         lease_ms: u64,
+        /// Marks the key committing.
+        #[serde(default, skip_serializing_if = "is_false")]
+        committing: bool,
     },
     Complete {
         token: u64,
@@ -85,16 +95,36 @@ pub enum Request {
     },
     Release {
         token: u64,
+        /// The owner asserts it did not commit.
+        #[serde(default, skip_serializing_if = "is_false")]
+        not_committed: bool,
     },
     Get,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A definite answer, as idem's HTTP API gave it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
-    /// reserve 201: the caller owns the key under `token`.
-    Reserved { token: u64, takeover: bool },
+    /// reserve 201: the caller owns the key under `token`. `resumed`: its
+    /// own attempt's earlier grant, same token. `previous_committing`:
+    /// tokens of earlier owners that marked the key committing.
+    Reserved {
+        token: u64,
+        takeover: bool,
+        #[serde(default, skip_serializing_if = "is_false")]
+        resumed: bool,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        previous_committing: Vec<u64>,
+    },
     /// reserve 200: the key is completed; replay `response`.
     Replayed {
         token: u64,
@@ -114,10 +144,15 @@ pub enum Outcome {
     KeyLost { reason: String },
     /// release 200.
     Released { token: u64 },
+    /// release 409 release-of-committing: the owner marked the key
+    /// committing and did not assert it did not commit.
+    ReleaseRefused { token: u64 },
     /// get 404.
     NotFound,
     /// get 200, state in_progress.
     RecordInProgress { token: u64, fingerprint: String },
+    /// get 200, state released (earlier owners had marked it committing).
+    RecordReleased { token: u64, fingerprint: String },
     /// get 200, state completed.
     RecordCompleted {
         token: u64,
@@ -155,8 +190,10 @@ impl Outcome {
             Outcome::ConflictingCompletion { .. } => "conflicting_completion",
             Outcome::KeyLost { .. } => "key_lost",
             Outcome::Released { .. } => "released",
+            Outcome::ReleaseRefused { .. } => "release_refused",
             Outcome::NotFound => "not_found",
             Outcome::RecordInProgress { .. } => "record_in_progress",
+            Outcome::RecordReleased { .. } => "record_released",
             Outcome::RecordCompleted { .. } => "record_completed",
         }
     }
@@ -182,11 +219,12 @@ impl Outcome {
                     | Outcome::KeyLost { .. }
             ) | (
                 Request::Release { .. },
-                Outcome::Released { .. } | Outcome::KeyLost { .. }
+                Outcome::Released { .. } | Outcome::ReleaseRefused { .. } | Outcome::KeyLost { .. }
             ) | (
                 Request::Get,
                 Outcome::NotFound
                     | Outcome::RecordInProgress { .. }
+                    | Outcome::RecordReleased { .. }
                     | Outcome::RecordCompleted { .. }
             )
         )
@@ -237,6 +275,8 @@ mod tests {
                         fingerprint: "a".into(),
                         lease_ms: 500,
                         retain_ms: 3000,
+                        attempt: Some("att".into()),
+                        wait_ms: 0,
                     },
                 },
             },
@@ -248,6 +288,8 @@ mod tests {
                     outcome: Outcome::Reserved {
                         token: 17,
                         takeover: false,
+                        resumed: true,
+                        previous_committing: vec![9],
                     },
                 },
             },

@@ -99,10 +99,15 @@ impl Op {
         v
     }
 
-    /// If this is an acknowledged grant, its token.
+    /// If this is an acknowledged grant, its token (a resume grants
+    /// nothing new: it returns the token its attempt already holds).
     pub fn granted_token(&self) -> Option<u64> {
         match self.outcome() {
-            Some(Outcome::Reserved { token, .. }) => Some(*token),
+            Some(Outcome::Reserved {
+                token,
+                resumed: false,
+                ..
+            }) => Some(*token),
             _ => None,
         }
     }

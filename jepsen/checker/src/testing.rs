@@ -78,6 +78,8 @@ pub fn reserve(fp: &str) -> Request {
         fingerprint: fp.into(),
         lease_ms: 1_000,
         retain_ms: 10_000,
+        attempt: None,
+        wait_ms: 0,
     }
 }
 
@@ -86,6 +88,8 @@ pub fn reserve_for(fp: &str, lease_ms: u64, retain_ms: u64) -> Request {
         fingerprint: fp.into(),
         lease_ms,
         retain_ms,
+        attempt: None,
+        wait_ms: 0,
     }
 }
 
@@ -93,6 +97,7 @@ pub fn heartbeat(token: u64) -> Request {
     Request::Heartbeat {
         token,
         lease_ms: 1_000,
+        committing: false,
     }
 }
 
@@ -104,7 +109,10 @@ pub fn complete(token: u64, body: &str) -> Request {
 }
 
 pub fn release(token: u64) -> Request {
-    Request::Release { token }
+    Request::Release {
+        token,
+        not_committed: false,
+    }
 }
 
 pub fn resp(body: &str) -> StoredResponse {
@@ -118,6 +126,8 @@ pub fn granted(token: u64) -> Outcome {
     Outcome::Reserved {
         token,
         takeover: false,
+        resumed: false,
+        previous_committing: Vec::new(),
     }
 }
 
@@ -125,6 +135,8 @@ pub fn took_over(token: u64) -> Outcome {
     Outcome::Reserved {
         token,
         takeover: true,
+        resumed: false,
+        previous_committing: Vec::new(),
     }
 }
 

@@ -78,24 +78,54 @@ fn millis() -> impl Strategy<Value = u64> {
 
 fn request() -> impl Strategy<Value = Request> {
     prop_oneof![
-        ("[ab]", millis(), millis()).prop_map(|(fingerprint, lease_ms, retain_ms)| {
-            Request::Reserve {
-                fingerprint,
+        (
+            "[ab]",
+            millis(),
+            millis(),
+            prop::option::of("[xy]"),
+            millis()
+        )
+            .prop_map(|(fingerprint, lease_ms, retain_ms, attempt, wait_ms)| {
+                Request::Reserve {
+                    fingerprint,
+                    lease_ms,
+                    retain_ms,
+                    attempt,
+                    wait_ms,
+                }
+            }),
+        (token(), millis(), any::<bool>()).prop_map(|(token, lease_ms, committing)| {
+            Request::Heartbeat {
+                token,
                 lease_ms,
-                retain_ms,
+                committing,
             }
         }),
-        (token(), millis()).prop_map(|(token, lease_ms)| Request::Heartbeat { token, lease_ms }),
         (token(), response()).prop_map(|(token, response)| Request::Complete { token, response }),
-        token().prop_map(|token| Request::Release { token }),
+        (token(), any::<bool>()).prop_map(|(token, not_committed)| Request::Release {
+            token,
+            not_committed
+        }),
         Just(Request::Get),
     ]
 }
 
 fn outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
-        (token(), any::<bool>())
-            .prop_map(|(token, takeover)| Outcome::Reserved { token, takeover }),
+        (
+            token(),
+            any::<bool>(),
+            any::<bool>(),
+            prop::collection::vec(token(), 0..3)
+        )
+            .prop_map(|(token, takeover, resumed, previous_committing)| {
+                Outcome::Reserved {
+                    token,
+                    takeover,
+                    resumed,
+                    previous_committing,
+                }
+            }),
         (token(), response()).prop_map(|(token, response)| Outcome::Replayed { token, response }),
         Just(Outcome::InProgress),
         Just(Outcome::FingerprintMismatch),
@@ -105,6 +135,9 @@ fn outcome() -> impl Strategy<Value = Outcome> {
         (token()).prop_map(|token| Outcome::ConflictingCompletion { token }),
         "[a-z<]{0,4}".prop_map(|reason| Outcome::KeyLost { reason }),
         (token()).prop_map(|token| Outcome::Released { token }),
+        (token()).prop_map(|token| Outcome::ReleaseRefused { token }),
+        (token(), "[ab]")
+            .prop_map(|(token, fingerprint)| Outcome::RecordReleased { token, fingerprint }),
         Just(Outcome::NotFound),
         (token(), "[ab]")
             .prop_map(|(token, fingerprint)| Outcome::RecordInProgress { token, fingerprint }),

@@ -54,7 +54,19 @@ impl Connection {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<Reply, RequestError> {
-        let result = tokio::time::timeout(self.timeout, self.exchange(method, path, body)).await;
+        self.send_within(method, path, body, self.timeout).await
+    }
+
+    /// [`Connection::send`], giving up (and dropping the connection) after
+    /// `timeout`.
+    pub async fn send_within(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<Vec<u8>>,
+        timeout: std::time::Duration,
+    ) -> Result<Reply, RequestError> {
+        let result = tokio::time::timeout(timeout, self.exchange(method, path, body)).await;
         match result {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(e)) => {
@@ -64,8 +76,7 @@ impl Connection {
             Err(_) => {
                 self.sender = None;
                 Err(RequestError::Indeterminate(format!(
-                    "no answer within {:?}",
-                    self.timeout
+                    "no answer within {timeout:?}"
                 )))
             }
         }

@@ -15,6 +15,7 @@ mod http;
 mod nemesis;
 mod netns;
 mod nodes;
+mod payments;
 mod recorder;
 mod rng;
 mod run;
@@ -71,6 +72,15 @@ enum Cmd {
         /// Succeed only if the checks find a violation (for planted bugs).
         #[arg(long)]
         expect_violation: bool,
+        /// Run the payments workload: workers charge orders through a
+        /// ledger following docs/CLIENTS.md; valid only with no order
+        /// charged twice.
+        #[arg(long)]
+        payments: bool,
+        /// With --payments: workers skip the committing mark (the run must
+        /// then find double charges; use with --expect-violation).
+        #[arg(long)]
+        careless: bool,
     },
     /// Checks a recorded history again and prints the summary.
     Check {
@@ -95,6 +105,8 @@ fn main() -> ExitCode {
             out,
             planted_bug,
             expect_violation,
+            payments,
+            careless,
         } => {
             let nemeses = match NemesisKind::parse_list(&nemesis) {
                 Ok(n) => n,
@@ -110,6 +122,7 @@ fn main() -> ExitCode {
                 clients,
                 keys,
                 planted_bug,
+                payments: payments.then_some(run::Payments { careless }),
             };
             match run::run(&options) {
                 Ok(outcome) => {

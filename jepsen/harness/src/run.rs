@@ -19,6 +19,7 @@ use crate::error::HarnessError;
 use crate::nemesis::{run_schedules, NemesisKind, Stage};
 use crate::netns::TestNet;
 use crate::nodes::{wait_ready, NodeOptions, Nodes, FAKETIME_LIB};
+use crate::payments::{self, start_workers, Ledger, PaymentOptions, PaymentTally};
 use crate::recorder::Recorder;
 use crate::rng::Rng;
 use crate::workload::{Client, Tally, WorkloadOptions};
@@ -33,6 +34,14 @@ pub struct RunOptions {
     pub clients: u32,
     pub keys: u32,
     pub planted_bug: Option<String>,
+    /// Run the payments workload (`crate::payments`) instead of the key
+    /// workload; `careless`: its workers skip the committing mark.
+    pub payments: Option<Payments>,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Payments {
+    pub careless: bool,
 }
 
 /// What a run found.
@@ -41,11 +50,16 @@ pub struct RunOutcome {
     /// Problems of the run itself (a node that crashed on its own, replies
     /// the API does not give): each makes the run fail.
     pub run_errors: Vec<String>,
+    /// The payments workload's report, and whether no order was charged
+    /// twice.
+    pub payments: Option<(String, bool)>,
 }
 
 impl RunOutcome {
     pub fn is_valid(&self) -> bool {
-        self.report.is_valid() && self.run_errors.is_empty()
+        self.report.is_valid()
+            && self.run_errors.is_empty()
+            && self.payments.as_ref().is_none_or(|(_, valid)| *valid)
     }
 }
 
@@ -129,11 +143,22 @@ fn run_in_net(options: &RunOptions, net: &TestNet) -> Result<RunOutcome, Harness
     let recorder = Arc::new(Recorder::create(&out.join("history.jsonl"))?);
     let result = runtime.block_on(drive(options, net, nodes.clone(), recorder.clone()));
     nodes.kill_all();
-    let run_errors = result?;
+    let (run_errors, payments) = result?;
     let events = recorder.finish();
     let report = check(&events, &CheckLimits::default());
-    write_report(&out, options, &events, &report, &run_errors)?;
-    Ok(RunOutcome { report, run_errors })
+    write_report(
+        &out,
+        options,
+        &events,
+        &report,
+        &run_errors,
+        payments.as_ref(),
+    )?;
+    Ok(RunOutcome {
+        report,
+        run_errors,
+        payments,
+    })
 }
 
 async fn drive(
@@ -141,7 +166,7 @@ async fn drive(
     net: &TestNet,
     nodes: Arc<Nodes>,
     recorder: Arc<Recorder>,
-) -> Result<Vec<String>, HarnessError> {
+) -> Result<(Vec<String>, Option<(String, bool)>), HarnessError> {
     let ids = nodes.ids();
     for &n in &ids {
         nodes.start(n)?;
@@ -168,7 +193,31 @@ async fn drive(
     let next_process = Arc::new(AtomicU64::new(0));
     let stop_clients = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
+    let ledger = Arc::new(Ledger::default());
+    let payment_tally = Arc::new(PaymentTally::default());
+    let mut payment_workers = Vec::new();
+    if let Some(p) = options.payments {
+        let payment_options = PaymentOptions {
+            workers: options.clients,
+            node_urls: ids
+                .iter()
+                .map(|n| format!("http://{}", Nodes::http_addr(*n)))
+                .collect(),
+            lease: Duration::from_secs(2),
+            careless: p.careless,
+        };
+        payment_workers = start_workers(
+            &payment_options,
+            &mut rng,
+            ledger.clone(),
+            payment_tally.clone(),
+            stop_clients.clone(),
+        );
+    }
     for id in 0..options.clients {
+        if options.payments.is_some() {
+            break;
+        }
         let client = Client::new(
             id,
             rng.fork(id as u64),
@@ -212,6 +261,17 @@ async fn drive(
             run_errors.push(message);
             nodes.start(node)?;
         }
+        if last_report.elapsed() >= Duration::from_secs(10) && options.payments.is_some() {
+            last_report = tokio::time::Instant::now();
+            let (orders, charges, twice) = ledger.totals();
+            eprintln!(
+                "[{:7.1}s] payments {} answered {} orders {orders} charges {charges} charged twice {}",
+                recorder.elapsed_secs(),
+                payment_tally.requests.load(Ordering::Relaxed),
+                payment_tally.answered.load(Ordering::Relaxed),
+                twice.len()
+            );
+        }
         if last_report.elapsed() >= Duration::from_secs(10) {
             last_report = tokio::time::Instant::now();
             eprintln!(
@@ -236,13 +296,22 @@ async fn drive(
     for c in clients {
         let _ = c.await;
     }
+    let joined = tokio::task::spawn_blocking(move || {
+        for w in payment_workers {
+            let _ = w.join();
+        }
+    });
+    let _ = joined.await;
+    let payments = options
+        .payments
+        .map(|p| payments::summary(&ledger, &payment_tally, p.careless));
     let unexpected = tally.unexpected.load(Ordering::Relaxed);
     if unexpected > 0 {
         run_errors.push(format!(
             "{unexpected} replies were not any answer the API gives (see the `unexpected reply` info events)"
         ));
     }
-    Ok(run_errors)
+    Ok((run_errors, payments))
 }
 
 fn names(kinds: &[NemesisKind]) -> String {
@@ -258,6 +327,7 @@ fn write_report(
     events: &[Event],
     report: &CheckReport,
     run_errors: &[String],
+    payments: Option<&(String, bool)>,
 ) -> Result<(), HarnessError> {
     let write = |name: &str, text: String| {
         let path = out.join(name);
@@ -280,6 +350,10 @@ fn write_report(
             None => String::new(),
         }
     );
+    if let Some((text, _)) = payments {
+        summary.push_str(text);
+        summary.push('\n');
+    }
     summary.push_str(&report::summary_text(events, report));
     if !run_errors.is_empty() {
         summary.push_str("\nProblems of the run itself (each fails it):\n");

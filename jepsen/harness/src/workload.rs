@@ -1,9 +1,13 @@
 //! The clients: each owns a process number and a connection to one node,
 //! and loops over a small key space so that keys contend. A client that
-//! holds a key heartbeats, completes or releases it, or sometimes just sits
-//! on it until its short lease runs out, so that takeovers happen; a client
-//! that does not, reserves (mostly with the key's usual fingerprint, now and
-//! then with another) or reads, and now and then presents a token it has
+//! holds a key heartbeats (now and then marking it committing), completes
+//! or releases it (asserting it did not commit when it had marked it, or now
+//! and then not, to see that refused), or sometimes just sits on it until
+//! its short lease runs out, so that takeovers happen; a client that does
+//! not, reserves (mostly with the key's usual fingerprint, now and then with
+//! another; mostly with an attempt id, retried with the same one after an
+//! indeterminate answer so that it resumes; now and then waiting for the
+//! holder's result) or reads, and now and then presents a token it has
 //! lost, to see it refused.
 
 use std::collections::HashMap;
@@ -52,6 +56,8 @@ pub struct Tally {
 struct Held {
     token: u64,
     lease_ms: u64,
+    /// Marked committing (a heartbeat with `committing` was answered).
+    committing: bool,
     response: Option<StoredResponse>,
     /// A slow worker does not touch the key before this.
     stalled_until: Instant,
@@ -67,6 +73,10 @@ pub struct Client {
     tally: Arc<Tally>,
     held: HashMap<String, Held>,
     lost: HashMap<String, u64>,
+    /// Reserves whose answer was lost: retried with the same request (and
+    /// so the same attempt id), to resume the grant if it went through.
+    retry: HashMap<String, Request>,
+    attempts: u64,
     next_process: Arc<AtomicU64>,
 }
 
@@ -90,6 +100,8 @@ impl Client {
             tally,
             held: HashMap::new(),
             lost: HashMap::new(),
+            retry: HashMap::new(),
+            attempts: 0,
             next_process,
         }
     }
@@ -108,6 +120,10 @@ impl Client {
     /// Mostly a key this client holds and is ready to work on; otherwise
     /// any key.
     fn pick_key(&mut self) -> String {
+        // A reserve whose answer was lost is retried first.
+        if let Some(key) = self.retry.keys().min() {
+            return key.clone();
+        }
         let now = Instant::now();
         let mut ready: Vec<&String> = self
             .held
@@ -141,6 +157,7 @@ impl Client {
                 0..=19 => Request::Heartbeat {
                     token: held.token,
                     lease_ms: held.lease_ms,
+                    committing: held.committing || self.rng.chance(0.4),
                 },
                 20..=59 => Request::Complete {
                     token: held.token,
@@ -151,9 +168,17 @@ impl Client {
                         (None, _) => self.response_for(key, held.token, "first"),
                     },
                 },
-                60..=79 => Request::Release { token: held.token },
+                60..=79 => Request::Release {
+                    token: held.token,
+                    // A committing holder asserts it did not commit, now and
+                    // then forgetting to (idem must refuse that).
+                    not_committed: held.committing && self.rng.chance(0.8),
+                },
                 _ => Request::Get,
             };
+        }
+        if let Some(again) = self.retry.remove(key) {
+            return again;
         }
         let roll = self.rng.between(0, 99);
         match (roll, self.lost.get(key).copied()) {
@@ -161,12 +186,16 @@ impl Client {
                 0 => Request::Heartbeat {
                     token,
                     lease_ms: 1000,
+                    committing: self.rng.chance(0.3),
                 },
                 1 => Request::Complete {
                     token,
                     response: self.response_for(key, token, "stale"),
                 },
-                _ => Request::Release { token },
+                _ => Request::Release {
+                    token,
+                    not_committed: true,
+                },
             },
             (0..=74, _) => Request::Reserve {
                 fingerprint: self.fingerprint(key),
@@ -176,9 +205,27 @@ impl Client {
                 retain_ms: self
                     .rng
                     .between(self.options.retain_ms.0, self.options.retain_ms.1),
+                attempt: self.rng.chance(0.8).then(|| self.new_attempt()),
+                // Short enough to answer well within the client's timeout.
+                wait_ms: if self.rng.chance(0.25) {
+                    self.rng.between(200, 2_500)
+                } else {
+                    0
+                },
             },
             _ => Request::Get,
         }
+    }
+
+    /// A fresh attempt id (22 or more base64url characters).
+    fn new_attempt(&mut self) -> String {
+        self.attempts += 1;
+        format!(
+            "p{:06}-a{:06}-{:016x}",
+            self.process,
+            self.attempts,
+            self.rng.between(0, u64::MAX - 1)
+        )
     }
 
     fn response_for(&self, key: &str, token: u64, what: &str) -> StoredResponse {
@@ -200,7 +247,23 @@ impl Client {
         });
         self.tally.ops.fetch_add(1, Ordering::Relaxed);
         let (method, path, body) = http_request(key, &request);
-        let reply = self.conn.send(method, &path, body).await;
+        // Now and then a client cuts its connection a few milliseconds into
+        // a reserve (the write may well go through): its retry, with the
+        // same attempt, must resume the grant.
+        let cut_short = matches!(
+            &request,
+            Request::Reserve {
+                attempt: Some(_),
+                wait_ms: 0,
+                ..
+            }
+        ) && self.rng.chance(0.15);
+        let timeout = if cut_short {
+            Duration::from_millis(self.rng.between(1, 15))
+        } else {
+            self.options.timeout
+        };
+        let reply = self.conn.send_within(method, &path, body, timeout).await;
         let process = self.process;
         match reply {
             Err(RequestError::NotSent(error)) => {
@@ -209,7 +272,10 @@ impl Client {
                 // The node is down: do not spin.
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
-            Err(RequestError::Indeterminate(error)) => self.indeterminate(error),
+            Err(RequestError::Indeterminate(error)) => {
+                self.remember_retry(key, &request);
+                self.indeterminate(error)
+            }
             // idem says it certainly changed nothing: recorded as failed,
             // so the checker holds idem to that claim.
             Ok(reply) if reply.status == 503 && certainly_not_applied(&reply.body) => {
@@ -219,6 +285,7 @@ impl Client {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             Ok(reply) if reply.status == 503 => {
+                self.remember_retry(key, &request);
                 self.indeterminate(format!("503 {}", String::from_utf8_lossy(&reply.body)));
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -237,6 +304,16 @@ impl Client {
                     ));
                 }
             },
+        }
+    }
+
+    /// A reserve with an attempt whose answer was lost is sent again later.
+    fn remember_retry(&mut self, key: &str, request: &Request) {
+        if let Request::Reserve {
+            attempt: Some(_), ..
+        } = request
+        {
+            self.retry.insert(key.to_string(), request.clone());
         }
     }
 
@@ -271,10 +348,28 @@ impl Client {
                     Held {
                         token: *token,
                         lease_ms: *lease_ms,
+                        committing: false,
                         response: None,
                         stalled_until: Instant::now() + stall,
                     },
                 );
+            }
+            (
+                Request::Heartbeat {
+                    committing: true, ..
+                },
+                Outcome::Extended { .. },
+            ) => {
+                let stall = self.rng.chance(0.3);
+                if let Some(h) = self.held.get_mut(key) {
+                    h.committing = true;
+                    // Now and then the worker hangs in its side effect, past
+                    // its lease: the next owner must hear it was committing.
+                    if stall {
+                        let ms = self.rng.between(h.lease_ms / 2, h.lease_ms * 2);
+                        h.stalled_until = Instant::now() + Duration::from_millis(ms);
+                    }
+                }
             }
             (Request::Complete { response, .. }, Outcome::Completed { .. }) => {
                 if let Some(h) = self.held.get_mut(key) {
@@ -313,18 +408,38 @@ fn http_request(key: &str, request: &Request) -> (Method, String, Option<Vec<u8>
             fingerprint,
             lease_ms,
             retain_ms,
-        } => post(
-            "reserve",
-            json!({"fingerprint": fingerprint, "lease_ms": lease_ms, "retain_ms": retain_ms}),
-        ),
-        Request::Heartbeat { token, lease_ms } => {
-            post("heartbeat", json!({"token": token, "lease_ms": lease_ms}))
+            attempt,
+            wait_ms,
+        } => {
+            let mut body =
+                json!({"fingerprint": fingerprint, "lease_ms": lease_ms, "retain_ms": retain_ms});
+            if let Some(a) = attempt {
+                body["attempt"] = json!(a);
+            }
+            if *wait_ms > 0 {
+                body["wait_ms"] = json!(wait_ms);
+            }
+            post("reserve", body)
         }
+        Request::Heartbeat {
+            token,
+            lease_ms,
+            committing,
+        } => post(
+            "heartbeat",
+            json!({"token": token, "lease_ms": lease_ms, "committing": committing}),
+        ),
         Request::Complete { token, response } => post(
             "complete",
             json!({"token": token, "response": {"status": response.status, "body": response.body}}),
         ),
-        Request::Release { token } => post("release", json!({"token": token})),
+        Request::Release {
+            token,
+            not_committed,
+        } => post(
+            "release",
+            json!({"token": token, "not_committed": not_committed}),
+        ),
         Request::Get => (Method::GET, base, None),
     }
 }
@@ -367,6 +482,13 @@ pub fn read_outcome(request: &Request, reply: &Reply) -> Option<Outcome> {
             201 => Some(Outcome::Reserved {
                 token: token()?,
                 takeover: body.get("takeover")?.as_bool()?,
+                resumed: body.get("resumed")?.as_bool()?,
+                previous_committing: body
+                    .get("previous_committing_tokens")?
+                    .as_array()?
+                    .iter()
+                    .map(Value::as_u64)
+                    .collect::<Option<Vec<u64>>>()?,
             }),
             200 => Some(Outcome::Replayed {
                 token: token()?,
@@ -392,6 +514,9 @@ pub fn read_outcome(request: &Request, reply: &Reply) -> Option<Outcome> {
         },
         Request::Release { .. } => match reply.status {
             200 => Some(Outcome::Released { token: token()? }),
+            409 if problem == "release-of-committing" => {
+                Some(Outcome::ReleaseRefused { token: token()? })
+            }
             _ => key_lost(),
         },
         Request::Get => match reply.status {
@@ -400,6 +525,10 @@ pub fn read_outcome(request: &Request, reply: &Reply) -> Option<Outcome> {
                 let fingerprint = body.get("fingerprint")?.as_str()?.to_string();
                 match body.get("state")?.as_str()? {
                     "in_progress" => Some(Outcome::RecordInProgress {
+                        token: token()?,
+                        fingerprint,
+                    }),
+                    "released" => Some(Outcome::RecordReleased {
                         token: token()?,
                         fingerprint,
                     }),

@@ -19,6 +19,10 @@ pub struct IdemClient {
     namespace: String,
     reserve_body: Vec<u8>,
     value: String,
+    /// `Some(n)`: each reserve carries a fresh attempt id (the n-th).
+    attempts: Option<u64>,
+    lease_ms: u64,
+    retain_ms: Option<u64>,
 }
 
 impl IdemClient {
@@ -28,11 +32,27 @@ impl IdemClient {
             namespace: plan.namespace.clone(),
             reserve_body: reserve_body(plan.lease_ms, plan.retain_ms),
             value: plan.value.clone(),
+            attempts: plan.attempts.then_some(0),
+            lease_ms: plan.lease_ms,
+            retain_ms: plan.retain_ms,
         }
     }
 
     pub async fn reserve(&mut self, key: &str) -> Reservation {
-        match self.post(key, "reserve", self.reserve_body.clone()).await {
+        let body = match &mut self.attempts {
+            None => self.reserve_body.clone(),
+            Some(n) => {
+                *n += 1;
+                let mut v: serde_json::Value =
+                    json!({ "fingerprint": FINGERPRINT, "lease_ms": self.lease_ms });
+                if let Some(r) = self.retain_ms {
+                    v["retain_ms"] = json!(r);
+                }
+                v["attempt"] = json!(format!("bench-{key}-{n:016x}-attempt"));
+                v.to_string().into_bytes()
+            }
+        };
+        match self.post(key, "reserve", body).await {
             Ok(reply) => classify_reserve(&reply),
             Err(error) => Reservation::Refused(error.into()),
         }

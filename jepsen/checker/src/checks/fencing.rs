@@ -86,6 +86,15 @@ fn violation(key: &KeyOps<'_>, message: String, op: &Op, grant: &Op) -> Violatio
 /// The token of an acknowledged success that only the current holder may
 /// get: `extended`, `completed` (not a replay) or `released`.
 fn stale_success(op: &Op) -> Option<u64> {
+    // A resume is the success of the token it returns.
+    if let Some(Outcome::Reserved {
+        token,
+        resumed: true,
+        ..
+    }) = op.outcome()
+    {
+        return Some(*token);
+    }
     let succeeded = matches!(
         op.outcome(),
         Some(
@@ -100,7 +109,7 @@ fn stale_success(op: &Op) -> Option<u64> {
     match op.request {
         Request::Heartbeat { token, .. }
         | Request::Complete { token, .. }
-        | Request::Release { token }
+        | Request::Release { token, .. }
             if succeeded =>
         {
             Some(token)

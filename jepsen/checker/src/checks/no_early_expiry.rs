@@ -42,12 +42,17 @@ fn judge(key: &KeyOps<'_>, (t1, g1): (u64, &Op), (t2, g2): (u64, &Op)) -> Option
     let g2_ok = g2.ok_at()?;
     let before_g2 = |op: &&Op| op.invoke.seq < g2_ok.seq && op.may_have_happened();
     let given_back = key.ops.iter().copied().filter(before_g2).any(|op| {
-        matches!(op.request, Request::Release { token } | Request::Complete { token, .. } if token == t1)
+        matches!(op.request, Request::Release { token, .. } | Request::Complete { token, .. } if token == t1)
     });
     if given_back {
         return None;
     }
-    let Request::Reserve { lease_ms, .. } = g1.request else {
+    let Request::Reserve {
+        lease_ms,
+        ref attempt,
+        ..
+    } = g1.request
+    else {
         return None;
     };
     let mut extensions = vec![Extension {
@@ -56,9 +61,31 @@ fn judge(key: &KeyOps<'_>, (t1, g1): (u64, &Op), (t2, g2): (u64, &Op)) -> Option
         acknowledged: true,
     }];
     for op in key.ops.iter().copied().filter(before_g2) {
-        if let Request::Heartbeat { token, lease_ms } = op.request {
+        if let Request::Heartbeat {
+            token, lease_ms, ..
+        } = op.request
+        {
             let acknowledged = matches!(op.outcome(), Some(Outcome::Extended { .. }));
             if token == t1 && (acknowledged || op.is_indeterminate()) {
+                extensions.push(Extension {
+                    op,
+                    lease_ms,
+                    acknowledged,
+                });
+            }
+        }
+        // A reserve by the owner's own attempt resumes (renews) the lease.
+        if let Request::Reserve {
+            lease_ms,
+            attempt: Some(ref a),
+            ..
+        } = op.request
+        {
+            let acknowledged = matches!(
+                op.outcome(),
+                Some(Outcome::Reserved { token, resumed: true, .. }) if *token == t1
+            );
+            if attempt.as_ref() == Some(a) && (acknowledged || op.is_indeterminate()) {
                 extensions.push(Extension {
                     op,
                     lease_ms,
@@ -177,6 +204,7 @@ mod tests {
         let hb = Request::Heartbeat {
             token: 10,
             lease_ms: 100,
+            committing: false,
         };
         h.at_ms(100)
             .call(1, "k", hb, Outcome::Extended { token: 10 });

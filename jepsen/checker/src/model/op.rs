@@ -9,28 +9,60 @@ use crate::ops::Op;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Call {
-    Reserve { fp: Sym },
-    Heartbeat { token: u64 },
+    Reserve { fp: Sym, attempt: Sym },
+    Heartbeat { token: u64, committing: bool },
     Complete { token: u64, resp: Sym },
-    Release { token: u64 },
+    Release { token: u64, not_committed: bool },
     Get,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Answer {
     Unknown,
-    Reserved { token: u64, takeover: bool },
-    Replayed { token: u64, resp: Sym },
+    Reserved {
+        token: u64,
+        takeover: bool,
+        resumed: bool,
+        /// `previous_committing` was not empty.
+        previous: bool,
+    },
+    Replayed {
+        token: u64,
+        resp: Sym,
+    },
     InProgress,
     FingerprintMismatch,
-    Extended { token: u64 },
-    Completed { token: u64, replayed: bool },
-    Conflicting { token: u64 },
+    Extended {
+        token: u64,
+    },
+    Completed {
+        token: u64,
+        replayed: bool,
+    },
+    Conflicting {
+        token: u64,
+    },
     KeyLost,
-    Released { token: u64 },
+    Released {
+        token: u64,
+    },
+    ReleaseRefused {
+        token: u64,
+    },
     NotFound,
-    RecordInProgress { token: u64, fp: Sym },
-    RecordCompleted { token: u64, fp: Sym, resp: Sym },
+    RecordInProgress {
+        token: u64,
+        fp: Sym,
+    },
+    RecordReleased {
+        token: u64,
+        fp: Sym,
+    },
+    RecordCompleted {
+        token: u64,
+        fp: Sym,
+        resp: Sym,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,15 +76,31 @@ impl ModelOp {
     /// operation is simply not part of the model's history).
     pub fn of(op: &Op, symbols: &mut Symbols) -> ModelOp {
         let call = match &op.request {
-            Request::Reserve { fingerprint, .. } => Call::Reserve {
+            Request::Reserve {
+                fingerprint,
+                attempt,
+                ..
+            } => Call::Reserve {
                 fp: symbols.fp(fingerprint),
+                attempt: symbols.attempt(attempt.as_deref()),
             },
-            Request::Heartbeat { token, .. } => Call::Heartbeat { token: *token },
+            Request::Heartbeat {
+                token, committing, ..
+            } => Call::Heartbeat {
+                token: *token,
+                committing: *committing,
+            },
             Request::Complete { token, response } => Call::Complete {
                 token: *token,
                 resp: symbols.resp(response),
             },
-            Request::Release { token } => Call::Release { token: *token },
+            Request::Release {
+                token,
+                not_committed,
+            } => Call::Release {
+                token: *token,
+                not_committed: *not_committed,
+            },
             Request::Get => Call::Get,
         };
         let answer = match op.outcome() {
@@ -63,13 +111,19 @@ impl ModelOp {
     }
 
     /// Whether the operation may change the record if it took effect. An
-    /// indeterminate read or heartbeat never does, so the search leaves it
-    /// out.
+    /// indeterminate read or plain heartbeat never does, so the search
+    /// leaves it out (a committing heartbeat may mark the key).
     pub fn may_write(&self) -> bool {
         self.answer != Answer::Unknown
             || matches!(
                 self.call,
-                Call::Reserve { .. } | Call::Complete { .. } | Call::Release { .. }
+                Call::Reserve { .. }
+                    | Call::Complete { .. }
+                    | Call::Release { .. }
+                    | Call::Heartbeat {
+                        committing: true,
+                        ..
+                    }
             )
     }
 
@@ -77,9 +131,9 @@ impl ModelOp {
     /// have from now on (tokens only grow), so it can never act again.
     pub fn is_spent(&self, current: Token) -> bool {
         match self.call {
-            Call::Heartbeat { token } | Call::Complete { token, .. } | Call::Release { token } => {
-                token < current.lowest()
-            }
+            Call::Heartbeat { token, .. }
+            | Call::Complete { token, .. }
+            | Call::Release { token, .. } => token < current.lowest(),
             Call::Reserve { .. } | Call::Get => false,
         }
     }
@@ -98,8 +152,10 @@ impl ModelOp {
             | Answer::Extended { .. }
             | Answer::Conflicting { .. }
             | Answer::KeyLost
+            | Answer::ReleaseRefused { .. }
             | Answer::NotFound
             | Answer::RecordInProgress { .. }
+            | Answer::RecordReleased { .. }
             | Answer::RecordCompleted { .. } => true,
         }
     }
@@ -107,9 +163,16 @@ impl ModelOp {
 
 fn answer(o: &Outcome, symbols: &mut Symbols) -> Answer {
     match o {
-        Outcome::Reserved { token, takeover } => Answer::Reserved {
+        Outcome::Reserved {
+            token,
+            takeover,
+            resumed,
+            previous_committing,
+        } => Answer::Reserved {
             token: *token,
             takeover: *takeover,
+            resumed: *resumed,
+            previous: !previous_committing.is_empty(),
         },
         Outcome::Replayed { token, response } => Answer::Replayed {
             token: *token,
@@ -125,6 +188,11 @@ fn answer(o: &Outcome, symbols: &mut Symbols) -> Answer {
         Outcome::ConflictingCompletion { token } => Answer::Conflicting { token: *token },
         Outcome::KeyLost { .. } => Answer::KeyLost,
         Outcome::Released { token } => Answer::Released { token: *token },
+        Outcome::ReleaseRefused { token } => Answer::ReleaseRefused { token: *token },
+        Outcome::RecordReleased { token, fingerprint } => Answer::RecordReleased {
+            token: *token,
+            fp: symbols.fp(fingerprint),
+        },
         Outcome::NotFound => Answer::NotFound,
         Outcome::RecordInProgress { token, fingerprint } => Answer::RecordInProgress {
             token: *token,
@@ -145,6 +213,7 @@ fn answer(o: &Outcome, symbols: &mut Symbols) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::symbols::NO_ATTEMPT;
 
     fn op(call: Call, answer: Answer) -> ModelOp {
         ModelOp { call, answer }
@@ -152,12 +221,25 @@ mod tests {
 
     #[test]
     fn an_operation_with_a_token_left_behind_is_spent() {
-        let release = op(Call::Release { token: 10 }, Answer::Unknown);
+        let release = op(
+            Call::Release {
+                token: 10,
+                not_committed: false,
+            },
+            Answer::Unknown,
+        );
         assert!(!release.is_spent(Token::Known(10)));
         assert!(release.is_spent(Token::Known(11)));
         assert!(release.is_spent(Token::Unknown { floor: 11 }));
         assert!(!release.is_spent(Token::Unknown { floor: 10 }));
-        assert!(!op(Call::Reserve { fp: 0 }, Answer::Unknown).is_spent(Token::Known(99)));
+        assert!(!op(
+            Call::Reserve {
+                fp: 0,
+                attempt: NO_ATTEMPT
+            },
+            Answer::Unknown
+        )
+        .is_spent(Token::Known(99)));
     }
 
     #[test]
@@ -177,9 +259,25 @@ mod tests {
         let grant = Answer::Reserved {
             token: 1,
             takeover: false,
+            resumed: false,
+            previous: false,
         };
-        assert!(!op(Call::Reserve { fp: 0 }, grant).is_read());
+        assert!(!op(
+            Call::Reserve {
+                fp: 0,
+                attempt: NO_ATTEMPT
+            },
+            grant
+        )
+        .is_read());
         assert!(!op(Call::Get, Answer::Unknown).may_write());
-        assert!(op(Call::Release { token: 1 }, Answer::Unknown).may_write());
+        assert!(op(
+            Call::Release {
+                token: 1,
+                not_committed: false
+            },
+            Answer::Unknown
+        )
+        .may_write());
     }
 }

@@ -24,8 +24,31 @@ pub enum Token {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Record {
     Absent,
-    InProgress { fp: Sym },
-    Completed { fp: Sym, resp: Sym },
+    InProgress {
+        fp: Sym,
+        /// The attempt the key was granted to (`NO_ATTEMPT`: none).
+        attempt: Sym,
+        marks: Marks,
+    },
+    Completed {
+        fp: Sym,
+        resp: Sym,
+    },
+    /// Released while earlier owners had marked it committing.
+    Released {
+        fp: Sym,
+    },
+}
+
+/// What a reservation knows of committing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Marks {
+    /// The owner marked the key committing.
+    pub owner: bool,
+    /// Earlier owners did (a grant reports `previous_committing`).
+    pub earlier: bool,
+    /// The grant was a takeover (a resume echoes it).
+    pub takeover: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -57,12 +80,26 @@ impl State {
         };
         match self.record {
             Record::Absent => format!("absent (largest token so far: {token})"),
-            Record::InProgress { fp } => {
+            Record::InProgress { fp, marks, .. } => {
                 format!(
-                    "in progress under {token}, fingerprint {:?}",
-                    symbols.fp_name(fp)
+                    "in progress under {token}, fingerprint {:?}{}{}",
+                    symbols.fp_name(fp),
+                    if marks.owner {
+                        ", owner committing"
+                    } else {
+                        ""
+                    },
+                    if marks.earlier {
+                        ", earlier owners committing"
+                    } else {
+                        ""
+                    },
                 )
             }
+            Record::Released { fp } => format!(
+                "released by {token} with earlier owners committing, fingerprint {:?}",
+                symbols.fp_name(fp)
+            ),
             Record::Completed { fp, resp } => {
                 let response = symbols.resp_value(resp).map_or_else(
                     || "?".to_string(),

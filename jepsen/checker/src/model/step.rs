@@ -13,8 +13,8 @@
 //!   possible answers change nothing, which is the same as leaving it out.
 
 use super::op::{Answer, Call, ModelOp};
-use super::state::{Record, State, Token};
-use super::symbols::Sym;
+use super::state::{Marks, Record, State, Token};
+use super::symbols::{Sym, NO_ATTEMPT};
 use std::collections::HashSet;
 
 /// At most two successor states (as is, and forgotten first), deduplicated.
@@ -60,61 +60,144 @@ fn apply(s: State, op: &ModelOp, acked: &HashSet<u64>) -> Option<State> {
     };
     // complete(token, resp) storing the response
     let store = |token: u64, resp: Sym| match s.record {
-        R::InProgress { fp } => bind(token, R::Completed { fp, resp }),
+        R::InProgress { fp, .. } => bind(token, R::Completed { fp, resp }),
         _ => None,
     };
-    // release(token) freeing the key
-    let free = |token: u64| match s.record {
-        R::InProgress { .. } => bind(token, R::Absent),
+    // release(token) freeing the key; refused to a committing owner that
+    // does not assert it did not commit
+    let free = |token: u64, not_committed: bool| match s.record {
+        R::InProgress { fp, marks, .. } if !marks.owner || not_committed => {
+            let left = if marks.earlier {
+                R::Released { fp }
+            } else {
+                R::Absent
+            };
+            bind(token, left)
+        }
         _ => None,
     };
     let unless_held_by = |token: u64| match s.record {
-        R::Absent => Some(s),
+        R::Absent | R::Released { .. } => Some(s),
         R::InProgress { .. } | R::Completed { .. } => s.token.can_differ(token).then_some(s),
     };
-    match (op.call, op.answer) {
-        (C::Reserve { fp }, A::Unknown) => match s.record {
-            R::Absent => Some(State {
-                token: s.token.next_unseen(),
-                record: R::InProgress { fp },
-            }),
-            R::InProgress { fp: f } if f == fp => Some(State {
-                token: s.token.next_unseen(),
-                record: R::InProgress { fp },
-            }),
-            _ => None,
-        },
-        (C::Reserve { fp }, A::Reserved { token, takeover }) => {
-            let from = match s.record {
-                R::Absent => !takeover,
-                R::InProgress { fp: f } => takeover && f == fp,
-                R::Completed { .. } => false,
+    // Whether a reserve by `attempt` with `fp` resumes the reservation.
+    let resumes = |fp: Sym, attempt: Sym| {
+        matches!(s.record, R::InProgress { fp: f, attempt: a, .. }
+            if f == fp && a == attempt && attempt != NO_ATTEMPT)
+    };
+    // The reservation a grant to `attempt` leaves, and whether it reports
+    // earlier committing owners; `None` if the record cannot be granted.
+    let granted = |fp: Sym, attempt: Sym| -> Option<(Record, bool, bool)> {
+        let fresh = |takeover, earlier| {
+            let marks = Marks {
+                owner: false,
+                earlier,
+                takeover,
             };
-            (from && s.token.precedes(token)).then_some(State {
-                token: Token::Known(token),
-                record: R::InProgress { fp },
+            Some((R::InProgress { fp, attempt, marks }, takeover, earlier))
+        };
+        match s.record {
+            R::Absent => fresh(false, false),
+            R::InProgress { fp: f, marks, .. } if f == fp && !resumes(fp, attempt) => {
+                fresh(true, marks.earlier || marks.owner)
+            }
+            R::Released { fp: f } if f == fp => fresh(true, true),
+            _ => None,
+        }
+    };
+    match (op.call, op.answer) {
+        (C::Reserve { fp, attempt }, A::Unknown) => {
+            if resumes(fp, attempt) {
+                return Some(s);
+            }
+            granted(fp, attempt).map(|(record, _, _)| State {
+                token: s.token.next_unseen(),
+                record,
             })
         }
-        (C::Reserve { fp }, A::Replayed { token, resp }) => match s.record {
+        (
+            C::Reserve { fp, attempt },
+            A::Reserved {
+                token,
+                takeover,
+                resumed: true,
+                previous,
+            },
+        ) => match s.record {
+            R::InProgress { marks, .. }
+                if resumes(fp, attempt)
+                    && marks.takeover == takeover
+                    && marks.earlier == previous =>
+            {
+                bind(token, s.record)
+            }
+            _ => None,
+        },
+        (
+            C::Reserve { fp, attempt },
+            A::Reserved {
+                token,
+                takeover,
+                resumed: false,
+                previous,
+            },
+        ) => {
+            let (record, t, p) = granted(fp, attempt)?;
+            (t == takeover && p == previous && s.token.precedes(token)).then_some(State {
+                token: Token::Known(token),
+                record,
+            })
+        }
+        (C::Reserve { fp, .. }, A::Replayed { token, resp }) => match s.record {
             R::Completed { fp: f, resp: r } if f == fp && r == resp => bind(token, s.record),
             _ => None,
         },
-        (C::Reserve { fp }, A::InProgress) => {
-            matches!(s.record, R::InProgress { fp: f } if f == fp).then_some(s)
-        }
-        (C::Reserve { fp }, A::FingerprintMismatch) => matches!(
+        (C::Reserve { fp, attempt }, A::InProgress) => (matches!(
             s.record,
-            R::InProgress { fp: f } | R::Completed { fp: f, .. } if f != fp
+            R::InProgress { fp: f, .. } if f == fp
+        ) && !resumes(fp, attempt))
+        .then_some(s),
+        (C::Reserve { fp, .. }, A::FingerprintMismatch) => matches!(
+            s.record,
+            R::InProgress { fp: f, .. } | R::Completed { fp: f, .. } | R::Released { fp: f }
+                if f != fp
         )
         .then_some(s),
-        (C::Heartbeat { token }, A::Extended { token: t }) if t == token => match s.record {
-            R::InProgress { .. } => bind(token, s.record),
+        (C::Heartbeat { token, committing }, A::Extended { token: t }) if t == token => {
+            match s.record {
+                R::InProgress {
+                    fp,
+                    attempt,
+                    mut marks,
+                } => {
+                    marks.owner |= committing;
+                    bind(token, R::InProgress { fp, attempt, marks })
+                }
+                _ => None,
+            }
+        }
+        // An unanswered committing heartbeat that took effect.
+        (
+            C::Heartbeat {
+                token,
+                committing: true,
+            },
+            A::Unknown,
+        ) => match s.record {
+            R::InProgress {
+                fp,
+                attempt,
+                mut marks,
+            } => {
+                marks.owner = true;
+                bind(token, R::InProgress { fp, attempt, marks })
+            }
             _ => None,
         },
-        (C::Heartbeat { token }, A::KeyLost) | (C::Release { token }, A::KeyLost) => {
+        (C::Heartbeat { token, .. }, A::KeyLost) | (C::Release { token, .. }, A::KeyLost) => {
             match s.record {
                 R::InProgress { .. } => s.token.can_differ(token).then_some(s),
-                R::Absent | R::Completed { .. } => Some(s),
+                R::Absent | R::Completed { .. } | R::Released { .. } => Some(s),
             }
         }
         (C::Complete { token, resp }, A::Unknown) => store(token, resp),
@@ -132,11 +215,37 @@ fn apply(s: State, op: &ModelOp, acked: &HashSet<u64>) -> Option<State> {
             }
         }
         (C::Complete { token, .. }, A::KeyLost) => unless_held_by(token),
-        (C::Release { token }, A::Unknown) => free(token),
-        (C::Release { token }, A::Released { token: t }) if t == token => free(token),
+        (
+            C::Release {
+                token,
+                not_committed,
+            },
+            A::Unknown,
+        ) => free(token, not_committed),
+        (
+            C::Release {
+                token,
+                not_committed,
+            },
+            A::Released { token: t },
+        ) if t == token => free(token, not_committed),
+        (
+            C::Release {
+                token,
+                not_committed: false,
+            },
+            A::ReleaseRefused { token: t },
+        ) if t == token => match s.record {
+            R::InProgress { marks, .. } if marks.owner => bind(token, s.record),
+            _ => None,
+        },
         (C::Get, A::NotFound) => (s.record == R::Absent).then_some(s),
         (C::Get, A::RecordInProgress { token, fp }) => match s.record {
-            R::InProgress { fp: f } if f == fp => bind(token, s.record),
+            R::InProgress { fp: f, .. } if f == fp => bind(token, s.record),
+            _ => None,
+        },
+        (C::Get, A::RecordReleased { token, fp }) => match s.record {
+            R::Released { fp: f } if f == fp => bind(token, s.record),
             _ => None,
         },
         (C::Get, A::RecordCompleted { token, fp, resp }) => match s.record {
@@ -150,6 +259,8 @@ fn apply(s: State, op: &ModelOp, acked: &HashSet<u64>) -> Option<State> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::state::Marks;
+    use crate::model::symbols::NO_ATTEMPT;
 
     const A: Sym = 0;
     const B: Sym = 1;
@@ -171,7 +282,151 @@ mod tests {
     }
 
     const ABSENT: Record = Record::Absent;
-    const HELD_A: Record = Record::InProgress { fp: A };
+    const TAKEN_A: Record = Record::InProgress {
+        fp: A,
+        attempt: NO_ATTEMPT,
+        marks: Marks {
+            owner: false,
+            earlier: false,
+            takeover: true,
+        },
+    };
+    const X: Sym = 7;
+
+    fn held(attempt: Sym, owner: bool, earlier: bool) -> Record {
+        Record::InProgress {
+            fp: A,
+            attempt,
+            marks: Marks {
+                owner,
+                earlier,
+                takeover: earlier,
+            },
+        }
+    }
+
+    fn reserved(token: u64, takeover: bool, resumed: bool, previous: bool) -> Answer {
+        Answer::Reserved {
+            token,
+            takeover,
+            resumed,
+            previous,
+        }
+    }
+
+    #[test]
+    fn only_the_owners_attempt_resumes_and_it_keeps_the_token() {
+        let by_x = Call::Reserve { fp: A, attempt: X };
+        let mine = st(10, held(X, false, false));
+        assert_eq!(
+            next(mine, by_x, reserved(10, false, true, false)),
+            vec![mine]
+        );
+        // Its own attempt is never told in_progress, nor granted anew.
+        assert_eq!(next(mine, by_x, Answer::InProgress), vec![]);
+        assert_eq!(next(mine, by_x, reserved(12, true, false, false)), vec![]);
+        // Another attempt (or none) cannot resume it.
+        let theirs = st(10, held(NO_ATTEMPT, false, false));
+        assert_eq!(next(theirs, by_x, reserved(10, false, true, false)), vec![]);
+        // Nor can the same attempt with another request.
+        let by_x_b = Call::Reserve { fp: B, attempt: X };
+        assert_eq!(next(mine, by_x_b, reserved(10, false, true, false)), vec![]);
+    }
+
+    #[test]
+    fn a_takeover_reports_committing_owners_until_the_key_completes() {
+        let hb = Call::Heartbeat {
+            token: 10,
+            committing: true,
+        };
+        let marked = next(
+            st(10, held(NO_ATTEMPT, false, false)),
+            hb,
+            Answer::Extended { token: 10 },
+        );
+        assert_eq!(marked, vec![st(10, held(NO_ATTEMPT, true, false))]);
+        let reserve_a = Call::Reserve {
+            fp: A,
+            attempt: NO_ATTEMPT,
+        };
+        let from = st(10, held(NO_ATTEMPT, true, false));
+        // Must say so; forgotten first, it cannot.
+        assert_eq!(
+            next(from, reserve_a, reserved(12, true, false, true)),
+            vec![st(12, held(NO_ATTEMPT, false, true))]
+        );
+        assert_eq!(
+            next(from, reserve_a, reserved(12, true, false, false)),
+            vec![]
+        );
+        // A second takeover still reports the first owner.
+        let second = st(12, held(NO_ATTEMPT, false, true));
+        assert_eq!(
+            next(second, reserve_a, reserved(14, true, false, true)),
+            vec![st(14, held(NO_ATTEMPT, false, true))]
+        );
+        assert_eq!(
+            next(second, reserve_a, reserved(14, true, false, false)),
+            vec![]
+        );
+    }
+
+    #[test]
+    fn a_committing_owner_releases_only_asserting_and_history_survives_a_release() {
+        let rel = |not_committed| Call::Release {
+            token: 10,
+            not_committed,
+        };
+        let marked = st(10, held(NO_ATTEMPT, true, false));
+        assert_eq!(
+            next(marked, rel(false), Answer::ReleaseRefused { token: 10 }),
+            vec![marked]
+        );
+        assert_eq!(
+            next(marked, rel(false), Answer::Released { token: 10 }),
+            vec![]
+        );
+        assert_eq!(
+            next(marked, rel(true), Answer::Released { token: 10 }),
+            vec![st(10, ABSENT)]
+        );
+        // Earlier owners' marks stay in a released record.
+        let inherited = st(10, held(NO_ATTEMPT, false, true));
+        let released = st(10, Record::Released { fp: A });
+        assert_eq!(
+            next(inherited, rel(false), Answer::Released { token: 10 }),
+            vec![released]
+        );
+        let reserve_a = Call::Reserve {
+            fp: A,
+            attempt: NO_ATTEMPT,
+        };
+        assert_eq!(
+            next(released, reserve_a, reserved(12, true, false, true)),
+            vec![st(12, held(NO_ATTEMPT, false, true))]
+        );
+        assert_eq!(
+            next(
+                released,
+                Call::Reserve {
+                    fp: B,
+                    attempt: NO_ATTEMPT
+                },
+                Answer::FingerprintMismatch
+            ),
+            vec![released]
+        );
+    }
+
+    const HELD_A: Record = Record::InProgress {
+        fp: A,
+        attempt: NO_ATTEMPT,
+        marks: Marks {
+            owner: false,
+            earlier: false,
+            takeover: false,
+        },
+    };
     const DONE_A: Record = Record::Completed { fp: A, resp: R1 };
 
     #[test]
@@ -179,8 +434,13 @@ mod tests {
         let grant = |takeover| Answer::Reserved {
             token: 12,
             takeover,
+            resumed: false,
+            previous: false,
         };
-        let reserve_a = Call::Reserve { fp: A };
+        let reserve_a = Call::Reserve {
+            fp: A,
+            attempt: NO_ATTEMPT,
+        };
         assert_eq!(
             next(st(10, ABSENT), reserve_a, grant(false)),
             vec![st(12, HELD_A)]
@@ -188,10 +448,18 @@ mod tests {
         assert_eq!(next(st(12, ABSENT), reserve_a, grant(false)), vec![]);
         assert_eq!(
             next(st(10, HELD_A), reserve_a, grant(true)),
-            vec![st(12, HELD_A)]
+            vec![st(12, TAKEN_A)]
         );
         assert_eq!(next(st(10, ABSENT), reserve_a, grant(true)), vec![]);
-        let held_b = Record::InProgress { fp: B };
+        let held_b = Record::InProgress {
+            fp: B,
+            attempt: NO_ATTEMPT,
+            marks: Marks {
+                owner: false,
+                earlier: false,
+                takeover: false,
+            },
+        };
         assert_eq!(next(st(10, held_b), reserve_a, grant(true)), vec![]);
         // a live record may have been forgotten (abandoned) before the grant
         assert_eq!(
@@ -202,7 +470,16 @@ mod tests {
 
     #[test]
     fn reserve_answers_on_an_existing_record() {
-        let (a, b) = (Call::Reserve { fp: A }, Call::Reserve { fp: B });
+        let (a, b) = (
+            Call::Reserve {
+                fp: A,
+                attempt: NO_ATTEMPT,
+            },
+            Call::Reserve {
+                fp: B,
+                attempt: NO_ATTEMPT,
+            },
+        );
         assert_eq!(
             next(st(10, HELD_A), a, Answer::InProgress),
             vec![st(10, HELD_A)]
@@ -229,7 +506,10 @@ mod tests {
 
     #[test]
     fn heartbeat_extends_only_the_holder_and_anything_else_is_lost() {
-        let hb = Call::Heartbeat { token: 10 };
+        let hb = Call::Heartbeat {
+            token: 10,
+            committing: false,
+        };
         let ext = Answer::Extended { token: 10 };
         assert_eq!(next(st(10, HELD_A), hb, ext), vec![st(10, HELD_A)]);
         assert_eq!(next(st(12, HELD_A), hb, ext), vec![]);
@@ -274,7 +554,10 @@ mod tests {
 
     #[test]
     fn release_frees_only_the_holder() {
-        let rel = Call::Release { token: 10 };
+        let rel = Call::Release {
+            token: 10,
+            not_committed: false,
+        };
         let ok = Answer::Released { token: 10 };
         assert_eq!(next(st(10, HELD_A), rel, ok), vec![st(10, ABSENT)]);
         assert_eq!(next(st(12, HELD_A), rel, ok), vec![]);
@@ -305,14 +588,21 @@ mod tests {
             token: Token::Unknown { floor: 11 },
             record: HELD_A,
         };
-        let reserve_a = Call::Reserve { fp: A };
+        let reserve_a = Call::Reserve {
+            fp: A,
+            attempt: NO_ATTEMPT,
+        };
         assert_eq!(
             next(st(10, ABSENT), reserve_a, Answer::Unknown),
             vec![unseen]
         );
+        let unseen_takeover = State {
+            record: TAKEN_A,
+            ..unseen
+        };
         assert_eq!(
             next(st(10, HELD_A), reserve_a, Answer::Unknown),
-            vec![unseen]
+            vec![unseen_takeover, unseen]
         );
         assert_eq!(
             next(st(10, DONE_A), reserve_a, Answer::Unknown),
@@ -329,8 +619,10 @@ mod tests {
         let later = Answer::Reserved {
             token: 12,
             takeover: true,
+            resumed: false,
+            previous: false,
         };
-        assert_eq!(next(unseen, reserve_a, later), vec![st(12, HELD_A)]);
+        assert_eq!(next(unseen, reserve_a, later), vec![st(12, TAKEN_A)]);
     }
 
     #[test]
@@ -344,7 +636,10 @@ mod tests {
             vec![st(10, DONE_A)]
         );
         assert_eq!(next(st(12, HELD_A), c, Answer::Unknown), vec![]);
-        let r = Call::Release { token: 10 };
+        let r = Call::Release {
+            token: 10,
+            not_committed: false,
+        };
         assert_eq!(
             next(st(10, HELD_A), r, Answer::Unknown),
             vec![st(10, ABSENT)]

@@ -4,8 +4,11 @@
 use crate::history::StoredResponse;
 use std::collections::HashMap;
 
-/// An interned fingerprint or response.
+/// An interned fingerprint, response or attempt id.
 pub type Sym = u32;
+
+/// The attempt of a reserve that sent none.
+pub const NO_ATTEMPT: Sym = Sym::MAX;
 
 /// One key's fingerprints and responses, both ways.
 #[derive(Debug, Default)]
@@ -14,6 +17,7 @@ pub struct Symbols {
     fp_names: Vec<String>,
     resps: HashMap<StoredResponse, Sym>,
     resp_values: Vec<StoredResponse>,
+    attempts: HashMap<String, Sym>,
 }
 
 impl Symbols {
@@ -35,6 +39,15 @@ impl Symbols {
         self.resps.insert(r.clone(), s);
         self.resp_values.push(r.clone());
         s
+    }
+
+    /// An attempt id's symbol ([`NO_ATTEMPT`] for none).
+    pub fn attempt(&mut self, attempt: Option<&str>) -> Sym {
+        let Some(a) = attempt else {
+            return NO_ATTEMPT;
+        };
+        let next = self.attempts.len() as Sym;
+        *self.attempts.entry(a.to_string()).or_insert(next)
     }
 
     pub fn fp_name(&self, s: Sym) -> &str {

@@ -42,12 +42,37 @@ fn request_text(key: &str, request: &Request) -> String {
             fingerprint,
             lease_ms,
             retain_ms,
-        } => format!("fp={fingerprint:?} lease={lease_ms}ms retain={retain_ms}ms"),
-        Request::Heartbeat { token, lease_ms } => format!("token={token} lease={lease_ms}ms"),
+            attempt,
+            wait_ms,
+        } => format!(
+            "fp={fingerprint:?} lease={lease_ms}ms retain={retain_ms}ms{}{}",
+            attempt
+                .as_ref()
+                .map_or(String::new(), |a| format!(" attempt={a}")),
+            if *wait_ms > 0 {
+                format!(" wait={wait_ms}ms")
+            } else {
+                String::new()
+            }
+        ),
+        Request::Heartbeat {
+            token,
+            lease_ms,
+            committing,
+        } => format!(
+            "token={token} lease={lease_ms}ms{}",
+            if *committing { " committing" } else { "" }
+        ),
         Request::Complete { token, response } => {
             format!("token={token} response={}", response_text(response))
         }
-        Request::Release { token } => format!("token={token}"),
+        Request::Release {
+            token,
+            not_committed,
+        } => format!(
+            "token={token}{}",
+            if *not_committed { " not_committed" } else { "" }
+        ),
         Request::Get => String::new(),
     };
     format!("{} {key:?} {what}", request.f())
@@ -59,10 +84,21 @@ fn request_text(key: &str, request: &Request) -> String {
 pub(crate) fn outcome_text(outcome: &Outcome) -> String {
     let kind = outcome.kind();
     match outcome {
-        Outcome::Reserved { token, takeover } => {
+        Outcome::Reserved {
+            token,
+            takeover,
+            resumed,
+            previous_committing,
+        } => {
             format!(
-                "{kind} token={token}{}",
-                if *takeover { " takeover" } else { "" }
+                "{kind} token={token}{}{}{}",
+                if *takeover { " takeover" } else { "" },
+                if *resumed { " resumed" } else { "" },
+                if previous_committing.is_empty() {
+                    String::new()
+                } else {
+                    format!(" previous_committing={previous_committing:?}")
+                }
             )
         }
         Outcome::Replayed { token, response } => {
@@ -70,7 +106,8 @@ pub(crate) fn outcome_text(outcome: &Outcome) -> String {
         }
         Outcome::Extended { token }
         | Outcome::ConflictingCompletion { token }
-        | Outcome::Released { token } => format!("{kind} token={token}"),
+        | Outcome::Released { token }
+        | Outcome::ReleaseRefused { token } => format!("{kind} token={token}"),
         Outcome::Completed { token, replayed } => {
             format!(
                 "{kind} token={token}{}",
@@ -78,7 +115,8 @@ pub(crate) fn outcome_text(outcome: &Outcome) -> String {
             )
         }
         Outcome::KeyLost { reason } => format!("{kind} ({reason})"),
-        Outcome::RecordInProgress { token, fingerprint } => {
+        Outcome::RecordInProgress { token, fingerprint }
+        | Outcome::RecordReleased { token, fingerprint } => {
             format!("{kind} token={token} fp={fingerprint:?}")
         }
         Outcome::RecordCompleted {

@@ -92,16 +92,33 @@ fn takeover(
     let mut longest = lease_ms;
     for op in key.ops.iter().filter(between) {
         match (&op.request, op.outcome()) {
-            (Request::Heartbeat { token, lease_ms }, Some(Outcome::Extended { .. }))
-                if *token == t1 =>
-            {
+            (
+                Request::Heartbeat {
+                    token, lease_ms, ..
+                },
+                Some(Outcome::Extended { .. }),
+            ) if *token == t1 => {
                 if let Some(ok) = op.ok_at() {
                     ended = ended.max(ok.time_ns.saturating_add(ms_to_ns(*lease_ms)));
                     longest = longest.max(*lease_ms);
                 }
             }
             // Given back: the next grant is no takeover of this lease.
-            (Request::Release { token } | Request::Complete { token, .. }, _)
+            // A resume by the owner's attempt renews the lease too.
+            (
+                Request::Reserve { lease_ms, .. },
+                Some(Outcome::Reserved {
+                    token,
+                    resumed: true,
+                    ..
+                }),
+            ) if *token == t1 => {
+                if let Some(ok) = op.ok_at() {
+                    ended = ended.max(ok.time_ns.saturating_add(ms_to_ns(*lease_ms)));
+                    longest = longest.max(*lease_ms);
+                }
+            }
+            (Request::Release { token, .. } | Request::Complete { token, .. }, _)
                 if *token == t1 && op.may_have_happened() =>
             {
                 return None;

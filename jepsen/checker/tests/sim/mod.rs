@@ -422,7 +422,14 @@ impl Sim {
             } => {
                 let lease_ms = self.rng.range(self.cfg.lease_ms.0, self.cfg.lease_ms.1);
                 if !completed && heartbeats > 0 {
-                    return (key, Request::Heartbeat { token, lease_ms });
+                    return (
+                        key,
+                        Request::Heartbeat {
+                            token,
+                            lease_ms,
+                            committing: false,
+                        },
+                    );
                 }
                 if completed {
                     self.plans[c] = Plan::Idle;
@@ -446,7 +453,13 @@ impl Sim {
                 }
                 if self.rng.chance(self.cfg.release_share) {
                     self.plans[c] = Plan::Idle;
-                    return (key, Request::Release { token });
+                    return (
+                        key,
+                        Request::Release {
+                            token,
+                            not_committed: false,
+                        },
+                    );
                 }
                 if self.rng.chance(0.05) {
                     self.plans[c] = Plan::Idle; // abandon
@@ -472,6 +485,8 @@ impl Sim {
             fingerprint: format!("sha256:{fp:04x}"),
             lease_ms: self.rng.range(self.cfg.lease_ms.0, self.cfg.lease_ms.1),
             retain_ms: self.rng.range(self.cfg.retain_ms.0, self.cfg.retain_ms.1),
+            attempt: None,
+            wait_ms: 0,
         };
         (key, request)
     }

@@ -41,6 +41,7 @@ impl Server {
                     fingerprint,
                     lease_ms,
                     retain_ms,
+                    ..
                 },
                 record,
             ) => {
@@ -78,10 +79,17 @@ impl Server {
                         retain_ms: *retain_ms,
                     },
                 );
-                Outcome::Reserved { token, takeover }
+                Outcome::Reserved {
+                    token,
+                    takeover,
+                    resumed: false,
+                    previous_committing: Vec::new(),
+                }
             }
             (
-                Request::Heartbeat { token, lease_ms },
+                Request::Heartbeat {
+                    token, lease_ms, ..
+                },
                 Some(Record::InProgress {
                     token: t,
                     fp,
@@ -140,7 +148,7 @@ impl Server {
                     replayed: false,
                 }
             }
-            (Request::Release { token }, Some(Record::InProgress { token: t, .. }))
+            (Request::Release { token, .. }, Some(Record::InProgress { token: t, .. }))
                 if *token == t =>
             {
                 self.records.remove(key);

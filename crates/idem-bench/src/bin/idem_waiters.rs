@@ -1,0 +1,55 @@
+//! `idem-waiters`: a waiter's latency (reserve with `wait_ms`) against a
+//! poller following `Retry-After`, on a running cluster.
+//!
+//! ```text
+//! idem-waiters --url http://127.0.0.1:8101,http://127.0.0.1:8102,http://127.0.0.1:8103 --rounds 200
+//! ```
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(name = "idem-waiters", about = "Waiter vs Retry-After poller latency")]
+struct Cli {
+    /// Nodes, comma-separated: the owner, the waiter and the poller use
+    /// the first, second and third.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "http://127.0.0.1:8101,http://127.0.0.1:8102,http://127.0.0.1:8103"
+    )]
+    url: Vec<String>,
+    #[arg(long, default_value_t = 100)]
+    rounds: u64,
+    #[arg(long, default_value = "bench-waiters")]
+    namespace: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("idem-waiters: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(idem_bench::waiters::measure(
+        &cli.url,
+        cli.rounds,
+        &cli.namespace,
+    )) {
+        Ok(report) => {
+            print!("{}", report.text());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("idem-waiters: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
