@@ -3,6 +3,7 @@
 //! terms. Failed operations did not happen and are left out; so are
 //! indeterminate reads and heartbeats, which cannot change the record.
 
+use crate::history::Request;
 use crate::model::op::{Call, ModelOp};
 use crate::model::symbols::Symbols;
 use crate::ops::Op;
@@ -40,6 +41,23 @@ impl Prepared {
     /// `ops` must be in invocation order.
     pub fn new(ops: &[&Op]) -> Prepared {
         let mut p = Prepared::default();
+        // An attempt id that only one operation carries can resume
+        // nothing: it is interned as no attempt, so that such reserves
+        // stay interchangeable (one class) as before attempts existed.
+        let mut uses: HashMap<&str, usize> = HashMap::new();
+        for op in ops {
+            if let Request::Reserve {
+                attempt: Some(a), ..
+            } = &op.request
+            {
+                *uses.entry(a.as_str()).or_default() += 1;
+            }
+        }
+        p.symbols.share_attempts(
+            uses.into_iter()
+                .filter(|(_, n)| *n > 1)
+                .map(|(a, _)| a.to_string()),
+        );
         let mut classes: HashMap<Call, u32> = HashMap::new();
         for op in ops.iter().filter(|op| op.may_have_happened()) {
             let model = ModelOp::of(op, &mut p.symbols);

@@ -107,8 +107,12 @@ fn apply(s: State, op: &ModelOp, acked: &HashSet<u64>) -> Option<State> {
     };
     match (op.call, op.answer) {
         (C::Reserve { fp, attempt }, A::Unknown) => {
+            // A resume changes nothing the model holds: the same as leaving
+            // the operation out, which the search also tries. (Taking it
+            // as a step of its own would double the configurations for
+            // every such operation still open.)
             if resumes(fp, attempt) {
-                return Some(s);
+                return None;
             }
             granted(fp, attempt).map(|(record, _, _)| State {
                 token: s.token.next_unseen(),
@@ -184,11 +188,12 @@ fn apply(s: State, op: &ModelOp, acked: &HashSet<u64>) -> Option<State> {
             },
             A::Unknown,
         ) => match s.record {
+            // Already marked: no change (left out instead, as above).
             R::InProgress {
                 fp,
                 attempt,
                 mut marks,
-            } => {
+            } if !marks.owner => {
                 marks.owner = true;
                 bind(token, R::InProgress { fp, attempt, marks })
             }

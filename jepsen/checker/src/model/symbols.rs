@@ -18,6 +18,9 @@ pub struct Symbols {
     resps: HashMap<StoredResponse, Sym>,
     resp_values: Vec<StoredResponse>,
     attempts: HashMap<String, Sym>,
+    /// Attempt ids more than one operation of the key carries; any other
+    /// is interned as [`NO_ATTEMPT`] (it can resume nothing).
+    shared_attempts: std::collections::HashSet<String>,
 }
 
 impl Symbols {
@@ -41,9 +44,15 @@ impl Symbols {
         s
     }
 
-    /// An attempt id's symbol ([`NO_ATTEMPT`] for none).
+    /// The attempt ids worth a symbol of their own.
+    pub fn share_attempts(&mut self, attempts: impl IntoIterator<Item = String>) {
+        self.shared_attempts.extend(attempts);
+    }
+
+    /// An attempt id's symbol ([`NO_ATTEMPT`] for none, or for one no other
+    /// operation carries).
     pub fn attempt(&mut self, attempt: Option<&str>) -> Sym {
-        let Some(a) = attempt else {
+        let Some(a) = attempt.filter(|a| self.shared_attempts.contains(*a)) else {
             return NO_ATTEMPT;
         };
         let next = self.attempts.len() as Sym;
