@@ -40,11 +40,13 @@ async fn post(conn: &mut HttpConnection, path: &str, body: Value) -> Result<(u16
 }
 
 /// Runs `rounds` rounds against three nodes (`urls`: owner, waiter,
-/// poller, in turn).
+/// poller, in turn). The owner reserves with `lease_ms` (what `Retry-After`
+/// tells the poller to wait) and completes 0.1-1 s later.
 pub async fn measure(
     urls: &[String],
     rounds: u64,
     namespace: &str,
+    lease_ms: u64,
 ) -> Result<WaiterReport, OpError> {
     let at = |i: usize| endpoint(&urls[i % urls.len()]);
     let timeout = Duration::from_secs(30);
@@ -60,7 +62,7 @@ pub async fn measure(
         let (status, granted) = post(
             &mut owner,
             &format!("{path}/reserve"),
-            json!({"lease_ms": 30_000}),
+            json!({"lease_ms": lease_ms}),
         )
         .await?;
         if status != 201 {
@@ -91,7 +93,7 @@ pub async fn measure(
             }
         });
         // Let both ask, then complete at a random point of a second.
-        let delay = 100 + (round * 7919) % 900;
+        let delay = (100 + (round * 7919) % 900).min(lease_ms / 2);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         let (status, _) = post(
             &mut owner,

@@ -24,6 +24,9 @@ struct Cli {
     rounds: u64,
     #[arg(long, default_value = "bench-waiters")]
     namespace: String,
+    /// The owner's lease: what `Retry-After` tells the poller to wait.
+    #[arg(long, default_value_t = 2_000)]
+    lease_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         &cli.url,
         cli.rounds,
         &cli.namespace,
+        cli.lease_ms,
     )) {
         Ok(report) => {
             print!("{}", report.text());
