@@ -31,16 +31,6 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
-fn decode<T: serde::de::DeserializeOwned>(
-    status: StatusCode,
-    body: Value,
-) -> Result<T, ClientError> {
-    serde_json::from_value(body.clone()).map_err(|_| ClientError::UnexpectedReply {
-        status: status.as_u16(),
-        body: body.to_string(),
-    })
-}
-
 impl Client {
     /// A client of the nodes at these base URLs (`http://host:port`), with
     /// the default [`ClientConfig`].
@@ -112,7 +102,7 @@ impl Client {
         if status == StatusCode::CONFLICT && answer.body.get("outcome").is_none() {
             return Err(answer.into_error());
         }
-        Ok(match decode::<ReserveReply>(status, answer.body)? {
+        Ok(match answer.decode::<ReserveReply>()? {
             ReserveReply::Reserved {
                 token,
                 lease_remaining_ms,
@@ -218,7 +208,7 @@ impl Client {
             )
             .await?;
         match answer.status {
-            StatusCode::OK => decode(answer.status, answer.body).map(Some),
+            StatusCode::OK => answer.decode().map(Some),
             StatusCode::NOT_FOUND => match answer.into_error() {
                 ClientError::Problem(p) if p.kind == ProblemType::KeyNotFound => Ok(None),
                 e => Err(e),
@@ -325,7 +315,7 @@ impl Client {
         answer: crate::transport::Answer,
     ) -> Result<T, ClientError> {
         if answer.status.is_success() {
-            decode(answer.status, answer.body)
+            answer.decode()
         } else {
             Err(answer.into_error())
         }

@@ -31,13 +31,6 @@ pub(crate) struct KeyOps<'a> {
     pub token: FencingToken,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(status: u16, body: Value) -> Result<T, ClientError> {
-    serde_json::from_value(body.clone()).map_err(|_| ClientError::UnexpectedReply {
-        status,
-        body: body.to_string(),
-    })
-}
-
 impl KeyOps<'_> {
     async fn post(
         &self,
@@ -73,7 +66,7 @@ impl KeyOps<'_> {
         if !answer.status.is_success() {
             return Err(answer.into_error().into_lease_lost());
         }
-        let reply: HeartbeatReply = decode(answer.status.as_u16(), answer.body)?;
+        let reply: HeartbeatReply = answer.decode()?;
         Ok(Heartbeat {
             remaining: Duration::from_millis(reply.lease_remaining_ms),
             committing: reply.committing,
@@ -86,7 +79,7 @@ impl KeyOps<'_> {
         if !answer.status.is_success() {
             return Err(answer.into_error().into_lease_lost());
         }
-        let reply: CompleteReply = decode(answer.status.as_u16(), answer.body)?;
+        let reply: CompleteReply = answer.decode()?;
         Ok(Completed {
             token: reply.token,
             retained_for: Duration::from_millis(reply.retain_remaining_ms),

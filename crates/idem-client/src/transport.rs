@@ -172,6 +172,14 @@ fn unreachable(url: &str, e: &reqwest::Error, applied_maybe: bool) -> ClientErro
 }
 
 impl Answer {
+    /// The body as a `T`; a body of another shape is an unexpected reply.
+    pub(crate) fn decode<T: serde::de::DeserializeOwned>(self) -> Result<T, ClientError> {
+        serde_json::from_value(self.body.clone()).map_err(|_| ClientError::UnexpectedReply {
+            status: self.status.as_u16(),
+            body: self.body.to_string(),
+        })
+    }
+
     /// The answer as an error: a problem document if it is one.
     pub(crate) fn into_error(self) -> ClientError {
         if self.body.get("type").is_some() {
