@@ -83,6 +83,16 @@ pub fn reserve(fp: &str) -> Request {
     }
 }
 
+pub fn reserve_with_attempt(fp: &str, attempt: &str) -> Request {
+    Request::Reserve {
+        fingerprint: fp.into(),
+        lease_ms: 1_000,
+        retain_ms: 10_000,
+        attempt: Some(attempt.into()),
+        wait_ms: 0,
+    }
+}
+
 pub fn reserve_for(fp: &str, lease_ms: u64, retain_ms: u64) -> Request {
     Request::Reserve {
         fingerprint: fp.into(),

@@ -34,6 +34,9 @@ pub struct Prepared {
     pub infos: Vec<LinOp>,
     /// The members of each class of `infos` (indices), in invocation order.
     pub classes: Vec<Vec<usize>>,
+    /// For each `j`, the least [`ModelOp::last_token`] of `oks[j..]`
+    /// (`u64::MAX`: none has one); one more entry, `u64::MAX`, at the end.
+    pub last_token_from: Vec<u64>,
     pub symbols: Symbols,
 }
 
@@ -81,6 +84,11 @@ impl Prepared {
                 }
                 None => {}
             }
+        }
+        p.last_token_from = vec![u64::MAX; p.oks.len() + 1];
+        for j in (0..p.oks.len()).rev() {
+            let own = p.oks[j].op.last_token().unwrap_or(u64::MAX);
+            p.last_token_from[j] = own.min(p.last_token_from[j + 1]);
         }
         p
     }

@@ -14,6 +14,17 @@
 //! member (the others are the same call, invoked no earlier), and none that
 //! presents a token the key has left behind for good.
 //!
+//! # Stranded configurations
+//!
+//! Tokens only grow: every transition keeps the key's least possible token
+//! or raises it. An acknowledged operation that saw token `t` (a fresh grant:
+//! got `t`, so the key's token was below it) can only be placed while that
+//! least token is at most `t` (`ModelOp::last_token`). A configuration
+//! whose state is past the bound of any unplaced acknowledged operation has
+//! no way forward, and the search backs out of it at once instead of
+//! trying every indeterminate operation that could be stacked on it (which
+//! can never lower the token again).
+//!
 //! # Reads first
 //!
 //! When an acknowledged read (an operation that never writes: see
@@ -63,9 +74,21 @@ pub struct Furthest {
 
 /// The search's result and how many configurations it stored.
 pub fn search(p: &Prepared, acked: &HashSet<u64>, max_states: usize) -> (Found, usize) {
+    search_with(p, acked, max_states, true)
+}
+
+/// [`search`], optionally without backing out of stranded configurations
+/// (tests compare the two).
+pub(super) fn search_with(
+    p: &Prepared,
+    acked: &HashSet<u64>,
+    max_states: usize,
+    prune_stranded: bool,
+) -> (Found, usize) {
     let mut s = Search {
         p,
         acked,
+        prune_stranded,
         placed_ok: vec![false; p.oks.len()],
         placed_in_class: vec![0; p.classes.len()],
         first_open: 0,
@@ -95,6 +118,7 @@ struct Frame {
 struct Search<'a> {
     p: &'a Prepared,
     acked: &'a HashSet<u64>,
+    prune_stranded: bool,
     placed_ok: Vec<bool>,
     /// How many members of each class of indeterminate operations are
     /// placed: always its first ones, in invocation order.
@@ -251,6 +275,9 @@ impl Search<'_> {
             }
         }
         self.note_furthest(state, &candidates);
+        if self.prune_stranded && self.stranded(state) {
+            return Vec::new();
+        }
         // A read that can be placed here without changing the state is
         // placed at once, with no alternative (see "Reads first" above).
         if let Some(&j) = candidates.iter().find(|&&j| {
@@ -279,6 +306,28 @@ impl Search<'_> {
             }
         }
         moves
+    }
+
+    /// Whether some acknowledged operation not placed yet saw a token the
+    /// key has left behind (see "Stranded configurations" above): then no
+    /// order from here can place it.
+    fn stranded(&self, state: State) -> bool {
+        let lowest = state.token.lowest();
+        let oks = &self.p.oks;
+        let Some(open) = oks.get(self.first_open) else {
+            return false;
+        };
+        // Every placed operation after the first open one was invoked
+        // before that one returns (see `placed_key`); past them, nothing is
+        // placed and the precomputed minimum applies.
+        let mut end = self.first_open;
+        while oks.get(end).is_some_and(|op| op.invoke <= open.ret) {
+            if !self.placed_ok[end] && oks[end].op.last_token().is_some_and(|t| t < lowest) {
+                return true;
+            }
+            end += 1;
+        }
+        self.p.last_token_from[end] < lowest
     }
 
     fn note_furthest(&mut self, state: State, candidates: &[usize]) {

@@ -138,6 +138,36 @@ impl ModelOp {
         }
     }
 
+    /// The largest value the key's least possible token
+    /// ([`Token::lowest`]) may have for the operation to be answered as it
+    /// was: the token it saw (a fresh grant: one below the token it got).
+    /// Tokens only grow, so once the key's lowest token is above this, the
+    /// operation can never be placed. `None`: its answer names no token.
+    pub fn last_token(&self) -> Option<u64> {
+        match self.answer {
+            Answer::Reserved {
+                token,
+                resumed: false,
+                ..
+            } => Some(token.saturating_sub(1)),
+            Answer::Reserved { token, .. }
+            | Answer::Replayed { token, .. }
+            | Answer::Extended { token }
+            | Answer::Completed { token, .. }
+            | Answer::Conflicting { token }
+            | Answer::Released { token }
+            | Answer::ReleaseRefused { token }
+            | Answer::RecordInProgress { token, .. }
+            | Answer::RecordReleased { token, .. }
+            | Answer::RecordCompleted { token, .. } => Some(token),
+            Answer::Unknown
+            | Answer::InProgress
+            | Answer::FingerprintMismatch
+            | Answer::KeyLost
+            | Answer::NotFound => None,
+        }
+    }
+
     /// Whether the operation never writes: with its answer, every
     /// transition leaves the record as it is (up to forgetting it, or
     /// binding an unseen token). Indeterminate operations are not reads:
