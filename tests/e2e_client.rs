@@ -1,8 +1,10 @@
 //! End-to-end: the Rust client (`idem-client`) against real `idem`
 //! processes: failover when its node is killed, a lease that reports
 //! itself lost (its holder paused past the lease and taken over) before the
-//! holder could commit, a dropped lease that releases its key, and
-//! `run_once` replaying instead of running twice.
+//! holder could commit, a dropped lease that releases its key, `run_once`
+//! replaying instead of running twice, and a reserve whose reply was lost
+//! (swallowed on the way, or its node killed after the write) resumed by
+//! the retry with the same token.
 
 mod support;
 
@@ -295,4 +297,170 @@ async fn the_command_line_holds_marks_and_completes_a_key() {
     let (ok, record) = cli(&c, &["get", "shop", "cli-1"]);
     assert!(ok && record["state"] == "completed", "{record}");
     assert_eq!(record["response"]["body"], "{\"id\":1}");
+}
+
+/// A TCP proxy in front of `upstream` that swallows the reply to the first
+/// request it carries: it forwards the request, reads the answer (so the
+/// write went through), keeps it, and closes the caller's connection
+/// without a byte. Later connections pass through untouched.
+struct ReplyEater {
+    addr: std::net::SocketAddr,
+    eaten: std::sync::mpsc::Receiver<String>,
+}
+
+impl ReplyEater {
+    fn start(upstream: &str) -> ReplyEater {
+        use std::io::{Read, Write};
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, eaten) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for (n, caller) in listener.incoming().enumerate() {
+                let Ok(mut caller) = caller else { return };
+                let Ok(mut server) = TcpStream::connect(&upstream) else {
+                    return;
+                };
+                let (mut c2, mut s2) = match (caller.try_clone(), server.try_clone()) {
+                    (Ok(c), Ok(s)) => (c, s),
+                    _ => return,
+                };
+                // Caller to node, always.
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut c2, &mut s2);
+                    let _ = s2.shutdown(Shutdown::Write);
+                });
+                if n > 0 {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut server, &mut caller);
+                        let _ = caller.shutdown(Shutdown::Write);
+                    });
+                    continue;
+                }
+                // The first connection: read the node's answer whole (it
+                // is small and arrives at once), then hang up on the caller.
+                let mut answer = Vec::new();
+                let mut buf = [0u8; 4096];
+                let _ = server.set_read_timeout(Some(Duration::from_millis(200)));
+                loop {
+                    match server.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(k) => answer.extend_from_slice(&buf[..k]),
+                        Err(e)
+                            if answer.is_empty()
+                                && matches!(
+                                    e.kind(),
+                                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                                ) =>
+                        {
+                            continue
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let _ = caller.flush();
+                let _ = caller.shutdown(Shutdown::Both);
+                let _ = server.shutdown(Shutdown::Both);
+                let _ = tx.send(String::from_utf8_lossy(&answer).into_owned());
+            }
+        });
+        ReplyEater { addr, eaten }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The JSON body of the answer it swallowed.
+    fn eaten_body(&self) -> serde_json::Value {
+        let raw = self
+            .eaten
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the proxy swallowed an answer");
+        let body = raw.split("\r\n\r\n").nth(1).unwrap_or("");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {raw}"))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reserve_whose_reply_is_lost_is_resumed_by_the_clients_retry() {
+    let c = Cluster::start();
+    let eater = ReplyEater::start(&c.url(1));
+    // The swallowing proxy is the only way to node 1 and comes first, so
+    // the client's first try goes through it.
+    let client = Client::with_config(
+        vec![eater.url(), c.url(2), c.url(0)],
+        ClientConfig {
+            retry_for: Duration::from_secs(20),
+            ..ClientConfig::default()
+        },
+    )
+    .expect("client");
+    let reservation = client
+        .reserve(
+            "shop",
+            "lost-reply",
+            &ReserveOptions::new().fingerprint("fp"),
+        )
+        .await
+        .expect("the retry answers");
+    let eaten = eater.eaten_body();
+    assert_eq!(
+        eaten["outcome"], "reserved",
+        "the first try was granted: {eaten}"
+    );
+    let Reservation::Owned(lease) = reservation else {
+        panic!("the retry resumes the grant: {reservation:?}")
+    };
+    assert!(lease.resumed(), "the retry is a resume");
+    assert_eq!(lease.token().to_string(), eaten["token"].to_string());
+    // And it holds the key: another caller is told in progress.
+    let other = client
+        .reserve(
+            "shop",
+            "lost-reply",
+            &ReserveOptions::new().fingerprint("fp"),
+        )
+        .await
+        .expect("reserve");
+    assert!(matches!(other, Reservation::InProgress { .. }), "{other:?}");
+    let done = lease.complete(response("ok")).await.expect("complete");
+    assert_eq!(done.token.to_string(), eaten["token"].to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reserve_whose_node_is_killed_after_the_write_is_resumed_elsewhere() {
+    let c = Cluster::start();
+    let attempt = idem_client::new_attempt_id();
+    // The write is acknowledged by node 2; its answer counts as lost once
+    // node 2 is killed (the caller never used it).
+    let first = c.reserve(
+        2,
+        "shop",
+        "killed-after",
+        serde_json::json!({"fingerprint": "fp", "attempt": attempt, "lease_ms": 30_000}),
+    );
+    assert_eq!(first.status, 201, "{}", first.raw);
+    c.kill(2);
+    let client = client(&c);
+    let again = client
+        .reserve(
+            "shop",
+            "killed-after",
+            &ReserveOptions::new()
+                .fingerprint("fp")
+                .attempt(attempt.clone()),
+        )
+        .await
+        .expect("the retry answers");
+    let Reservation::Owned(lease) = again else {
+        panic!("the retry resumes the grant: {again:?}")
+    };
+    assert!(lease.resumed());
+    assert_eq!(lease.token().to_string(), first.body["token"].to_string());
+    lease.release().await.expect("release");
 }
