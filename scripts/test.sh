@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 ensure_build_deps
 # No module of the main crates imports another in a circle (layering).
 command -v python3 >/dev/null 2>&1 || ensure_packages python3
-for crate in idem-core idem-store idem-cluster idem-server idem-client; do
+for crate in idem-core idem-store idem-cluster idem-server idem-client idem-tower idem-proxy; do
     python3 scripts/lib/module_cycles.py "crates/$crate/src"
 done
 cargo test --workspace --release --locked "$@"

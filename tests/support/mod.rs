@@ -78,6 +78,19 @@ pub fn post(url: &str, body: Value) -> Result<Reply, String> {
     )
 }
 
+/// POSTs JSON with extra headers; panics only when no HTTP answer came.
+pub fn post_with_headers(url: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
+    let mut req = agent().post(url).set("content-type", "application/json");
+    for (name, value) in headers {
+        req = req.set(name, value);
+    }
+    match req.send_string(&body.to_string()) {
+        Ok(r) => reply(r),
+        Err(ureq::Error::Status(_, r)) => reply(r),
+        Err(e) => panic!("{url}: {e}"),
+    }
+}
+
 pub fn get(url: &str) -> Result<Reply, String> {
     send("GET", url, None, None)
 }
@@ -97,7 +110,7 @@ pub fn record_facts(mut record: Value) -> Value {
 /// the outgoing connections of the other clusters running in parallel draw
 /// their source ports from it too, so a node could find "its" port taken
 /// before it listens.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let first = 20_000 + (std::process::id() % 400) as u16 * 30;
     let _ = NEXT.compare_exchange(0, first, Ordering::SeqCst, Ordering::SeqCst);

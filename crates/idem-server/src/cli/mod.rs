@@ -1,9 +1,11 @@
-//! The command line: `idem start`, `idem dev`, `idem status`, `idem key`.
+//! The command line: `idem start`, `idem dev`, `idem status`, `idem key`,
+//! `idem cluster`, `idem proxy`, `idem bench`.
 
 pub mod client;
 pub mod dev;
 pub mod key;
 pub mod peers;
+pub mod proxy;
 pub mod start;
 
 use clap::{Args, Parser, Subcommand};
@@ -31,6 +33,8 @@ pub enum Commands {
     Key(key::KeyArgs),
     /// List, add or remove cluster members.
     Cluster(client::ClusterArgs),
+    /// Idempotency-Key reverse proxy in front of any HTTP service.
+    Proxy(Box<idem_proxy::ProxyArgs>),
     /// Load-test idem, etcd or Redis with the same client.
     Bench(idem_bench::BenchArgs),
 }
