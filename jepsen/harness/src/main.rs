@@ -16,6 +16,7 @@ mod nemesis;
 mod netns;
 mod nodes;
 mod payments;
+mod proxy_storm;
 mod recorder;
 mod rng;
 mod run;
@@ -81,6 +82,11 @@ enum Cmd {
         /// then find double charges; use with --expect-violation).
         #[arg(long)]
         careless: bool,
+        /// Run the proxy workload: retried requests through three `idem
+        /// proxy` processes to an upstream ledger; valid only if no order
+        /// was charged twice and every caller got the same answer.
+        #[arg(long, conflicts_with = "payments")]
+        proxy: bool,
     },
     /// Checks a recorded history again and prints the summary.
     Check {
@@ -107,6 +113,7 @@ fn main() -> ExitCode {
             expect_violation,
             payments,
             careless,
+            proxy,
         } => {
             let nemeses = match NemesisKind::parse_list(&nemesis) {
                 Ok(n) => n,
@@ -123,6 +130,7 @@ fn main() -> ExitCode {
                 keys,
                 planted_bug,
                 payments: payments.then_some(run::Payments { careless }),
+                proxy,
             };
             match run::run(&options) {
                 Ok(outcome) => {

@@ -20,6 +20,7 @@ use crate::nemesis::{run_schedules, NemesisKind, Stage};
 use crate::netns::TestNet;
 use crate::nodes::{wait_ready, NodeOptions, Nodes, FAKETIME_LIB};
 use crate::payments::{self, start_workers, Ledger, PaymentOptions, PaymentTally};
+use crate::proxy_storm::{self, StormTally, Upstream};
 use crate::recorder::Recorder;
 use crate::rng::Rng;
 use crate::workload::{Client, Tally, WorkloadOptions};
@@ -37,6 +38,9 @@ pub struct RunOptions {
     /// Run the payments workload (`crate::payments`) instead of the key
     /// workload; `careless`: its workers skip the committing mark.
     pub payments: Option<Payments>,
+    /// Run the proxy workload (`crate::proxy_storm`) instead: retried
+    /// requests through three `idem proxy` processes.
+    pub proxy: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -50,8 +54,8 @@ pub struct RunOutcome {
     /// Problems of the run itself (a node that crashed on its own, replies
     /// the API does not give): each makes the run fail.
     pub run_errors: Vec<String>,
-    /// The payments workload's report, and whether no order was charged
-    /// twice.
+    /// The payments or proxy workload's report, and whether no order was
+    /// charged twice.
     pub payments: Option<(String, bool)>,
 }
 
@@ -214,8 +218,35 @@ async fn drive(
             stop_clients.clone(),
         );
     }
+    let upstream = Arc::new(Upstream::default());
+    let storm_tally = Arc::new(StormTally::default());
+    let mut storm_workers = Vec::new();
+    let mut proxies = Vec::new();
+    if options.proxy {
+        let addr = proxy_storm::start_upstream(upstream.clone()).await?;
+        let binary = std::fs::canonicalize(&options.binary)
+            .map_err(|e| HarnessError::io(options.binary.display(), e))?;
+        let urls: Vec<String> = ids
+            .iter()
+            .map(|n| format!("http://{}", Nodes::http_addr(*n)))
+            .collect();
+        let out = std::fs::canonicalize(&options.out)
+            .map_err(|e| HarnessError::io(options.out.display(), e))?;
+        proxies = proxy_storm::start_proxies(&binary, &urls, addr, &out)?;
+        let addrs: Vec<_> = proxies.iter().map(|(a, _)| *a).collect();
+        for a in &addrs {
+            wait_listening(*a, Duration::from_secs(30)).await?;
+        }
+        storm_workers = proxy_storm::start_workers(
+            options.clients,
+            addrs,
+            &mut rng,
+            storm_tally.clone(),
+            stop_clients.clone(),
+        );
+    }
     for id in 0..options.clients {
-        if options.payments.is_some() {
+        if options.payments.is_some() || options.proxy {
             break;
         }
         let client = Client::new(
@@ -272,6 +303,18 @@ async fn drive(
                 twice.len()
             );
         }
+        if last_report.elapsed() >= Duration::from_secs(10) && options.proxy {
+            last_report = tokio::time::Instant::now();
+            eprintln!(
+                "[{:7.1}s] proxy storm requests {} executed {} replayed {} unknown {} unavailable {}",
+                recorder.elapsed_secs(),
+                storm_tally.requests.load(Ordering::Relaxed),
+                storm_tally.executed.load(Ordering::Relaxed),
+                storm_tally.replayed.load(Ordering::Relaxed),
+                storm_tally.unknown.load(Ordering::Relaxed),
+                storm_tally.unavailable.load(Ordering::Relaxed)
+            );
+        }
         if last_report.elapsed() >= Duration::from_secs(10) {
             last_report = tokio::time::Instant::now();
             eprintln!(
@@ -297,14 +340,23 @@ async fn drive(
         let _ = c.await;
     }
     let joined = tokio::task::spawn_blocking(move || {
-        for w in payment_workers {
+        for w in payment_workers.into_iter().chain(storm_workers) {
             let _ = w.join();
         }
     });
     let _ = joined.await;
+    for (_, mut child) in proxies {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
     let payments = options
         .payments
-        .map(|p| payments::summary(&ledger, &payment_tally, p.careless));
+        .map(|p| payments::summary(&ledger, &payment_tally, p.careless))
+        .or_else(|| {
+            options
+                .proxy
+                .then(|| proxy_storm::summary(&upstream, &storm_tally))
+        });
     let unexpected = tally.unexpected.load(Ordering::Relaxed);
     if unexpected > 0 {
         run_errors.push(format!(
@@ -312,6 +364,21 @@ async fn drive(
         ));
     }
     Ok((run_errors, payments))
+}
+
+/// Waits until something accepts connections on `addr`.
+async fn wait_listening(addr: std::net::SocketAddr, within: Duration) -> Result<(), HarnessError> {
+    let until = tokio::time::Instant::now() + within;
+    while tokio::time::Instant::now() < until {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Err(HarnessError::io(
+        format!("idem proxy on {addr}"),
+        std::io::Error::new(std::io::ErrorKind::TimedOut, "not listening"),
+    ))
 }
 
 fn names(kinds: &[NemesisKind]) -> String {
