@@ -102,6 +102,10 @@ pub enum TargetKind {
     Etcd,
     /// Redis (`SET NX PX`), one node.
     Redis,
+    /// Any HTTP service: `POST /charges` with an `Idempotency-Key` header
+    /// (a fresh key per reserve; replay repeats a populated one), to
+    /// measure `idem proxy` against calling the service directly.
+    Http,
 }
 
 /// What one operation does.
@@ -123,6 +127,7 @@ impl TargetKind {
             TargetKind::Idem => "idem",
             TargetKind::Etcd => "etcd",
             TargetKind::Redis => "redis",
+            TargetKind::Http => "http",
         }
     }
 
@@ -131,6 +136,7 @@ impl TargetKind {
             TargetKind::Idem => "http://127.0.0.1:8101",
             TargetKind::Etcd => "http://127.0.0.1:2379",
             TargetKind::Redis => "127.0.0.1:6379",
+            TargetKind::Http => "http://127.0.0.1:8080",
         }
     }
 }

@@ -43,7 +43,17 @@ impl HttpConnection {
     /// `POST path` with a JSON body; the whole exchange (connecting if need
     /// be) is bounded by the timeout.
     pub async fn post_json(&mut self, path: &str, body: Vec<u8>) -> Result<HttpReply, OpError> {
-        match tokio::time::timeout(self.timeout, self.exchange(path, body)).await {
+        self.post_json_with(path, &[], body).await
+    }
+
+    /// [`HttpConnection::post_json`] with extra request headers.
+    pub async fn post_json_with(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<HttpReply, OpError> {
+        match tokio::time::timeout(self.timeout, self.exchange(path, headers, body)).await {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(error)) => {
                 self.sender = None;
@@ -56,7 +66,12 @@ impl HttpConnection {
         }
     }
 
-    async fn exchange(&mut self, path: &str, body: Vec<u8>) -> Result<HttpReply, OpError> {
+    async fn exchange(
+        &mut self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<HttpReply, OpError> {
         let open = matches!(&self.sender, Some(sender) if !sender.is_closed());
         if !open {
             self.sender = Some(connect(&self.endpoint.authority).await?);
@@ -65,11 +80,15 @@ impl HttpConnection {
             .sender
             .as_mut()
             .ok_or_else(|| OpError::transport("no connection"))?;
-        let request = Request::builder()
+        let mut request = Request::builder()
             .method(Method::POST)
             .uri(path)
             .header(HOST, &self.endpoint.authority)
-            .header(CONTENT_TYPE, "application/json")
+            .header(CONTENT_TYPE, "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(OpError::protocol)?;
         sender.ready().await.map_err(OpError::transport)?;

@@ -114,6 +114,12 @@ impl Plan {
             (_, None) => KeyMode::Unique,
             (_, Some(n)) => KeyMode::Contended(n),
         };
+        if args.target == TargetKind::Http && args.workload == WorkloadKind::ReserveComplete {
+            return Err(BenchError::invalid(
+                "--workload",
+                "reserve-complete is not a workload of --target http (use reserve or replay)",
+            ));
+        }
         if !is_namespace(&args.namespace) {
             return Err(BenchError::invalid(
                 "--namespace",
@@ -192,14 +198,16 @@ impl Plan {
 /// `redis://host:port` for Redis.
 pub fn parse_endpoint(target: TargetKind, url: &str) -> Result<Endpoint, BenchError> {
     let rest = match target {
-        TargetKind::Idem | TargetKind::Etcd => url.strip_prefix("http://").ok_or_else(|| {
-            BenchError::invalid(
-                "--url",
-                format!(
-                    "{url:?}: expected http://host:port (plain HTTP/1.1; TLS is not supported)"
-                ),
-            )
-        })?,
+        TargetKind::Idem | TargetKind::Etcd | TargetKind::Http => {
+            url.strip_prefix("http://").ok_or_else(|| {
+                BenchError::invalid(
+                    "--url",
+                    format!(
+                        "{url:?}: expected http://host:port (plain HTTP/1.1; TLS is not supported)"
+                    ),
+                )
+            })?
+        }
         TargetKind::Redis => url.strip_prefix("redis://").unwrap_or(url),
     };
     let authority = rest.strip_suffix('/').unwrap_or(rest);

@@ -164,3 +164,24 @@ fn an_unreachable_target_is_counted_as_errors_not_a_crash() {
         Some(&report.counts.error)
     );
 }
+
+#[test]
+fn a_plain_http_service_gets_a_fresh_idempotency_key_per_request() {
+    let server = support::start_http();
+    let url = server.url();
+    let flags = format!(
+        "--target http --url {url} --workload reserve -c 2 --duration 1s --warmup 100ms --quiet --threads 1"
+    );
+    let report = run_to_report(&args(&flags)).expect("run");
+    assert_eq!(
+        report.counts.error, 0,
+        "first error: {:?}",
+        report.first_error
+    );
+    assert!(report.counts.ok > 50, "only {} in 1 s", report.counts.ok);
+    assert_eq!(report.counts.by_status.get("201"), Some(&report.counts.ok));
+    assert!(server.requests("charges") >= report.counts.ok);
+    // reserve-complete has no meaning here.
+    let flags = format!("--target http --url {url} --workload reserve-complete --quiet");
+    assert!(run_to_report(&args(&flags)).is_err());
+}

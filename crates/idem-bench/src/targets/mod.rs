@@ -3,6 +3,7 @@
 //! (read a completed key back, linearizably).
 
 pub mod etcd;
+pub mod http;
 pub mod idem;
 pub mod redis;
 
@@ -25,6 +26,7 @@ pub enum TargetClient {
     Idem(idem::IdemClient),
     Etcd(etcd::EtcdClient),
     Redis(redis::RedisClient),
+    Http(http::HttpServiceClient),
 }
 
 impl TargetClient {
@@ -35,6 +37,7 @@ impl TargetClient {
             TargetKind::Idem => TargetClient::Idem(idem::IdemClient::new(endpoint, plan)),
             TargetKind::Etcd => TargetClient::Etcd(etcd::EtcdClient::new(endpoint, plan)),
             TargetKind::Redis => TargetClient::Redis(redis::RedisClient::new(endpoint, plan)),
+            TargetKind::Http => TargetClient::Http(http::HttpServiceClient::new(endpoint, plan)),
         }
     }
 
@@ -43,6 +46,7 @@ impl TargetClient {
             TargetClient::Idem(client) => client.reserve(key).await,
             TargetClient::Etcd(client) => client.reserve(key).await,
             TargetClient::Redis(client) => client.reserve(key).await,
+            TargetClient::Http(client) => client.reserve(key).await,
         }
     }
 
@@ -51,6 +55,7 @@ impl TargetClient {
             TargetClient::Idem(client) => client.complete(key, token).await,
             TargetClient::Etcd(client) => client.complete(key).await,
             TargetClient::Redis(client) => client.complete(key).await,
+            TargetClient::Http(client) => client.complete(),
         }
     }
 
@@ -59,6 +64,7 @@ impl TargetClient {
             TargetClient::Idem(client) => client.replay(key).await,
             TargetClient::Etcd(client) => client.replay(key).await,
             TargetClient::Redis(client) => client.replay(key).await,
+            TargetClient::Http(client) => client.replay(key).await,
         }
     }
 }

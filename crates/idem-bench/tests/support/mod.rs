@@ -1,6 +1,7 @@
 //! Tiny in-process stand-ins for the servers, so the generator can be run
 //! end to end without any external service: an HTTP server that answers
-//! idem's reserve/complete and etcd's txn/put/range from one in-memory map,
+//! idem's reserve/complete and etcd's txn/put/range from one in-memory map
+//! (and `POST /charges` as a plain service would),
 //! and a RESP server that answers SET (NX) and GET.
 
 use std::collections::hash_map::Entry;
@@ -133,6 +134,7 @@ async fn answer_http(
         ["v3", "kv", "txn"] => "txn",
         ["v3", "kv", "put"] => "put",
         ["v3", "kv", "range"] => "range",
+        ["charges"] => "charges",
         _ => "other",
     };
     *store.requests.lock().unwrap().entry(kind).or_insert(0) += 1;
@@ -184,6 +186,7 @@ async fn answer_http(
                 }
             }
         }
+        "charges" => reply(201, json!({"charge": token})),
         "put" => {
             keys.insert(body["key"].as_str().unwrap_or_default().to_string(), true);
             reply(200, json!({"header": {"revision": token.to_string()}}))
