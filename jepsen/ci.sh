@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The chaos part of `scripts/test.sh`: a short run with partition and clock
-# nemeses against the real build (about 2.5 minutes; it must find nothing),
-# then the planted-bug runs (each must find its bug). Needs root; without it
+# The chaos part of `scripts/test.sh`: the planted-bug runs (each must find
+# its bug), a short run with partition and clock nemeses against the real
+# build (about 2.5 minutes; it must find nothing), and a short storm of
+# retried requests through `idem proxy` under partitions and kills (about 45
+# s; no request may run twice). Needs root; without it
 # this says so and fails, as a test that cannot run must not pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,3 +20,6 @@ bash jepsen/planted.sh
 echo "== chaos run: partition and clock nemeses, ${CHAOS_SECONDS:-150} s" >&2
 "$target/release/idem-jepsen" run --idem "$target/release/idem" \
     --nemesis partition,clock --time "${CHAOS_SECONDS:-150}" --out "$CHAOS_OUT/ci"
+echo "== proxy storm: partition and kill nemeses, ${PROXY_STORM_SECONDS:-40} s" >&2
+"$target/release/idem-jepsen" run --idem "$target/release/idem" --proxy \
+    --nemesis partition,kill --time "${PROXY_STORM_SECONDS:-40}" --out "$CHAOS_OUT/proxy"

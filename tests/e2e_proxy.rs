@@ -3,8 +3,9 @@
 //! on a real three-node idem cluster. Concurrent duplicates run once and all
 //! get its answer; a key reused with another body is refused; a 500 is not
 //! stored and the retry runs; an upstream that times out after the request
-//! was sent is never called again; idem down means the upstream is not
-//! called (fail closed).
+//! was sent is never called again; one slower than the lease keeps its key
+//! by heartbeats; idem down means the upstream is not called (fail closed),
+//! or is called unprotected and counted (fail open).
 
 mod support;
 
@@ -355,4 +356,70 @@ fn with_idem_down_the_upstream_is_not_called() {
     assert_eq!(problem_type(&r), "urn:idem:problem:idem-unavailable");
     assert!(r.retry_after.is_some());
     assert_eq!(ledger.calls("down-1"), 0);
+}
+
+#[test]
+fn an_upstream_slower_than_the_lease_keeps_its_key_by_heartbeats() {
+    let c = Cluster::start();
+    let ledger = Arc::new(Ledger::start());
+    let proxy = Arc::new(Proxy::start(
+        &c,
+        &ledger,
+        0,
+        &[
+            "--lease-ms",
+            "1000",
+            "--max-run-ms",
+            "10000",
+            "--wait-ms",
+            "300",
+        ],
+    ));
+    let body = json!({"customer": "c", "amount": 300});
+    let slow = {
+        let (proxy, body) = (proxy.clone(), body.clone());
+        std::thread::spawn(move || {
+            post(
+                &proxy.url("/charges"),
+                Some("slow-ok"),
+                &body,
+                &[("x-ledger-sleep-ms", "2500")],
+            )
+        })
+    };
+    // Duplicates during the run, well past the first lease: in progress,
+    // never a takeover (the lease is kept alive) and never a second call.
+    std::thread::sleep(Duration::from_millis(300));
+    let until = Instant::now() + Duration::from_millis(1800);
+    while Instant::now() < until {
+        let r = post(&proxy.url("/charges"), Some("slow-ok"), &body, &[]);
+        assert_eq!(r.status, 409, "{}", r.raw);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let first = slow.join().expect("slow caller");
+    assert_eq!(first.status, 201, "{}", first.raw);
+    let replay = post(&proxy.url("/charges"), Some("slow-ok"), &body, &[]);
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.replayed.as_deref(), Some("true"));
+    assert_eq!(replay.body, first.body);
+    assert_eq!(ledger.calls("slow-ok"), 1);
+}
+
+#[test]
+fn failing_open_sends_the_request_unprotected_and_counts_it() {
+    let c = Cluster::start();
+    let ledger = Ledger::start();
+    let proxy = Proxy::start(&c, &ledger, 0, &["--fail", "open"]);
+    for i in 0..3 {
+        c.kill(i);
+    }
+    let r = post(
+        &proxy.url("/charges"),
+        Some("open-1"),
+        &json!({"customer": "c", "amount": 1}),
+        &[],
+    );
+    assert_eq!(r.status, 201, "{}", r.raw);
+    assert_eq!(ledger.calls("open-1"), 1);
+    assert_eq!(metric(&proxy.metrics(), "failed_open"), 1);
 }
