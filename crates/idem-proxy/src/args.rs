@@ -31,7 +31,7 @@ pub struct ProxyArgs {
     #[arg(long, env = "IDEM_PROXY_KEY_HEADER")]
     pub key_header: Option<String>,
     /// Pass guarded requests without a key through instead of answering 400.
-    #[arg(long, env = "IDEM_PROXY_KEY_OPTIONAL")]
+    #[arg(long, env = "IDEM_PROXY_KEY_OPTIONAL", num_args = 0..=1, default_missing_value = "true")]
     pub key_optional: Option<bool>,
     /// A request header naming the caller, made part of the key.
     #[arg(long, env = "IDEM_PROXY_IDENTITY_HEADER")]

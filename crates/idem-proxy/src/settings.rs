@@ -178,6 +178,34 @@ mod tests {
     }
 
     #[test]
+    fn flags_parse_as_typed() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Cli {
+            #[command(flatten)]
+            proxy: ProxyArgs,
+        }
+        let cli = Cli::try_parse_from([
+            "idem-proxy",
+            "--upstream",
+            "http://127.0.0.1:9000",
+            "--namespace",
+            "p",
+            "--key-optional",
+            "--nodes",
+            "http://a:1,http://b:2",
+            "--fingerprint-headers",
+            "X-Currency,x-tenant",
+        ])
+        .expect("parses");
+        let s = ProxySettings::merge(&cli.proxy, &ProxyFile::default()).unwrap();
+        assert!(!s.guard.key_required);
+        assert_eq!(s.nodes, vec!["http://a:1", "http://b:2"]);
+        assert_eq!(s.guard.fingerprint_headers.len(), 2);
+        assert_eq!(s.guard.fingerprint_headers[0], "x-currency");
+    }
+
+    #[test]
     fn what_cannot_work_is_refused_at_start() {
         let none = ProxyFile::default();
         let mut a = args();
