@@ -6,7 +6,6 @@
 //! time passed) is never sent again: the lease is left committing, so the
 //! next owner is told a request may have run.
 
-use std::future::Future;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -17,8 +16,8 @@ use crate::config::{GuardConfig, StorePolicy};
 use crate::metrics::{GuardMetrics, GuardOutcome};
 use crate::problem::GuardProblem;
 use crate::respond::pass_on;
-use crate::stored::{to_stored, UpstreamResponse};
-use crate::upstream::UpstreamFailure;
+use crate::stored::to_stored;
+use crate::upstream::{Upstream, UpstreamFailure};
 
 /// The request header that lists an earlier owner's committing tokens on a
 /// request sent to the reconcile path.
@@ -32,17 +31,13 @@ pub(crate) enum Owned {
     AfterCommitting { lease: Lease, tokens: Vec<u64> },
 }
 
-pub(crate) async fn execute<F, Fut>(
+pub(crate) async fn execute(
     config: &GuardConfig,
     metrics: &GuardMetrics,
     owned: Owned,
     mut req: Request<Bytes>,
-    upstream: F,
-) -> (GuardOutcome, Response<Bytes>)
-where
-    F: FnOnce(Request<Bytes>) -> Fut + Send,
-    Fut: Future<Output = Result<UpstreamResponse, UpstreamFailure>> + Send,
-{
+    upstream: Upstream,
+) -> (GuardOutcome, Response<Bytes>) {
     let lease = match owned {
         Owned::Fresh(lease) => lease,
         Owned::AfterCommitting { lease, tokens } => match &config.reconcile_path {

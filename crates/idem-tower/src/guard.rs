@@ -22,7 +22,7 @@ use crate::problem::GuardProblem;
 use crate::respond::{pass_on, replayed};
 use crate::scope::ScopedKey;
 use crate::stored::UpstreamResponse;
-use crate::upstream::UpstreamFailure;
+use crate::upstream::{Upstream, UpstreamFailure};
 
 /// The idempotency guard: configuration, an idem client, counters.
 #[derive(Clone)]
@@ -59,23 +59,20 @@ impl Guard {
     /// Answers `req`, calling `upstream` at most once.
     pub async fn handle<F, Fut>(&self, req: Request<Bytes>, upstream: F) -> Response<Bytes>
     where
-        F: FnOnce(Request<Bytes>) -> Fut + Send,
-        Fut: Future<Output = Result<UpstreamResponse, UpstreamFailure>> + Send,
+        F: FnOnce(Request<Bytes>) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<UpstreamResponse, UpstreamFailure>> + Send + 'static,
     {
+        let upstream: Upstream = Box::new(move |req| Box::pin(upstream(req)));
         let (outcome, response) = self.answer(req, upstream).await;
         self.metrics.count(outcome);
         response
     }
 
-    async fn answer<F, Fut>(
+    async fn answer(
         &self,
         mut req: Request<Bytes>,
-        upstream: F,
-    ) -> (GuardOutcome, Response<Bytes>)
-    where
-        F: FnOnce(Request<Bytes>) -> Fut + Send,
-        Fut: Future<Output = Result<UpstreamResponse, UpstreamFailure>> + Send,
-    {
+        upstream: Upstream,
+    ) -> (GuardOutcome, Response<Bytes>) {
         // Nobody but the guard tells the upstream a token.
         req.headers_mut().remove(&self.config.token_header);
         if !self.config.guards(req.method()) {
@@ -108,62 +105,42 @@ impl Guard {
             }
             other => (other, false),
         };
-        match reservation {
-            Ok(Reservation::Owned(lease)) => {
-                execute(
-                    &self.config,
-                    &self.metrics,
-                    Owned::Fresh(lease),
-                    req,
-                    upstream,
-                )
-                .await
-            }
+        let owned = match reservation {
+            Ok(Reservation::Owned(lease)) => Owned::Fresh(lease),
             Ok(Reservation::TakenOver {
                 lease,
                 previous_committing,
-            }) if previous_committing.is_empty() => {
-                execute(
-                    &self.config,
-                    &self.metrics,
-                    Owned::Fresh(lease),
-                    req,
-                    upstream,
-                )
-                .await
-            }
+            }) if previous_committing.is_empty() => Owned::Fresh(lease),
             Ok(Reservation::TakenOver {
                 lease,
                 previous_committing,
-            }) => {
-                let tokens = previous_committing.iter().map(|t| t.0).collect();
-                execute(
-                    &self.config,
-                    &self.metrics,
-                    Owned::AfterCommitting { lease, tokens },
-                    req,
-                    upstream,
-                )
-                .await
-            }
+            }) => Owned::AfterCommitting {
+                lease,
+                tokens: previous_committing.iter().map(|t| t.0).collect(),
+            },
             Ok(Reservation::Completed { response, .. }) => {
                 let outcome = if waited {
                     GuardOutcome::Waited
                 } else {
                     GuardOutcome::Replayed
                 };
-                (outcome, replayed(&response))
+                return (outcome, replayed(&response));
             }
-            Ok(Reservation::InProgress { retry_after }) => (
-                GuardOutcome::Conflict,
-                GuardProblem::in_progress(retry_after).into_response(),
-            ),
-            Err(ClientError::Problem(p)) if p.kind == ProblemType::FingerprintMismatch => (
-                GuardOutcome::Mismatch,
-                GuardProblem::key_reused().into_response(),
-            ),
-            Err(e) => self.idem_failed(e, req, upstream).await,
-        }
+            Ok(Reservation::InProgress { retry_after }) => {
+                return (
+                    GuardOutcome::Conflict,
+                    GuardProblem::in_progress(retry_after).into_response(),
+                )
+            }
+            Err(ClientError::Problem(p)) if p.kind == ProblemType::FingerprintMismatch => {
+                return (
+                    GuardOutcome::Mismatch,
+                    GuardProblem::key_reused().into_response(),
+                )
+            }
+            Err(e) => return self.idem_failed(e, req, upstream).await,
+        };
+        execute(&self.config, &self.metrics, owned, req, upstream).await
     }
 
     /// The key and fingerprint of a guarded request; `None`: it carries no
@@ -224,11 +201,7 @@ impl Guard {
     }
 
     /// A request the guard does not protect: sent on as it is.
-    async fn unguarded<F, Fut>(&self, req: Request<Bytes>, upstream: F) -> Response<Bytes>
-    where
-        F: FnOnce(Request<Bytes>) -> Fut + Send,
-        Fut: Future<Output = Result<UpstreamResponse, UpstreamFailure>> + Send,
-    {
+    async fn unguarded(&self, req: Request<Bytes>, upstream: Upstream) -> Response<Bytes> {
         match upstream(req).await {
             Ok(answer) => pass_on(answer),
             Err(UpstreamFailure::NotSent(why)) => {
@@ -241,16 +214,12 @@ impl Guard {
     }
 
     /// idem could not answer the reserve: fail closed, or open if told to.
-    async fn idem_failed<F, Fut>(
+    async fn idem_failed(
         &self,
         e: ClientError,
         req: Request<Bytes>,
-        upstream: F,
-    ) -> (GuardOutcome, Response<Bytes>)
-    where
-        F: FnOnce(Request<Bytes>) -> Fut + Send,
-        Fut: Future<Output = Result<UpstreamResponse, UpstreamFailure>> + Send,
-    {
+        upstream: Upstream,
+    ) -> (GuardOutcome, Response<Bytes>) {
         if let ClientError::Problem(p) = &e {
             if p.status < 500 {
                 // idem refused what the guard built: a configuration that
