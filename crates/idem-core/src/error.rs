@@ -42,4 +42,6 @@ pub enum InvalidInput {
     AttemptId { min_bits: usize, max_len: usize },
     #[error("namespace secret must be {expected} bytes, got {got}")]
     SecretLength { got: usize, expected: usize },
+    #[error("an API key is idem_, 16 hex digits, _, and 43 base64url characters")]
+    ApiKey,
 }

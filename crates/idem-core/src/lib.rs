@@ -3,7 +3,8 @@
 //! This crate owns the meaning of idempotency keys: names and their rules,
 //! records (`in_progress` under a lease, `completed` with a stored response,
 //! `released` with the tokens that may have acted), attempts (resumable
-//! reserves), the commands that change them, their outcomes, and the time
+//! reserves), API keys and what each role may do, the commands that change
+//! them, their outcomes, and the time
 //! model that
 //! decides when a lease or a retention window has ended (see [`time`]). Its
 //! heart is [`apply`]: a deterministic function from (records, stamped log
@@ -14,6 +15,7 @@
 //! minted key, a new secret) arrives inside a command or its stamp, so every
 //! replica that applies the same log reaches the same state.
 
+pub mod api_key;
 pub mod apply;
 pub mod attempt;
 pub mod cluster_time;
@@ -35,6 +37,10 @@ pub mod time;
 pub mod token;
 pub mod wall_agreement;
 
+pub use api_key::{
+    authenticate, authorize, key_hash, key_matches, Action, ApiKeyId, ApiKeyRecord, AuthSecret,
+    Forbidden, KeyHash, NamespaceScope, NotAuthenticated, PresentedKey, Role,
+};
 pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
 pub use attempt::{AttemptDigest, AttemptId};
 pub use cluster_time::{ClusterTime, SteerRate};
