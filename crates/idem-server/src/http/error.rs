@@ -170,6 +170,8 @@ fn invalid_input_kind(input: &InvalidInput) -> &'static str {
         }
         InvalidInput::AttemptId { .. } => "invalid-attempt",
         InvalidInput::SecretLength { .. } => "invalid-input",
+        // A malformed key in a body (a presented one is a 401 at the edge).
+        InvalidInput::ApiKey => "invalid-api-key",
     }
 }
 
