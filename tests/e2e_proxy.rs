@@ -5,7 +5,9 @@
 //! stored and the retry runs; an upstream that times out after the request
 //! was sent is never called again; one slower than the lease keeps its key
 //! by heartbeats; idem down means the upstream is not called (fail closed),
-//! or is called unprotected and counted (fail open).
+//! or is called unprotected and counted (fail open); two callers' identical
+//! keys never meet; `--store everything` replays a 500; and a reconcile
+//! route recovers an unknown outcome without charging again.
 
 mod support;
 
@@ -422,4 +424,90 @@ fn failing_open_sends_the_request_unprotected_and_counts_it() {
     assert_eq!(r.status, 201, "{}", r.raw);
     assert_eq!(ledger.calls("open-1"), 1);
     assert_eq!(metric(&proxy.metrics(), "failed_open"), 1);
+}
+
+#[test]
+fn callers_identities_keep_their_keys_apart() {
+    let c = Cluster::start();
+    let ledger = Ledger::start();
+    let proxy = Proxy::start(&c, &ledger, 1, &["--identity-header", "x-tenant"]);
+    let url = proxy.url("/charges");
+    let body = json!({"customer": "c", "amount": 5});
+    let a = post(&url, Some("same-key"), &body, &[("x-tenant", "acme")]);
+    let b = post(&url, Some("same-key"), &body, &[("x-tenant", "globex")]);
+    assert_eq!((a.status, b.status), (201, 201), "{} / {}", a.raw, b.raw);
+    assert!(
+        a.replayed.is_none() && b.replayed.is_none(),
+        "each tenant's request ran"
+    );
+    assert_ne!(a.body["charge"], b.body["charge"]);
+    let again = post(&url, Some("same-key"), &body, &[("x-tenant", "acme")]);
+    assert_eq!(again.replayed.as_deref(), Some("true"));
+    assert_eq!(again.body, a.body);
+    let anonymous = post(&url, Some("same-key"), &body, &[]);
+    assert_eq!(anonymous.status, 400, "{}", anonymous.raw);
+    assert_eq!(
+        problem_type(&anonymous),
+        "urn:idem:problem:caller-identity-missing"
+    );
+    assert_eq!(ledger.calls("same-key"), 2);
+}
+
+#[test]
+fn storing_everything_replays_a_500_and_reconcile_recovers_an_unknown_outcome() {
+    let c = Cluster::start();
+    let ledger = Ledger::start();
+    let proxy = Proxy::start(
+        &c,
+        &ledger,
+        2,
+        &[
+            "--store",
+            "everything",
+            "--reconcile-path",
+            "/reconcile",
+            "--max-run-ms",
+            "500",
+            "--lease-ms",
+            "1000",
+            "--wait-ms",
+            "3000",
+        ],
+    );
+    let url = proxy.url("/charges");
+    let body = json!({"customer": "c", "amount": 40});
+    // Stripe's policy: the 500 is the answer, replayed, never run again.
+    let failed = post(&url, Some("e-500"), &body, &[("x-ledger-fail", "500")]);
+    assert_eq!(failed.status, 500);
+    let replay = post(&url, Some("e-500"), &body, &[]);
+    assert_eq!(
+        (replay.status, replay.replayed.as_deref()),
+        (500, Some("true"))
+    );
+    assert_eq!(ledger.calls("e-500"), 1);
+    // A charge whose answer came too late: unknown, then the retry (after
+    // the lease) is sent to the reconcile route, which finds the charge.
+    let slow = post(
+        &url,
+        Some("e-slow"),
+        &body,
+        &[("x-ledger-sleep-ms", "1500")],
+    );
+    assert_eq!(slow.status, 504, "{}", slow.raw);
+    let charge = ledger.charges("e-slow");
+    assert_eq!(charge.len(), 1);
+    let retry = post(&url, Some("e-slow"), &body, &[]);
+    assert_eq!(
+        retry.status, 200,
+        "the reconcile route's answer: {}",
+        retry.raw
+    );
+    assert_eq!(
+        retry.body["charge"], charge[0]["charge"],
+        "the charge that ran"
+    );
+    assert_eq!(ledger.charges("e-slow").len(), 1, "not charged again");
+    let after = post(&url, Some("e-slow"), &body, &[]);
+    assert_eq!(after.replayed.as_deref(), Some("true"));
+    assert_eq!(after.body, retry.body);
 }
