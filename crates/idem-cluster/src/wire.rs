@@ -24,7 +24,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 pub const MAX_FRAME_BYTES: u32 = 64 * 1024 * 1024;
 
 /// The wire format this build speaks.
-pub const WIRE_VERSION: u8 = 3;
+pub const WIRE_VERSION: u8 = 4;
 
 /// What every frame of version 2 or later starts with. A version 1 frame
 /// starts with a bincode enum tag (a small number), never with `i`.
@@ -126,7 +126,7 @@ mod tests {
             decode_message::<Request>(&v1),
             Err(WireError::Version { theirs: 1 })
         ));
-        for other in [2, 4] {
+        for other in [2, 3, 5] {
             let mut framed = bytes.clone();
             framed[2] = other;
             assert!(matches!(
@@ -135,6 +135,6 @@ mod tests {
             ));
         }
         assert!(decode_message::<Request>(&[]).is_err());
-        assert!(decode_message::<Request>(b"id\x03\xff\xff").is_err());
+        assert!(decode_message::<Request>(b"id\x04\xff\xff").is_err());
     }
 }

@@ -6,15 +6,16 @@
 //! state gives the same state and the same outcomes on every replica.
 
 use crate::command::{
-    Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy,
+    ApiKeyCommand, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve,
+    SetPolicy,
 };
 use crate::derive::derive_key;
 use crate::fingerprint::Fingerprint;
 use crate::names::{KeyId, Namespace};
 use crate::namespace::{NamespacePolicy, NamespaceRecord, NamespaceSecret};
 use crate::outcome::{
-    CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome,
-    Refusal, ReleaseOutcome, ReserveOutcome,
+    ApiKeyOutcome, CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome,
+    PurgeOutcome, Refusal, ReleaseOutcome, ReserveOutcome,
 };
 use crate::record::{Completion, MintedKey, Record, ReleasedKey, Reservation};
 use crate::rules::Rules;
@@ -144,6 +145,7 @@ impl Lifecycle {
             Command::Mint(c) => Outcome::Mint(self.mint(store, c, &now)?),
             Command::Derive(c) => Outcome::Derive(self.derive(store, c)?),
             Command::SetPolicy(c) => Outcome::SetPolicy(self.set_policy(store, c)?),
+            Command::ApiKey(c) => Outcome::ApiKey(api_key(store, c)?),
         })
     }
 
@@ -517,4 +519,38 @@ impl Lifecycle {
         store.put_namespace(ns, created.clone())?;
         Ok(created)
     }
+}
+
+/// Applies an API key command: create once, revoke for good, set the
+/// secret once.
+fn api_key<S: RecordStore>(store: &mut S, cmd: &ApiKeyCommand) -> Result<ApiKeyOutcome, S::Error> {
+    Ok(match cmd {
+        ApiKeyCommand::Create(record) => {
+            let id = record.id.clone();
+            if store.api_key(&id)?.is_some() {
+                ApiKeyOutcome::Exists { id }
+            } else {
+                store.put_api_key(record.clone())?;
+                ApiKeyOutcome::Created { id }
+            }
+        }
+        ApiKeyCommand::Revoke(id) => match store.api_key(id)? {
+            None => ApiKeyOutcome::NotFound { id: id.clone() },
+            Some(mut record) => {
+                if !record.revoked {
+                    record.revoked = true;
+                    store.put_api_key(record)?;
+                }
+                ApiKeyOutcome::Revoked { id: id.clone() }
+            }
+        },
+        ApiKeyCommand::SetSecret(secret) => {
+            if store.auth_secret()?.is_some() {
+                ApiKeyOutcome::SecretAlreadySet
+            } else {
+                store.set_auth_secret(secret.clone())?;
+                ApiKeyOutcome::SecretSet
+            }
+        }
+    })
 }

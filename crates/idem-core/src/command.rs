@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api_key::{ApiKeyId, ApiKeyRecord, AuthSecret};
 use crate::attempt::AttemptDigest;
 use crate::derive::CanonicalPayload;
 use crate::durations::{LeaseDuration, RetainDuration};
@@ -29,6 +30,8 @@ pub enum Command {
     Mint(Mint),
     Derive(Derive),
     SetPolicy(SetPolicy),
+    /// API keys and the secret they are hashed under (see [`ApiKeyCommand`]).
+    ApiKey(ApiKeyCommand),
 }
 
 /// Claim a key before running its side effect.
@@ -109,6 +112,20 @@ pub struct SetPolicy {
     pub secret_if_new: NamespaceSecret,
 }
 
+/// Changes to the cluster's API keys. Applied in log order like every
+/// command, so a revocation takes effect for every entry after it on every
+/// node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApiKeyCommand {
+    /// Store a new key (its record: the hash, never the key). Refused if a
+    /// key with that id exists.
+    Create(ApiKeyRecord),
+    /// Refuse the key from this entry on. Revoking a revoked key is a no-op.
+    Revoke(ApiKeyId),
+    /// Set the cluster's auth secret: once, at bootstrap; refused after.
+    SetSecret(AuthSecret),
+}
+
 /// A command as it comes out of the log: where it sits and when the leader
 /// stamped it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,7 +154,9 @@ impl Command {
             Command::Complete(c) => Some(&c.id),
             Command::Release(c) => Some(&c.id),
             Command::Mint(c) => Some(&c.id),
-            Command::Purge(_) | Command::Derive(_) | Command::SetPolicy(_) => None,
+            Command::Purge(_) | Command::Derive(_) | Command::SetPolicy(_) | Command::ApiKey(_) => {
+                None
+            }
         }
     }
 }

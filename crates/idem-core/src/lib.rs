@@ -45,8 +45,8 @@ pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
 pub use attempt::{AttemptDigest, AttemptId};
 pub use cluster_time::{ClusterTime, SteerRate};
 pub use command::{
-    BadBatchSize, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve,
-    SetPolicy, StampedBatch,
+    ApiKeyCommand, BadBatchSize, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release,
+    Reserve, SetPolicy, StampedBatch,
 };
 pub use derive::{derive_key, CanonicalPayload};
 pub use durations::{LeaseDuration, RetainDuration};
@@ -57,8 +57,8 @@ pub use mint::minted_key;
 pub use names::{IdemKey, KeyId, Namespace};
 pub use namespace::{NamespacePolicy, NamespaceRecord, NamespaceSecret, PolicyChange};
 pub use outcome::{
-    CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome,
-    Refusal, ReleaseOutcome, ReserveOutcome,
+    ApiKeyOutcome, CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome,
+    PurgeOutcome, Refusal, ReleaseOutcome, ReserveOutcome,
 };
 pub use record::{Completion, MintedKey, Record, ReleasedKey, Reservation};
 pub use response::StoredResponse;

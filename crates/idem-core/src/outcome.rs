@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::api_key::ApiKeyId;
 use crate::names::{IdemKey, KeyId};
 use crate::namespace::NamespacePolicy;
 use crate::response::StoredResponse;
@@ -25,6 +26,7 @@ pub enum Outcome {
     Mint(MintOutcome),
     Derive(DeriveOutcome),
     SetPolicy(NamespacePolicy),
+    ApiKey(ApiKeyOutcome),
     /// The entry could not be judged safely; nothing changed and the client
     /// may retry.
     Refused(Refusal),
@@ -44,9 +46,33 @@ impl Outcome {
             Outcome::Release(o) => matches!(o, ReleaseOutcome::Released { .. }),
             Outcome::Purge(o) => !o.purged.is_empty(),
             Outcome::Mint(o) => matches!(o, MintOutcome::Minted { .. }),
-            Outcome::Derive(_) | Outcome::SetPolicy(_) | Outcome::Refused(_) => false,
+            Outcome::Derive(_)
+            | Outcome::SetPolicy(_)
+            | Outcome::ApiKey(_)
+            | Outcome::Refused(_) => false,
         }
     }
+}
+
+/// What an API key command did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ApiKeyOutcome {
+    Created {
+        id: ApiKeyId,
+    },
+    /// A key with this id exists already; nothing changed.
+    Exists {
+        id: ApiKeyId,
+    },
+    Revoked {
+        id: ApiKeyId,
+    },
+    NotFound {
+        id: ApiKeyId,
+    },
+    SecretSet,
+    /// The secret was set before; nothing changed.
+    SecretAlreadySet,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@ use std::convert::Infallible;
 
 use serde::{Deserialize, Serialize};
 
+use crate::api_key::{ApiKeyId, ApiKeyRecord, AuthSecret};
 use crate::names::{KeyId, Namespace};
 use crate::namespace::NamespaceRecord;
 use crate::record::Record;
@@ -27,6 +28,12 @@ pub trait RecordStore {
 
     fn applied_clock(&self) -> Result<AppliedClock, Self::Error>;
     fn set_applied_clock(&mut self, clock: AppliedClock) -> Result<(), Self::Error>;
+
+    fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>, Self::Error>;
+    fn put_api_key(&mut self, record: ApiKeyRecord) -> Result<(), Self::Error>;
+    /// The cluster's secret for hashing API keys, once set.
+    fn auth_secret(&self) -> Result<Option<AuthSecret>, Self::Error>;
+    fn set_auth_secret(&mut self, secret: AuthSecret) -> Result<(), Self::Error>;
 }
 
 /// An in-memory store with a deterministic layout (sorted maps), so two
@@ -36,6 +43,8 @@ pub struct MemoryStore {
     pub records: BTreeMap<KeyId, Record>,
     pub namespaces: BTreeMap<Namespace, NamespaceRecord>,
     pub clock: AppliedClock,
+    pub api_keys: BTreeMap<ApiKeyId, ApiKeyRecord>,
+    pub auth_secret: Option<AuthSecret>,
 }
 
 impl RecordStore for MemoryStore {
@@ -70,6 +79,24 @@ impl RecordStore for MemoryStore {
 
     fn set_applied_clock(&mut self, clock: AppliedClock) -> Result<(), Infallible> {
         self.clock = clock;
+        Ok(())
+    }
+
+    fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>, Infallible> {
+        Ok(self.api_keys.get(id).cloned())
+    }
+
+    fn put_api_key(&mut self, record: ApiKeyRecord) -> Result<(), Infallible> {
+        self.api_keys.insert(record.id.clone(), record);
+        Ok(())
+    }
+
+    fn auth_secret(&self) -> Result<Option<AuthSecret>, Infallible> {
+        Ok(self.auth_secret.clone())
+    }
+
+    fn set_auth_secret(&mut self, secret: AuthSecret) -> Result<(), Infallible> {
+        self.auth_secret = Some(secret);
         Ok(())
     }
 }

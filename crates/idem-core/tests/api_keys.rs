@@ -5,8 +5,9 @@
 use std::collections::BTreeSet;
 
 use idem_core::{
-    authenticate, authorize, key_hash, Action, ApiKeyId, ApiKeyRecord, AuthSecret, Forbidden,
-    Namespace, NamespaceScope, NotAuthenticated, PresentedKey, Role,
+    apply, authenticate, authorize, key_hash, Action, ApiKeyCommand, ApiKeyId, ApiKeyOutcome,
+    ApiKeyRecord, AuthSecret, Command, Entry, Forbidden, HlcTimestamp, LogPosition, MemoryStore,
+    Namespace, NamespaceScope, NotAuthenticated, Outcome, PresentedKey, RecordStore, Role, Stamp,
 };
 use proptest::prelude::*;
 
@@ -133,6 +134,84 @@ fn revoked_and_expired_keys_and_wrong_secrets_are_refused() {
     assert_eq!(
         authenticate(Some(&r), &secret, &key, 0),
         Err(NotAuthenticated::Revoked)
+    );
+}
+
+/// Applies `command` as the entry at `index` of term 1.
+fn run(store: &mut MemoryStore, index: u64, command: ApiKeyCommand) -> ApiKeyOutcome {
+    let entry = Entry {
+        position: LogPosition { term: 1, index },
+        stamp: Stamp {
+            hlc: HlcTimestamp::new(1_000 + index, 0),
+            term: 1,
+            term_elapsed_ms: index,
+        },
+        command: Command::ApiKey(command),
+    };
+    match apply(store, &entry).unwrap_or_else(|e| match e {}) {
+        Outcome::ApiKey(o) => o,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn keys_are_created_once_revoked_for_good_and_the_secret_set_once() {
+    let mut store = MemoryStore::default();
+    let secret = AuthSecret::from_bytes([5; 32]);
+    assert_eq!(
+        run(&mut store, 1, ApiKeyCommand::SetSecret(secret.clone())),
+        ApiKeyOutcome::SecretSet
+    );
+    let other = AuthSecret::from_bytes([6; 32]);
+    assert_eq!(
+        run(&mut store, 2, ApiKeyCommand::SetSecret(other)),
+        ApiKeyOutcome::SecretAlreadySet
+    );
+    assert_eq!(
+        store.auth_secret().unwrap_or_else(|e| match e {}),
+        Some(secret.clone())
+    );
+
+    let key = PresentedKey::new(ApiKeyId::from_bytes([1; 8]), [2; 32]);
+    let r = record(&secret, &key, Role::Client, NamespaceScope::All);
+    let id = key.id().clone();
+    assert_eq!(
+        run(&mut store, 3, ApiKeyCommand::Create(r.clone())),
+        ApiKeyOutcome::Created { id: id.clone() }
+    );
+    let mut admin = r.clone();
+    admin.role = Role::Admin;
+    assert_eq!(
+        run(&mut store, 4, ApiKeyCommand::Create(admin)),
+        ApiKeyOutcome::Exists { id: id.clone() },
+        "an id is never reused, nor a key's role changed by creating it again"
+    );
+    let stored = store.api_key(&id).unwrap_or_else(|e| match e {});
+    assert_eq!(stored.as_ref().map(|r| r.role), Some(Role::Client));
+    assert!(authenticate(stored.as_ref(), &secret, &key, 0).is_ok());
+
+    assert_eq!(
+        run(&mut store, 5, ApiKeyCommand::Revoke(id.clone())),
+        ApiKeyOutcome::Revoked { id: id.clone() }
+    );
+    assert_eq!(
+        run(&mut store, 6, ApiKeyCommand::Revoke(id.clone())),
+        ApiKeyOutcome::Revoked { id: id.clone() }
+    );
+    let stored = store.api_key(&id).unwrap_or_else(|e| match e {});
+    assert_eq!(
+        authenticate(stored.as_ref(), &secret, &key, 0),
+        Err(NotAuthenticated::Revoked)
+    );
+    // Creating it again does not bring it back.
+    assert_eq!(
+        run(&mut store, 7, ApiKeyCommand::Create(r)),
+        ApiKeyOutcome::Exists { id: id.clone() }
+    );
+    let unknown = ApiKeyId::from_bytes([9; 8]);
+    assert_eq!(
+        run(&mut store, 8, ApiKeyCommand::Revoke(unknown.clone())),
+        ApiKeyOutcome::NotFound { id: unknown }
     );
 }
 

@@ -24,7 +24,26 @@ pub const CF_SM: &str = "sm";
 /// snapshot is installed.
 pub const CF_EXPIRY: &str = "expiry";
 
-pub const ALL_CFS: [&str; 6] = [CF_LOG, CF_RAFT, CF_RECORDS, CF_NAMESPACES, CF_SM, CF_EXPIRY];
+/// API key records (`key/<id>`) and the cluster's auth secret (`secret`).
+pub const CF_AUTH: &str = "auth";
+pub const ALL_CFS: [&str; 7] = [
+    CF_LOG,
+    CF_RAFT,
+    CF_RECORDS,
+    CF_NAMESPACES,
+    CF_SM,
+    CF_EXPIRY,
+    CF_AUTH,
+];
+
+/// Keys in `CF_AUTH`.
+pub const KEY_AUTH_SECRET: &[u8] = b"secret";
+pub const API_KEY_PREFIX: &[u8] = b"key/";
+
+/// Where an API key's record is kept in `CF_AUTH`.
+pub fn api_key_key(id: &idem_core::ApiKeyId) -> Vec<u8> {
+    [API_KEY_PREFIX, id.as_str().as_bytes()].concat()
+}
 
 /// Keys in `CF_RAFT`.
 pub const KEY_VOTE: &[u8] = b"vote";

@@ -5,11 +5,17 @@
 
 use std::collections::HashMap;
 
-use idem_core::{AppliedClock, KeyId, Namespace, NamespaceRecord, Record, RecordStore};
+use idem_core::{
+    ApiKeyId, ApiKeyRecord, AppliedClock, AuthSecret, KeyId, Namespace, NamespaceRecord, Record,
+    RecordStore,
+};
 use rocksdb::{WriteBatch, DB};
 
 use crate::codec::{decode, encode, expiry_key, record_key};
-use crate::db::{cf, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK};
+use crate::db::{
+    api_key_key, cf, CF_AUTH, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_AUTH_SECRET,
+    KEY_CLOCK,
+};
 use crate::error::StoreError;
 
 pub(crate) struct PendingWrites<'a> {
@@ -17,6 +23,8 @@ pub(crate) struct PendingWrites<'a> {
     pub(crate) batch: WriteBatch,
     records: HashMap<KeyId, Option<Record>>,
     namespaces: HashMap<Namespace, Option<NamespaceRecord>>,
+    api_keys: HashMap<ApiKeyId, ApiKeyRecord>,
+    auth_secret: Option<AuthSecret>,
     /// The applied clock as set by this batch, if it set it.
     clock: Option<AppliedClock>,
     /// The applied clock as stored before this batch.
@@ -30,6 +38,8 @@ impl<'a> PendingWrites<'a> {
             batch: WriteBatch::default(),
             records: HashMap::new(),
             namespaces: HashMap::new(),
+            api_keys: HashMap::new(),
+            auth_secret: None,
             clock: None,
             stored_clock,
         }
@@ -68,6 +78,20 @@ pub(crate) fn read_namespace(
     match db.get_pinned_cf(cf(db, CF_NAMESPACES)?, ns.as_str().as_bytes())? {
         None => Ok(None),
         Some(bytes) => decode(&bytes, &format!("namespace {ns}")).map(Some),
+    }
+}
+
+pub(crate) fn read_api_key(db: &DB, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+    match db.get_pinned_cf(cf(db, CF_AUTH)?, api_key_key(id))? {
+        None => Ok(None),
+        Some(bytes) => decode(&bytes, &format!("API key {id}")).map(Some),
+    }
+}
+
+pub(crate) fn read_auth_secret(db: &DB) -> Result<Option<AuthSecret>, StoreError> {
+    match db.get_pinned_cf(cf(db, CF_AUTH)?, KEY_AUTH_SECRET)? {
+        None => Ok(None),
+        Some(bytes) => decode(&bytes, "auth secret").map(Some),
     }
 }
 
@@ -135,6 +159,37 @@ impl RecordStore for PendingWrites<'_> {
         self.batch
             .put_cf(cf(self.db, CF_SM)?, KEY_CLOCK, encode(&clock)?);
         self.clock = Some(clock);
+        Ok(())
+    }
+
+    fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+        match self.api_keys.get(id) {
+            Some(pending) => Ok(Some(pending.clone())),
+            None => read_api_key(self.db, id),
+        }
+    }
+
+    fn put_api_key(&mut self, record: ApiKeyRecord) -> Result<(), StoreError> {
+        self.batch.put_cf(
+            cf(self.db, CF_AUTH)?,
+            api_key_key(&record.id),
+            encode(&record)?,
+        );
+        self.api_keys.insert(record.id.clone(), record);
+        Ok(())
+    }
+
+    fn auth_secret(&self) -> Result<Option<AuthSecret>, StoreError> {
+        match &self.auth_secret {
+            Some(s) => Ok(Some(s.clone())),
+            None => read_auth_secret(self.db),
+        }
+    }
+
+    fn set_auth_secret(&mut self, secret: AuthSecret) -> Result<(), StoreError> {
+        self.batch
+            .put_cf(cf(self.db, CF_AUTH)?, KEY_AUTH_SECRET, encode(&secret)?);
+        self.auth_secret = Some(secret);
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use crate::db::{cf, CF_EXPIRY, CF_RECORDS};
 use crate::types::NodeId;
 
 use crate::error::StoreError;
-use crate::pending::{read_namespace, read_record};
+use crate::pending::{read_api_key, read_auth_secret, read_namespace, read_record};
 
 #[derive(Clone)]
 pub struct StateReader {
@@ -134,6 +134,25 @@ impl idem_core::RecordStore for StateReader {
     }
 
     fn set_applied_clock(&mut self, _clock: AppliedClock) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+
+    fn api_key(
+        &self,
+        id: &idem_core::ApiKeyId,
+    ) -> Result<Option<idem_core::ApiKeyRecord>, StoreError> {
+        read_api_key(&self.db, id)
+    }
+
+    fn put_api_key(&mut self, _record: idem_core::ApiKeyRecord) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+
+    fn auth_secret(&self) -> Result<Option<idem_core::AuthSecret>, StoreError> {
+        read_auth_secret(&self.db)
+    }
+
+    fn set_auth_secret(&mut self, _secret: idem_core::AuthSecret) -> Result<(), StoreError> {
         Err(StoreError::ReadOnly)
     }
 }

@@ -28,6 +28,9 @@ pub enum FrameKind {
     Record = 1,
     Namespace = 2,
     Clock = 3,
+    /// A key of the `auth` column family: an API key record or the auth
+    /// secret (snapshots from before API keys have none).
+    Auth = 4,
 }
 
 const END: u8 = 0xFF;
@@ -38,6 +41,7 @@ impl FrameKind {
             1 => Some(FrameKind::Record),
             2 => Some(FrameKind::Namespace),
             3 => Some(FrameKind::Clock),
+            4 => Some(FrameKind::Auth),
             _ => None,
         }
     }

@@ -24,8 +24,8 @@ use rocksdb::{IteratorMode, WriteBatch, DB};
 use crate::applied_meta::{read_last_applied, AppliedMeta, AppliedMetaCell};
 use crate::codec::{decode, encode, expiry_key, record_id_from_key};
 use crate::db::{
-    self, cf, synced, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_CLOCK, KEY_INSTALLING,
-    KEY_LAST_APPLIED, KEY_MEMBERSHIP,
+    self, cf, synced, CF_AUTH, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_AUTH_SECRET,
+    KEY_CLOCK, KEY_INSTALLING, KEY_LAST_APPLIED, KEY_MEMBERSHIP,
 };
 use crate::error::{blocking, StoreError};
 use crate::key_watch::KeyWatch;
@@ -168,6 +168,7 @@ pub(crate) fn load_snapshot<C: IdemRaftTypes>(
     let records = cf(db, CF_RECORDS)?;
     let namespaces = cf(db, CF_NAMESPACES)?;
     let expiry = cf(db, CF_EXPIRY)?;
+    let auth = cf(db, CF_AUTH)?;
     db.put_cf_opt(
         sm,
         KEY_INSTALLING,
@@ -179,6 +180,7 @@ pub(crate) fn load_snapshot<C: IdemRaftTypes>(
     batch.delete_range_cf(records, [0u8].as_slice(), [0xFFu8].as_slice());
     batch.delete_range_cf(namespaces, [0u8].as_slice(), [0xFFu8].as_slice());
     batch.delete_range_cf(expiry, [0u8; 8].as_slice(), [0xFFu8; 9].as_slice());
+    batch.delete_range_cf(auth, [0u8].as_slice(), [0xFFu8].as_slice());
     batch.delete_cf(sm, KEY_CLOCK);
     let mut in_batch = 0;
     while let Some((kind, key, value)) = reader.next_frame()? {
@@ -200,6 +202,14 @@ pub(crate) fn load_snapshot<C: IdemRaftTypes>(
             FrameKind::Clock => {
                 let _: idem_core::AppliedClock = decode(&value, "snapshot clock")?;
                 batch.put_cf(sm, KEY_CLOCK, value);
+            }
+            FrameKind::Auth => {
+                if key.as_slice() == KEY_AUTH_SECRET {
+                    let _: idem_core::AuthSecret = decode(&value, "snapshot auth secret")?;
+                } else {
+                    let _: idem_core::ApiKeyRecord = decode(&value, "snapshot API key")?;
+                }
+                batch.put_cf(auth, key, value);
             }
         }
         in_batch += 1;
@@ -232,6 +242,7 @@ fn write_snapshot<C: IdemRaftTypes>(
     for (name, kind) in [
         (CF_RECORDS, FrameKind::Record),
         (CF_NAMESPACES, FrameKind::Namespace),
+        (CF_AUTH, FrameKind::Auth),
     ] {
         for item in copy.iterator_cf(cf(copy, name)?, IteratorMode::Start) {
             let (k, v) = item?;

@@ -20,7 +20,15 @@ fn raw_db(dir: &std::path::Path) -> rocksdb::DB {
     rocksdb::DB::open_cf(
         &opts,
         dir.join("db"),
-        ["log", "raft", "records", "namespaces", "sm", "expiry"],
+        [
+            "log",
+            "raft",
+            "records",
+            "namespaces",
+            "sm",
+            "expiry",
+            "auth",
+        ],
     )
     .expect("raw open")
 }
