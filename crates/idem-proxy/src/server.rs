@@ -13,9 +13,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bytes::Bytes;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use idem_client::{Client, ClientConfig};
-use idem_tower::{Guard, GuardOutcome, GuardProblem, RequestRefused};
+use idem_tower::{read_body, Guard};
 use tokio::net::TcpListener;
 
 use crate::error::ProxyError;
@@ -108,17 +107,9 @@ async fn proxy(
         MAX_UNGUARDED_BYTES
     };
     let (parts, body) = req.into_parts();
-    let body: Bytes = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
-            let why = if e.downcast_ref::<LengthLimitError>().is_some() {
-                RequestRefused::BodyTooLarge { max: limit }
-            } else {
-                RequestRefused::BodyUnreadable(e.to_string())
-            };
-            app.guard.metrics().count(GuardOutcome::Refused);
-            return into_axum(GuardProblem::refused(&why).into_response());
-        }
+    let body = match read_body(body, limit).await {
+        Ok(b) => b,
+        Err(why) => return into_axum(app.guard.refuse(&why)),
     };
     let req = http::Request::from_parts(parts, body);
     let forwarder = app.forwarder.clone();

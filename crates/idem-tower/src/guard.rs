@@ -68,6 +68,13 @@ impl Guard {
         response
     }
 
+    /// The answer to a request refused before anything was reserved (a
+    /// face that reads the body itself refuses through this), counted.
+    pub fn refuse(&self, why: &RequestRefused) -> Response<Bytes> {
+        self.metrics.count(GuardOutcome::Refused);
+        GuardProblem::refused(why).into_response()
+    }
+
     async fn answer(
         &self,
         mut req: Request<Bytes>,

@@ -13,14 +13,13 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body::Body;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error::RequestRefused;
+use crate::body::read_body;
 use crate::guard::Guard;
 use crate::metrics::GuardOutcome;
-use crate::problem::GuardProblem;
 use crate::stored::UpstreamResponse;
 use crate::upstream::UpstreamFailure;
 
@@ -84,21 +83,9 @@ where
         }
         Box::pin(async move {
             let (parts, body) = req.into_parts();
-            let max = guard.config().max_request_bytes;
-            let body = match Limited::new(body, max).collect().await {
-                Ok(b) => b.to_bytes(),
-                Err(e) => {
-                    let why = if e
-                        .downcast_ref::<http_body_util::LengthLimitError>()
-                        .is_some()
-                    {
-                        RequestRefused::BodyTooLarge { max }
-                    } else {
-                        RequestRefused::BodyUnreadable(e.to_string())
-                    };
-                    guard.metrics.count(GuardOutcome::Refused);
-                    return Ok(into_body(GuardProblem::refused(&why).into_response()));
-                }
+            let body = match read_body(body, guard.config().max_request_bytes).await {
+                Ok(b) => b,
+                Err(why) => return Ok(into_body(guard.refuse(&why))),
             };
             let req = Request::from_parts(parts, body);
             let upstream = move |req: Request<Bytes>| async move {

@@ -12,6 +12,7 @@
 //! the store (no RocksDB) or know anything of the cluster's insides.
 //! Behaviour and every choice the IETF draft leaves open: `docs/PROXY.md`.
 
+mod body;
 mod config;
 mod error;
 mod execute;
@@ -26,6 +27,7 @@ mod scope;
 mod stored;
 mod upstream;
 
+pub use body::read_body;
 pub use config::{FailMode, GuardConfig, StorePolicy};
 pub use error::{ConfigError, RequestRefused};
 pub use execute::{stores, PREVIOUS_TOKENS_HEADER};

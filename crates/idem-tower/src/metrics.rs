@@ -64,11 +64,9 @@ impl GuardOutcome {
         }
     }
 
+    /// Its place in [`GuardOutcome::ALL`] (declared in the same order).
     fn index(self) -> usize {
-        GuardOutcome::ALL
-            .iter()
-            .position(|o| *o == self)
-            .unwrap_or_default()
+        self as usize
     }
 }
 
@@ -164,6 +162,13 @@ impl GuardMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_outcome_has_its_own_counter() {
+        for (i, o) in GuardOutcome::ALL.iter().enumerate() {
+            assert_eq!(o.index(), i, "{o:?}");
+        }
+    }
 
     #[test]
     fn counts_and_latencies_are_rendered() {

@@ -23,16 +23,7 @@ pub fn pass_on(answer: UpstreamResponse) -> Response<Bytes> {
 /// A stored answer sent again.
 pub fn replayed(stored: &StoredResponse) -> Response<Bytes> {
     let mut r = match replay(stored) {
-        Replay::Answer {
-            status,
-            headers,
-            body,
-        } => {
-            let mut r = Response::new(body);
-            *r.status_mut() = status;
-            *r.headers_mut() = headers;
-            r
-        }
+        Replay::Answer(answer) => pass_on(answer),
         Replay::TooLarge { status, bytes } => {
             GuardProblem::too_large_to_replay(status, bytes).into_response()
         }

@@ -19,7 +19,7 @@ pub const BODY_ENCODING_HEADER: &str = "idem-body-encoding";
 pub const TOO_LARGE_HEADER: &str = "idem-response-too-large";
 
 /// What the upstream answered, read whole.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -29,11 +29,8 @@ pub struct UpstreamResponse {
 /// A stored answer, ready to send again.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Replay {
-    Answer {
-        status: StatusCode,
-        headers: HeaderMap,
-        body: Bytes,
-    },
+    /// The answer, as the upstream gave it (the stored headers only).
+    Answer(UpstreamResponse),
     /// It ran, but its answer was too large to keep.
     TooLarge { status: u16, bytes: u64 },
     /// The record does not decode (not written by a guard, or damaged).
@@ -124,11 +121,11 @@ pub fn replay(stored: &StoredResponse) -> Replay {
             _ => return Replay::Unreadable(format!("header {name:?}")),
         }
     }
-    Replay::Answer {
+    Replay::Answer(UpstreamResponse {
         status,
         headers,
         body,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -171,11 +168,11 @@ mod tests {
                 body,
             );
             let stored = to_stored(&a, &stored_headers, 1024);
-            let Replay::Answer {
+            let Replay::Answer(UpstreamResponse {
                 status,
                 headers,
                 body: replayed,
-            } = replay(&stored)
+            }) = replay(&stored)
             else {
                 panic!("{stored:?}")
             };
@@ -223,7 +220,7 @@ mod tests {
         fn any_body_round_trips(body in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
             let a = answer(200, &[], &body);
             let stored = to_stored(&a, &[], 1 << 20);
-            let Replay::Answer { body: replayed, .. } = replay(&stored) else {
+            let Replay::Answer(UpstreamResponse { body: replayed, .. }) = replay(&stored) else {
                 return Err(proptest::test_runner::TestCaseError::fail("not an answer"));
             };
             proptest::prop_assert_eq!(&replayed[..], &body[..]);
