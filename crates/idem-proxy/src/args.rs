@@ -1,16 +1,21 @@
-//! `idem proxy`'s flags. Each also reads an environment variable, and any
-//! left unset falls back to the `[proxy]` table of `--config` (TOML), then
-//! to the defaults (precedence: flag, environment, file, default).
+//! `idem proxy`'s options, one list for both places they are set: flags
+//! (each also an environment variable) and the `[proxy]` table of
+//! `--config` (TOML, the flags' names with underscores). Any left unset on
+//! the command line falls back to the file, then to the defaults
+//! (precedence: flag, environment, file, default).
 
 use std::path::PathBuf;
 
 use clap::Args;
+use serde::Deserialize;
 
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProxyArgs {
     /// A TOML file whose [proxy] table sets any option below (other tables
     /// are left to the commands they belong to).
     #[arg(long, env = "IDEM_PROXY_CONFIG")]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Address to serve on [default: 127.0.0.1:8080].
     #[arg(long, env = "IDEM_PROXY_LISTEN")]

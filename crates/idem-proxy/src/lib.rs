@@ -16,7 +16,7 @@ mod settings;
 
 pub use args::ProxyArgs;
 pub use error::ProxyError;
-pub use file::ProxyFile;
+pub use file::{parse_file, read_file};
 pub use server::{serve, MAX_UNGUARDED_BYTES};
 pub use settings::{ProxySettings, DEFAULT_LISTEN, DEFAULT_NODES};
 

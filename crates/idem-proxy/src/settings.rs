@@ -9,7 +9,7 @@ use idem_tower::{FailMode, GuardConfig, StorePolicy};
 
 use crate::args::ProxyArgs;
 use crate::error::ProxyError;
-use crate::file::ProxyFile;
+use crate::file::read_file;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_NODES: [&str; 3] = [
@@ -32,13 +32,15 @@ impl ProxySettings {
     /// Flags (and their environment variables) over `--config`'s file.
     pub fn from_args(args: &ProxyArgs) -> Result<ProxySettings, ProxyError> {
         let file = match &args.config {
-            Some(path) => ProxyFile::read(path)?,
-            None => ProxyFile::default(),
+            Some(path) => read_file(path)?,
+            None => ProxyArgs::default(),
         };
         ProxySettings::merge(args, &file)
     }
 
-    pub fn merge(a: &ProxyArgs, f: &ProxyFile) -> Result<ProxySettings, ProxyError> {
+    /// The options of `a` (the command line), each falling back to `f`'s
+    /// (the file), then to the default.
+    pub fn merge(a: &ProxyArgs, f: &ProxyArgs) -> Result<ProxySettings, ProxyError> {
         fn pick<T: Clone>(flag: &Option<T>, file: &Option<T>) -> Option<T> {
             flag.clone().or_else(|| file.clone())
         }
@@ -146,6 +148,7 @@ fn header(s: &str) -> Result<HeaderName, ProxyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::file::parse_file;
 
     fn args() -> ProxyArgs {
         ProxyArgs {
@@ -157,7 +160,7 @@ mod tests {
 
     #[test]
     fn flags_win_over_the_file_and_the_file_over_the_defaults() {
-        let file = ProxyFile::parse(
+        let file = parse_file(
             "[proxy]\nwait_ms = 100\nlease_ms = 4000\nmethods = [\"post\"]\nstore = \"everything\"\n",
         )
         .unwrap();
@@ -198,7 +201,7 @@ mod tests {
             "X-Currency,x-tenant",
         ])
         .expect("parses");
-        let s = ProxySettings::merge(&cli.proxy, &ProxyFile::default()).unwrap();
+        let s = ProxySettings::merge(&cli.proxy, &ProxyArgs::default()).unwrap();
         assert!(!s.guard.key_required);
         assert_eq!(s.nodes, vec!["http://a:1", "http://b:2"]);
         assert_eq!(s.guard.fingerprint_headers.len(), 2);
@@ -207,7 +210,7 @@ mod tests {
 
     #[test]
     fn what_cannot_work_is_refused_at_start() {
-        let none = ProxyFile::default();
+        let none = ProxyArgs::default();
         let mut a = args();
         a.upstream = None;
         assert!(ProxySettings::merge(&a, &none).is_err());
