@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 
 use crate::error::InvalidInput;
+use crate::keyed_hash::hmac_sha256;
 use crate::names::Namespace;
 
 /// Prefix of every presented key (so secret scanners can find leaked ones).
@@ -147,11 +148,7 @@ impl fmt::Debug for KeyHash {
 }
 
 fn mac(secret: &AuthSecret, key: &PresentedKey) -> Hmac<Sha256> {
-    // HMAC accepts a key of any length: this cannot fail.
-    let mut m = match Hmac::<Sha256>::new_from_slice(&secret.0) {
-        Ok(m) => m,
-        Err(e) => unreachable!("HMAC takes keys of any length: {e}"),
-    };
+    let mut m = hmac_sha256(&secret.0);
     m.update(b"idem api key v1\0");
     m.update(key.id.as_str().as_bytes());
     m.update(b"\0");

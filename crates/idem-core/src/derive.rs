@@ -10,12 +10,12 @@
 use std::fmt::Write as _;
 
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::Sha256;
 
 use crate::error::InvalidInput;
+use crate::keyed_hash::hmac_sha256;
 use crate::names::IdemKey;
 use crate::namespace::NamespaceSecret;
 
@@ -117,11 +117,7 @@ const DERIVE_DOMAIN: &[u8] = b"idem-derive-v1\n";
 /// The key derived from `payload` under `secret`: URL-safe base64 (no
 /// padding) of HMAC-SHA256, 43 characters.
 pub fn derive_key(secret: &NamespaceSecret, payload: &CanonicalPayload) -> IdemKey {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
-        Ok(mac) => mac,
-        // HMAC accepts keys of any length; 32 bytes always works.
-        Err(_) => unreachable!("HMAC-SHA256 accepts a 32-byte key"),
-    };
+    let mut mac = hmac_sha256(secret.as_bytes());
     mac.update(DERIVE_DOMAIN);
     mac.update(payload.as_str().as_bytes());
     let digest = mac.finalize().into_bytes();

@@ -25,6 +25,7 @@ pub mod durations;
 pub mod error;
 pub mod fingerprint;
 pub mod hybrid_clock;
+mod keyed_hash;
 pub mod mint;
 pub mod names;
 pub mod namespace;
