@@ -221,25 +221,33 @@ impl Search<'_> {
 
     /// The acknowledged operations placed, compactly, with the state.
     fn placed_key(&self, state: State) -> Placed {
-        let oks = &self.p.oks;
-        let mut after = Vec::new();
-        if let Some(open) = oks.get(self.first_open) {
-            // A placed operation after the first open one was invoked before
-            // that one returns.
-            for (j, op) in oks.iter().enumerate().skip(self.first_open + 1) {
-                if op.invoke > open.ret {
-                    break;
-                }
-                if self.placed_ok[j] {
-                    after.push(j as u32);
-                }
-            }
-        }
+        let after: Vec<u32> = self
+            .open_window()
+            .skip(1)
+            .filter(|&j| self.placed_ok[j])
+            .map(|j| j as u32)
+            .collect();
         Placed {
             state,
             first_open: self.first_open as u32,
             placed_after: after.into_boxed_slice(),
         }
+    }
+
+    /// The first open acknowledged operation and those invoked before it
+    /// returns (indices into `oks`; empty when all are placed). Every placed
+    /// operation after the first open one is in it (it was placed before
+    /// that one returned); past it, nothing is placed.
+    fn open_window(&self) -> std::ops::Range<usize> {
+        let oks = &self.p.oks;
+        let Some(open) = oks.get(self.first_open) else {
+            return self.first_open..self.first_open;
+        };
+        let end = oks[self.first_open..]
+            .iter()
+            .position(|op| op.invoke > open.ret)
+            .map_or(oks.len(), |n| self.first_open + n);
+        self.first_open..end
     }
 
     /// How many indeterminate operations of each class are placed, leaving
@@ -313,21 +321,12 @@ impl Search<'_> {
     /// order from here can place it.
     fn stranded(&self, state: State) -> bool {
         let lowest = state.token.lowest();
-        let oks = &self.p.oks;
-        let Some(open) = oks.get(self.first_open) else {
-            return false;
-        };
-        // Every placed operation after the first open one was invoked
-        // before that one returns (see `placed_key`); past them, nothing is
-        // placed and the precomputed minimum applies.
-        let mut end = self.first_open;
-        while oks.get(end).is_some_and(|op| op.invoke <= open.ret) {
-            if !self.placed_ok[end] && oks[end].op.last_token().is_some_and(|t| t < lowest) {
-                return true;
-            }
-            end += 1;
-        }
-        self.p.last_token_from[end] < lowest
+        let window = self.open_window();
+        let end = window.end;
+        window
+            .filter(|&j| !self.placed_ok[j])
+            .any(|j| self.p.oks[j].op.last_token().is_some_and(|t| t < lowest))
+            || self.p.last_token_from[end] < lowest
     }
 
     fn note_furthest(&mut self, state: State, candidates: &[usize]) {
