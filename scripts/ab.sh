@@ -52,6 +52,8 @@ one_variant() {
     if [ "$name" = A ]; then extra=("${EXTRA_A[@]}"); else extra=("${EXTRA_B[@]}"); fi
     rm -rf "$OUT/data"
     IDEM_BIN="$bin" IDEM_DATA="$OUT/data" scripts/cluster.sh start >/dev/null
+    # A build with API keys drew an admin key; an older one has none.
+    if [ -s "$OUT/data/node1/admin.key" ]; then export IDEM_API_KEY_FILE="$OUT/data/node1/admin.key"; else unset IDEM_API_KEY_FILE; fi
     ready
     for spec in reserve:16 reserve:64 reserve-complete:16 replay:64; do
         workload=${spec%%:*}

@@ -36,6 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 IDEM_BIN="$T/idem" IDEM_DATA="$OUT/data" scripts/cluster.sh start >/dev/null
+export IDEM_PROXY_API_KEY_FILE="$OUT/data/node1/admin.key"
 "$T/idem-bench-upstream" --listen "$UPSTREAM" &
 PIDS+=($!)
 "$T/idem" proxy --listen "$PROXY" --upstream "http://$UPSTREAM" --namespace bench-proxy \

@@ -21,6 +21,7 @@ export IDEM_HTTP_BASE=${IDEM_HTTP_BASE:-8101}
 URLS="http://127.0.0.1:$IDEM_HTTP_BASE,http://127.0.0.1:$((IDEM_HTTP_BASE + 1)),http://127.0.0.1:$((IDEM_HTTP_BASE + 2))"
 trap 'IDEM_DATA="$OUT/data" scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
 IDEM_BIN="${IDEM_BIN:-$target/release/idem}" IDEM_DATA="$OUT/data" scripts/cluster.sh start >/dev/null
+if [ -s "$OUT/data/node1/admin.key" ]; then export IDEM_API_KEY_FILE="$OUT/data/node1/admin.key"; else unset IDEM_API_KEY_FILE; fi
 for _ in $(seq 1 100); do
     if curl -sf "http://127.0.0.1:$IDEM_HTTP_BASE/ready" >/dev/null; then break; fi
     sleep 0.1

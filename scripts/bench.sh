@@ -155,6 +155,7 @@ start_idem() {
     rm -rf "$IDEM_DATA"
     IDEM_STARTED=1
     scripts/cluster.sh start >&2
+    if [ -s "$IDEM_DATA/node1/admin.key" ]; then export IDEM_API_KEY_FILE="$IDEM_DATA/node1/admin.key"; else unset IDEM_API_KEY_FILE; fi
 }
 
 start_etcd() {

@@ -16,7 +16,9 @@
 # under libfaketime so that scripts/skew.sh can move their wall clocks.
 # Extra environment for one node can be given as
 # IDEM_NODE_ENV_N="VAR=value VAR2=value". Each node gets a third of the
-# CPUs for its async workers (IDEM_WORKER_THREADS overrides).
+# CPUs for its async workers (IDEM_WORKER_THREADS overrides). Node 1 draws
+# the cluster's admin key into ./data/node1/admin.key; `start` makes a
+# client key for namespace `default` in ./data/client.key and prints both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${IDEM_DATA:-./data}
@@ -80,6 +82,31 @@ start_node() {
     echo "node $n: pid $!, http://$(http_addr "$n")"
 }
 
+# The admin key node 1 drew when it bootstrapped the cluster, and a client
+# key for namespace `default` made with it (once; kept in $DATA/client.key).
+ensure_keys() {
+    local bin=$1 admin="$DATA/node1/admin.key" client="$DATA/client.key" url i
+    url="http://$(http_addr 1)"
+    # A build from before API keys (scripts/ab.sh runs old ones) has none.
+    "$bin" auth --help >/dev/null 2>&1 || return 0
+    for i in $(seq 1 100); do
+        [ -s "$admin" ] && "$bin" auth list --url "$url" --api-key-file "$admin" >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    if [ ! -s "$client" ]; then
+        (umask 077; "$bin" auth create --url "$url" --api-key-file "$admin" --name dev-client \
+            --role client --namespace default --print-key > "$client.tmp") && mv "$client.tmp" "$client"
+    fi
+    echo "admin key:  $(cat "$admin")  ($admin)"
+    echo "client key: $(cat "$client")  ($client, namespace default)"
+    echo "try:        export IDEM_API_KEY=\$(cat $client)"
+}
+
+auth_header() {
+    local admin="$DATA/node1/admin.key"
+    [ -s "$admin" ] && echo "Authorization: Bearer $(cat "$admin")" || echo "X-No-Key: 1"
+}
+
 wait_ready() {
     local n=$1 i
     for i in $(seq 1 300); do
@@ -97,6 +124,7 @@ case "${1:-}" in
         for n in 1 2 3; do start_node "$n" "$bin"; done
         for n in 1 2 3; do wait_ready "$n"; done
         echo "cluster ready"
+        ensure_keys "$bin"
         ;;
     stop)
         for n in 1 2 3; do
@@ -109,7 +137,7 @@ case "${1:-}" in
             if pid=$(pid_of "$n"); then echo "node $n: running (pid $pid) http://$(http_addr "$n")"; else echo "node $n: stopped"; fi
         done
         for n in 1 2 3; do
-            if curl -sf "http://$(http_addr "$n")/v1/cluster" 2>/dev/null; then echo; break; fi
+            if curl -sf -H "$(auth_header)" "http://$(http_addr "$n")/v1/cluster" 2>/dev/null; then echo; break; fi
         done
         ;;
     kill)
@@ -124,7 +152,7 @@ case "${1:-}" in
         wait_ready "$n"
         ;;
     *)
-        sed -n '2,16p' "$0"
+        sed -n '2,19p' "$0"
         exit 2
         ;;
 esac

@@ -45,6 +45,7 @@ rm -rf "$OUT" && mkdir -p "$OUT/runs"
 cleanup() { scripts/cluster.sh stop >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 scripts/cluster.sh start >&2
+if [ -s "$IDEM_DATA/node1/admin.key" ]; then export IDEM_API_KEY_FILE="$IDEM_DATA/node1/admin.key"; else unset IDEM_API_KEY_FILE; fi
 urls=$(for n in 0 1 2; do printf "http://127.0.0.1:%d," $((IDEM_HTTP_BASE + n)); done | sed 's/,$//')
 
 live=0   # keys granted so far (every 201 of a fresh key is one more live key)

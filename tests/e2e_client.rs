@@ -11,21 +11,23 @@ mod support;
 use std::time::Duration;
 
 use idem_client::{
-    Client, ClientConfig, ClientError, KeyRecord, LeaseLost, Reservation, ReserveOptions, RunError,
-    StoredResponse,
+    ApiKey, Client, ClientConfig, ClientError, KeyRecord, LeaseLost, Reservation, ReserveOptions,
+    RunError, StoredResponse,
 };
 use support::Cluster;
 
+/// A client of every node, with a client key of every namespace.
 fn client(c: &Cluster) -> Client {
     let nodes: Vec<String> = (0..3).map(|i| c.url(i)).collect();
-    Client::with_config(
-        nodes,
-        ClientConfig {
-            retry_for: Duration::from_secs(20),
-            ..ClientConfig::default()
-        },
-    )
-    .expect("client")
+    Client::with_config(nodes, config(c)).expect("client")
+}
+
+fn config(c: &Cluster) -> ClientConfig {
+    ClientConfig {
+        retry_for: Duration::from_secs(20),
+        api_key: Some(ApiKey::new(c.create_key("client", &["*"], None))),
+        ..ClientConfig::default()
+    }
 }
 
 fn response(body: &str) -> StoredResponse {
@@ -231,6 +233,8 @@ fn cli_raw(c: &Cluster, args: &[&str]) -> std::process::Output {
         .args(args)
         .arg("--url")
         .arg(urls.join(","))
+        .arg("--api-key")
+        .arg(&c.admin_key)
         .output()
         .expect("run idem key")
 }
@@ -392,14 +396,8 @@ async fn a_reserve_whose_reply_is_lost_is_resumed_by_the_clients_retry() {
     let eater = ReplyEater::start(&c.url(1));
     // The swallowing proxy is the only way to node 1 and comes first, so
     // the client's first try goes through it.
-    let client = Client::with_config(
-        vec![eater.url(), c.url(2), c.url(0)],
-        ClientConfig {
-            retry_for: Duration::from_secs(20),
-            ..ClientConfig::default()
-        },
-    )
-    .expect("client");
+    let client =
+        Client::with_config(vec![eater.url(), c.url(2), c.url(0)], config(&c)).expect("client");
     let reservation = client
         .reserve(
             "shop",
@@ -436,17 +434,42 @@ async fn a_reserve_whose_reply_is_lost_is_resumed_by_the_clients_retry() {
 async fn a_reserve_whose_node_is_killed_after_the_write_is_resumed_elsewhere() {
     let c = Cluster::start();
     let attempt = idem_client::new_attempt_id();
+    let key = c.create_key("client", &["shop"], None);
     // The write is acknowledged by node 2; its answer counts as lost once
     // node 2 is killed (the caller never used it).
-    let first = c.reserve(
-        2,
-        "shop",
-        "killed-after",
-        serde_json::json!({"fingerprint": "fp", "attempt": attempt, "lease_ms": 30_000}),
-    );
+    let body = serde_json::json!({"fingerprint": "fp", "attempt": attempt, "lease_ms": 30_000});
+    let first = support::send_as(
+        "POST",
+        &c.key_url(2, "shop", "killed-after", "reserve"),
+        Some(&key),
+        Some("application/json"),
+        Some(&body.to_string()),
+    )
+    .expect("reserve answered");
     assert_eq!(first.status, 201, "{}", first.raw);
     c.kill(2);
-    let client = client(&c);
+    let nodes: Vec<String> = (0..2).map(|i| c.url(i)).collect();
+    // The attempt is bound to the key that made the grant: the same attempt
+    // id under another key is another caller, told the key is in progress.
+    let stranger = client(&c)
+        .reserve(
+            "shop",
+            "killed-after",
+            &ReserveOptions::new()
+                .fingerprint("fp")
+                .attempt(attempt.clone()),
+        )
+        .await
+        .expect("the stranger is answered");
+    assert!(
+        matches!(stranger, Reservation::InProgress { .. }),
+        "{stranger:?}"
+    );
+    let config = ClientConfig {
+        api_key: Some(ApiKey::new(&key)),
+        ..config(&c)
+    };
+    let client = Client::with_config(nodes, config).expect("client");
     let again = client
         .reserve(
             "shop",

@@ -98,6 +98,10 @@ impl Proxy {
             .args(["--metrics-listen", &format!("127.0.0.1:{metrics_port}")])
             .args(["--upstream", &ledger.url(), "--namespace", "shop"])
             .args(["--nodes", &nodes.join(",")])
+            .env(
+                "IDEM_PROXY_API_KEY",
+                c.create_key("client", &["shop"], None),
+            )
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

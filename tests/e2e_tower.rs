@@ -11,7 +11,7 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use axum_payments::{app, Ledger};
-use idem_client::{Client, ClientConfig};
+use idem_client::{ApiKey, Client, ClientConfig};
 use idem_tower::{Guard, GuardConfig};
 use serde_json::{json, Value};
 use support::{post_with_headers, Cluster, Reply};
@@ -30,11 +30,16 @@ impl Service {
         let ledger = Arc::new(Ledger::new(dir.path().join("payments.jsonl")));
         let runtime = tokio::runtime::Runtime::new().expect("runtime");
         let nodes: Vec<String> = (0..3).map(|i| c.url((first + i) % 3)).collect();
+        let key = c.create_key("client", &["payments"], None);
         let mut config = GuardConfig::new("payments");
         tune(&mut config);
         let router = {
             let _enter = runtime.enter();
-            let client = Client::with_config(nodes, ClientConfig::default()).expect("client");
+            let client_config = ClientConfig {
+                api_key: Some(ApiKey::new(&key)),
+                ..ClientConfig::default()
+            };
+            let client = Client::with_config(nodes, client_config).expect("client");
             app(Guard::new(client, config).expect("guard"), ledger.clone())
         };
         let listener = runtime

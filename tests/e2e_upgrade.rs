@@ -51,6 +51,15 @@ fn start(data: &Path) -> Node {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // The old release had no API keys: the node that bootstrapped the
+    // cluster draws its secret and admin key once it finds none.
+    let admin = support::wait_for_admin_key(&format!("http://{HTTP}"), data).unwrap_or_else(|| {
+        panic!(
+            "no admin key on the old data:\n{}",
+            std::fs::read_to_string(data.join("idem.log")).unwrap_or_default()
+        )
+    });
+    support::register_key(HTTP, &admin);
     node
 }
 

@@ -12,4 +12,11 @@ cargo build --release --locked --bin idem --bin axum-payments
 TARGET="${CARGO_TARGET_DIR:-target}/release"
 IDEM_BIN="$TARGET/idem" scripts/cluster.sh start
 mkdir -p data
-exec "$TARGET/axum-payments" --ledger data/payments.jsonl "$@"
+# The service's own client key, for namespace payments only (made once
+# with the cluster's admin key).
+if [ ! -s data/payments.key ]; then
+    (umask 077; "$TARGET/idem" auth create --api-key-file data/node1/admin.key --name axum-payments \
+        --role client --namespace payments --print-key > data/payments.key.tmp) \
+        && mv data/payments.key.tmp data/payments.key
+fi
+exec "$TARGET/axum-payments" --ledger data/payments.jsonl --api-key-file data/payments.key "$@"

@@ -2,6 +2,7 @@
 //! tests, and talks to them over HTTP.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -41,6 +42,47 @@ fn reply(r: ureq::Response) -> Reply {
     }
 }
 
+/// The API key each node (by `host:port`) is asked with unless a request
+/// says otherwise: its cluster's admin key, registered when it starts.
+static KEYS: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+
+fn authority(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    rest.split('/').next().unwrap_or(rest)
+}
+
+/// The key registered for the node `url` points at.
+pub fn key_for(url: &str) -> Option<String> {
+    KEYS.lock().expect("keys").get(authority(url)).cloned()
+}
+
+/// Sends `key` to the node at `http` (`host:port`) unless a request says
+/// otherwise.
+pub fn register_key(http: &str, key: &str) {
+    KEYS.lock()
+        .expect("keys")
+        .insert(http.to_string(), key.to_string());
+}
+
+/// The admin key in `data` (the bootstrapping node's data directory), once
+/// the node at `url` accepts it (the bootstrap is applied); `None` after
+/// 30 s.
+pub fn wait_for_admin_key(url: &str, data: &std::path::Path) -> Option<String> {
+    let file = data.join("admin.key");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            let key = text.trim().to_string();
+            let keys = format!("{url}/v1/auth/keys");
+            if send_as("GET", &keys, Some(&key), None, None).is_ok_and(|r| r.status == 200) {
+                return Some(key);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
 fn agent() -> ureq::Agent {
     ureq::AgentBuilder::new()
         .timeout(Duration::from_secs(15))
@@ -54,7 +96,21 @@ pub fn send(
     content_type: Option<&str>,
     body: Option<&str>,
 ) -> Result<Reply, String> {
+    send_as(method, url, key_for(url).as_deref(), content_type, body)
+}
+
+/// Sends a request with API key `key` (`None`: no `Authorization` at all).
+pub fn send_as(
+    method: &str,
+    url: &str,
+    key: Option<&str>,
+    content_type: Option<&str>,
+    body: Option<&str>,
+) -> Result<Reply, String> {
     let mut req = agent().request(method, url);
+    if let Some(key) = key {
+        req = req.set("authorization", &format!("Bearer {key}"));
+    }
     if let Some(ct) = content_type {
         req = req.set("content-type", ct);
     }
@@ -81,6 +137,9 @@ pub fn post(url: &str, body: Value) -> Result<Reply, String> {
 /// POSTs JSON with extra headers; panics only when no HTTP answer came.
 pub fn post_with_headers(url: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
     let mut req = agent().post(url).set("content-type", "application/json");
+    if let Some(key) = key_for(url) {
+        req = req.set("authorization", &format!("Bearer {key}"));
+    }
     for (name, value) in headers {
         req = req.set(name, value);
     }
@@ -135,6 +194,8 @@ pub struct Node {
 
 pub struct Cluster {
     pub nodes: Vec<Node>,
+    /// The admin key node 1 drew when it bootstrapped the cluster.
+    pub admin_key: String,
     peers: String,
     args: Vec<String>,
     _dir: tempfile::TempDir,
@@ -173,8 +234,9 @@ impl Cluster {
             .map(|n| format!("{}={}/{}", n.id, n.raft, n.http))
             .collect::<Vec<_>>()
             .join(",");
-        let cluster = Cluster {
+        let mut cluster = Cluster {
             nodes,
+            admin_key: String::new(),
             peers,
             args: options.args.clone(),
             _dir: dir,
@@ -188,7 +250,33 @@ impl Cluster {
         for i in 0..3 {
             cluster.wait_ready(i);
         }
+        cluster.admin_key = cluster.wait_for_admin_key();
+        let mut keys = KEYS.lock().expect("keys");
+        for n in &cluster.nodes {
+            keys.insert(n.http.clone(), cluster.admin_key.clone());
+        }
+        drop(keys);
         cluster
+    }
+
+    fn wait_for_admin_key(&self) -> String {
+        wait_for_admin_key(&self.url(0), &self.nodes[0].data)
+            .unwrap_or_else(|| panic!("the admin key never worked:\n{}", self.log(0)))
+    }
+
+    /// A new key made with the admin key: `role`, in `namespaces` (for a
+    /// client), expiring after `expires_in_s` if given.
+    pub fn create_key(&self, role: &str, namespaces: &[&str], expires_in_s: Option<u64>) -> String {
+        let mut body = json!({"name": format!("test {role}"), "role": role});
+        if !namespaces.is_empty() {
+            body["namespaces"] = json!(namespaces);
+        }
+        if let Some(s) = expires_in_s {
+            body["expires_in_s"] = json!(s);
+        }
+        let r = post(&format!("{}/v1/auth/keys", self.url(0)), body).expect("create key");
+        assert_eq!(r.status, 201, "{r:?}");
+        r.body["key"].as_str().expect("key").to_string()
     }
 
     fn spawn(&self, i: usize) {
@@ -401,6 +489,12 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         for i in 0..self.nodes.len() {
             self.kill(i);
+        }
+        let mut keys = KEYS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for n in &self.nodes {
+            keys.remove(&n.http);
         }
     }
 }

@@ -53,6 +53,13 @@ pub struct BenchArgs {
     #[arg(long, default_value = "bench")]
     pub namespace: String,
 
+    /// idem API key (a client key of --namespace).
+    #[arg(long, env = "IDEM_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// A file holding the idem API key.
+    #[arg(long, env = "IDEM_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
+
     /// Lease of a reservation, in milliseconds (idem `lease_ms`, Redis `PX`).
     #[arg(long, default_value_t = 30_000)]
     pub lease_ms: u64,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -29,6 +29,8 @@ pub struct HttpConnection {
     endpoint: Endpoint,
     timeout: Duration,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// `Authorization` sent with every request.
+    authorization: Option<String>,
 }
 
 impl HttpConnection {
@@ -37,7 +39,14 @@ impl HttpConnection {
             endpoint,
             timeout,
             sender: None,
+            authorization: None,
         }
+    }
+
+    /// This connection, sending `key` as a bearer token with every request.
+    pub fn with_api_key(mut self, key: Option<&str>) -> HttpConnection {
+        self.authorization = key.map(|k| format!("Bearer {k}"));
+        self
     }
 
     /// `POST path` with a JSON body; the whole exchange (connecting if need
@@ -85,6 +94,9 @@ impl HttpConnection {
             .uri(path)
             .header(HOST, &self.endpoint.authority)
             .header(CONTENT_TYPE, "application/json");
+        if let Some(value) = &self.authorization {
+            request = request.header(AUTHORIZATION, value);
+        }
         for (name, value) in headers {
             request = request.header(*name, *value);
         }

@@ -21,6 +21,8 @@ pub struct Plan {
     pub load: LoadMode,
     pub keys: KeyMode,
     pub namespace: String,
+    /// idem only: sent as `Authorization: Bearer`.
+    pub api_key: Option<String>,
     pub lease_ms: u64,
     pub retain_ms: Option<u64>,
     /// idem reserves carry a fresh attempt id each.
@@ -166,6 +168,22 @@ impl Plan {
             }
             None => default_run_id(),
         };
+        let api_key = match (&args.api_key, &args.api_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(BenchError::invalid(
+                    "--api-key",
+                    "give --api-key or --api-key-file, not both",
+                ))
+            }
+            (Some(key), None) => Some(key.trim().to_owned()),
+            (None, Some(path)) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| BenchError::invalid("--api-key-file", e.to_string()))?
+                    .trim()
+                    .to_owned(),
+            ),
+            (None, None) => None,
+        };
         Ok(Plan {
             target: args.target,
             endpoints,
@@ -176,6 +194,7 @@ impl Plan {
             load,
             keys,
             namespace: args.namespace.clone(),
+            api_key,
             lease_ms: args.lease_ms,
             retain_ms: args.retain_ms,
             attempts: args.attempts,

@@ -41,16 +41,18 @@ async fn post(conn: &mut HttpConnection, path: &str, body: Value) -> Result<(u16
 
 /// Runs `rounds` rounds against three nodes (`urls`: owner, waiter,
 /// poller, in turn). The owner reserves with `lease_ms` (what `Retry-After`
-/// tells the poller to wait) and completes 0.1-1 s later.
+/// tells the poller to wait) and completes 0.1-1 s later. Every request
+/// carries `api_key`, if given.
 pub async fn measure(
     urls: &[String],
+    api_key: Option<&str>,
     rounds: u64,
     namespace: &str,
     lease_ms: u64,
 ) -> Result<WaiterReport, OpError> {
     let at = |i: usize| endpoint(&urls[i % urls.len()]);
     let timeout = Duration::from_secs(30);
-    let mut owner = HttpConnection::new(at(0), timeout);
+    let mut owner = HttpConnection::new(at(0), timeout).with_api_key(api_key);
     let run_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -73,14 +75,18 @@ pub async fn measure(
         let token = granted["token"].as_u64().unwrap_or(0);
         let waiter_path = format!("{path}/reserve");
         let (w_end, p_end) = (at(1), at(2));
+        let key = api_key.map(str::to_owned);
+        let waiter_key = key.clone();
         let waiter = tokio::spawn(async move {
-            let mut c = HttpConnection::new(w_end, Duration::from_secs(30));
+            let mut c = HttpConnection::new(w_end, Duration::from_secs(30))
+                .with_api_key(waiter_key.as_deref());
             let (status, _) = post(&mut c, &waiter_path, json!({"wait_ms": 20_000})).await?;
             Ok::<_, OpError>((status, Instant::now()))
         });
         let poll_path = format!("{path}/reserve");
         let poller = tokio::spawn(async move {
-            let mut c = HttpConnection::new(p_end, Duration::from_secs(30));
+            let mut c =
+                HttpConnection::new(p_end, Duration::from_secs(30)).with_api_key(key.as_deref());
             loop {
                 let (status, body) = post(&mut c, &poll_path, json!({})).await?;
                 if status != 409 {

@@ -43,7 +43,7 @@ mod run_once;
 mod transport;
 
 pub use client::Client;
-pub use config::ClientConfig;
+pub use config::{ApiKey, ClientConfig};
 pub use error::{ClientError, LeaseLost, Problem, ProblemType};
 pub use idem_core::{FencingToken, StoredResponse};
 pub use key_ops::Heartbeat;

@@ -135,6 +135,9 @@ impl Transport {
             .http
             .request(method.clone(), &url)
             .timeout(self.config.request_timeout + extra_time);
+        if let Some(key) = &self.config.api_key {
+            request = request.bearer_auth(key.expose());
+        }
         if let Some(body) = body {
             request = request.json(body);
         }

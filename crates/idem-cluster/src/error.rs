@@ -31,6 +31,11 @@ pub enum ClusterError {
     /// applied.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The API key the request was made with is not in force at the
+    /// request's linearization point (revoked, expired or unknown there).
+    /// Nothing was applied.
+    #[error("the API key is not in force: {0}")]
+    KeyNotInForce(idem_core::NotAuthenticated),
 }
 
 impl ClusterError {
@@ -40,7 +45,9 @@ impl ClusterError {
     /// token) is safe.
     pub fn certainly_not_applied(&self) -> bool {
         match self {
-            ClusterError::NotLeader(_) | ClusterError::LeadershipChanged => true,
+            ClusterError::NotLeader(_)
+            | ClusterError::LeadershipChanged
+            | ClusterError::KeyNotInForce(_) => true,
             ClusterError::Timeout | ClusterError::Unavailable(_) => false,
         }
     }

@@ -69,10 +69,10 @@ impl LeaderService {
     /// record unchanged (a replay, in progress, a mismatch) is answered by a
     /// linearizable read; everything else is stamped and proposed.
     pub(crate) async fn execute(&self, command: Command) -> Result<Outcome, ClusterError> {
-        if let Command::Reserve(reserve) = &command {
+        if let (by, Command::Reserve(reserve)) = command.parts() {
             let read_point = || async { Ok(self.read_point().await?.stamp) };
-            if let Some(answer) = reserve_by_read(&self.reader, reserve, read_point).await? {
-                return Ok(Outcome::Reserve(answer));
+            if let Some(answer) = reserve_by_read(&self.reader, reserve, by, read_point).await? {
+                return Ok(answer);
             }
         }
         self.proposer.propose(command).await

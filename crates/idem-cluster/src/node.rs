@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use idem_core::{Command, Outcome, Reserve};
+use idem_core::{ApiKeyId, ApiKeyRecord, AuthSecret, Command, Outcome, Reserve, Stamp};
 use idem_store::{KeyWatch, StartupReport, StateReader, SyncStats};
 use openraft::Vote;
 use tokio::net::TcpListener;
@@ -248,10 +248,11 @@ impl ClusterNode {
     pub async fn reserve_waiting(
         &self,
         cmd: Reserve,
+        by: Option<ApiKeyId>,
         wait: Duration,
     ) -> Result<Outcome, ClusterError> {
         let watcher = self.inner.key_watch.watch(&cmd.id);
-        reserve_waiting(|c| self.execute(c), watcher, cmd, wait).await
+        reserve_waiting(|c| self.execute(c), watcher, cmd, by, wait).await
     }
 
     /// Stops Raft and every task of this node, and waits for them. Waiters
@@ -273,12 +274,12 @@ impl ClusterNode {
         let remote = |leader: NodeAddr| {
             let command = command.clone();
             async move {
-                if let Command::Reserve(reserve) = &command {
+                if let (by, Command::Reserve(reserve)) = command.parts() {
                     let read_point = || inner.follower.read_point();
                     if let Some(answer) =
-                        reserve_by_read(&inner.reader, reserve, read_point).await?
+                        reserve_by_read(&inner.reader, reserve, by, read_point).await?
                     {
-                        return Ok(Outcome::Reserve(answer));
+                        return Ok(answer);
                     }
                 }
                 inner.forwarder.forward(leader, command).await
@@ -288,23 +289,44 @@ impl ClusterNode {
     }
 
     /// A linearizable read, served by this node (a follower first learns
-    /// from the leader how far it must have applied).
-    pub async fn read(&self, read: ReadRequest) -> Result<ReadReply, ClusterError> {
+    /// from the leader how far it must have applied). A read made with API
+    /// key `by` is refused unless the key is in force at the read point.
+    pub async fn read(
+        &self,
+        read: ReadRequest,
+        by: Option<&ApiKeyId>,
+    ) -> Result<ReadReply, ClusterError> {
         let inner = &self.inner;
         if planted(&inner.config, Planted::StaleReads) {
             // The planted bug: any node answers from its own, possibly
             // stale, state at the time it has applied up to.
-            return read_local(&inner.reader, read, inner.reader.applied_clock().now());
+            return read_local(&inner.reader, read, by, inner.reader.applied_clock().now());
         }
         let local = || async {
             let now = inner.leader.read_point().await?.stamp;
-            read_local(&inner.reader, read.clone(), now)
+            read_local(&inner.reader, read.clone(), by, now)
         };
         let remote = |_leader: NodeAddr| async {
             let now = inner.follower.read_point().await?;
-            read_local(&inner.reader, read.clone(), now)
+            read_local(&inner.reader, read.clone(), by, now)
         };
         self.on_leader(local, remote).await
+    }
+
+    /// What this node's own state holds for authenticating API key `id`
+    /// (its record, the auth secret) and the time it has applied up to:
+    /// not linearizable (see [`ClusterNode::read`] with
+    /// [`ReadRequest::Auth`] for that).
+    pub fn local_auth(
+        &self,
+        id: &ApiKeyId,
+    ) -> Result<(Option<ApiKeyRecord>, Option<AuthSecret>, Stamp), ClusterError> {
+        let reader = &self.inner.reader;
+        Ok((
+            reader.api_key(id)?,
+            reader.auth_secret()?,
+            reader.applied_clock().now(),
+        ))
     }
 
     /// Changes the membership (on the leader, forwarded if need be) and

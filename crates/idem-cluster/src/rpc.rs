@@ -3,7 +3,10 @@
 //! inter-node wire format (bincode, in [`crate::wire`] frames): a variant
 //! is added at the end of its enum, never in between.
 
-use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Record, Stamp};
+use idem_core::{
+    ApiKeyId, ApiKeyRecord, AuthSecret, Command, KeyId, Namespace, NamespacePolicy, Outcome,
+    Record, Stamp,
+};
 use openraft::error::{InstallSnapshotError, RaftError};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
@@ -40,16 +43,30 @@ pub struct ReadIndex {
     pub stamp: Stamp,
 }
 
+/// A linearizable read of this node's state (never sent between nodes).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ReadRequest {
     Record(KeyId),
     Policy(Namespace),
+    /// What authenticating a key needs: its record and the auth secret.
+    Auth(ApiKeyId),
+    /// Every API key the cluster knows.
+    ApiKeys,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ReadReply {
-    Record { record: Option<Record>, now: Stamp },
+    Record {
+        record: Option<Record>,
+        now: Stamp,
+    },
     Policy(NamespacePolicy),
+    Auth {
+        key: Option<ApiKeyRecord>,
+        secret: Option<AuthSecret>,
+        now: Stamp,
+    },
+    ApiKeys(Vec<ApiKeyRecord>),
 }
 
 /// A change of the cluster's membership. Carried out by the leader; any

@@ -13,7 +13,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use idem_core::{Command, Outcome, Reserve, ReserveOutcome};
+use idem_core::{ApiKeyId, Command, Outcome, Reserve, ReserveOutcome};
 use idem_store::{KeyChange, KeyWatcher};
 use tokio::time::Instant;
 
@@ -22,14 +22,17 @@ use crate::error::ClusterError;
 /// The longest a reserve may wait.
 pub const MAX_WAIT_MS: u64 = 60_000;
 
-/// Reserves `cmd` with `execute`, waiting up to `wait` while the key is in
-/// progress under someone else, woken by `watcher` (registered on the key
-/// before this is called). Without a watcher (no room for another waiter,
-/// or the node is shutting down) it answers at once.
+/// Reserves `cmd` (made with API key `by`, if any) with `execute`, waiting
+/// up to `wait` while the key is in progress under someone else, woken by
+/// `watcher` (registered on the key before this is called). Without a
+/// watcher (no room for another waiter, or the node is shutting down) it
+/// answers at once. Every ask judges the key again, so a waiter whose key
+/// is revoked meanwhile is refused at its next ask.
 pub async fn reserve_waiting<F, Fut>(
     execute: F,
     mut watcher: Option<KeyWatcher>,
     cmd: Reserve,
+    by: Option<ApiKeyId>,
     wait: Duration,
 ) -> Result<Outcome, ClusterError>
 where
@@ -38,7 +41,7 @@ where
 {
     let deadline = Instant::now() + wait;
     loop {
-        let outcome = execute(Command::Reserve(cmd.clone())).await?;
+        let outcome = execute(Command::Reserve(cmd.clone()).made_with(by.clone())).await?;
         let Outcome::Reserve(ReserveOutcome::InProgress { retry_after_ms }) = &outcome else {
             return Ok(outcome);
         };

@@ -179,6 +179,17 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// As the API spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Monitor => "monitor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 /// The namespaces a key may use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum NamespaceScope {
@@ -225,7 +236,7 @@ pub enum Action<'a> {
 }
 
 /// Why a presented key is not accepted (answered 401).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum NotAuthenticated {
     #[error("no API key was presented")]
     Missing,
@@ -240,7 +251,7 @@ pub enum NotAuthenticated {
 /// Why a known key may not do what it asks (answered 403).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Forbidden {
-    #[error("a {role:?} key may not do this")]
+    #[error("a {} key may not do this", role.name())]
     Role { role: Role },
     #[error("this key may not use namespace {namespace}")]
     Namespace { namespace: Namespace },
@@ -258,13 +269,22 @@ pub fn authenticate<'r>(
     let r = record
         .filter(|r| r.id == presented.id && key_matches(secret, presented, &r.hash))
         .ok_or(NotAuthenticated::Unknown)?;
+    in_force(Some(r), now_ms)?;
+    Ok(r)
+}
+
+/// Whether a key, known by its id alone (its secret was checked where the
+/// request arrived), is in force at `now_ms`: known, not revoked, not
+/// expired.
+pub fn in_force(record: Option<&ApiKeyRecord>, now_ms: u64) -> Result<(), NotAuthenticated> {
+    let r = record.ok_or(NotAuthenticated::Unknown)?;
     if r.revoked {
         return Err(NotAuthenticated::Revoked);
     }
     if r.expires_at_ms.is_some_and(|at| now_ms >= at) {
         return Err(NotAuthenticated::Expired);
     }
-    Ok(r)
+    Ok(())
 }
 
 /// Whether a known, valid key may do `action`.

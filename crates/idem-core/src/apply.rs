@@ -6,16 +6,16 @@
 //! state gives the same state and the same outcomes on every replica.
 
 use crate::command::{
-    ApiKeyCommand, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve,
-    SetPolicy,
+    Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release, Reserve, SetPolicy,
 };
 use crate::derive::derive_key;
 use crate::fingerprint::Fingerprint;
+use crate::key_commands::{apply_api_key, key_in_force};
 use crate::names::{KeyId, Namespace};
 use crate::namespace::{NamespacePolicy, NamespaceRecord, NamespaceSecret};
 use crate::outcome::{
-    ApiKeyOutcome, CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome,
-    PurgeOutcome, Refusal, ReleaseOutcome, ReserveOutcome,
+    CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome,
+    Refusal, ReleaseOutcome, ReserveOutcome,
 };
 use crate::record::{Completion, MintedKey, Record, ReleasedKey, Reservation};
 use crate::rules::Rules;
@@ -133,10 +133,24 @@ impl Lifecycle {
         store.set_applied_clock(clock)?;
         let now = clock.now();
         let token = FencingToken::granted_at(entry.position);
-        if let Some(id) = entry.command.key() {
+        self.apply_command(store, &entry.command, &now, token)
+    }
+
+    /// Applies one command at `now`; `token` is what a grant hands out.
+    fn apply_command<S: RecordStore>(
+        &self,
+        store: &mut S,
+        command: &Command,
+        now: &Stamp,
+        token: FencingToken,
+    ) -> Result<Outcome, S::Error> {
+        let now = *now;
+        // A command whose key is not in force changes nothing, not even a
+        // forgotten record's deletion: judged before anything else.
+        if let (Some(id), false) = (command.key(), matches!(command, Command::ByKey(_))) {
             self.make_forgetting_stick(store, id, &now)?;
         }
-        Ok(match &entry.command {
+        Ok(match command {
             Command::Reserve(c) => Outcome::Reserve(self.reserve(store, c, &now, token)?),
             Command::Heartbeat(c) => Outcome::Heartbeat(self.heartbeat(store, c, &now)?),
             Command::Complete(c) => Outcome::Complete(self.complete(store, c, &now)?),
@@ -145,7 +159,11 @@ impl Lifecycle {
             Command::Mint(c) => Outcome::Mint(self.mint(store, c, &now)?),
             Command::Derive(c) => Outcome::Derive(self.derive(store, c)?),
             Command::SetPolicy(c) => Outcome::SetPolicy(self.set_policy(store, c)?),
-            Command::ApiKey(c) => Outcome::ApiKey(api_key(store, c)?),
+            Command::ApiKey(c) => Outcome::ApiKey(apply_api_key(store, c, &now)?),
+            Command::ByKey(c) => match key_in_force(store, &c.key, &now)? {
+                Ok(()) => self.apply_command(store, &c.command, &now, token)?,
+                Err(why) => Outcome::KeyNotInForce(why),
+            },
         })
     }
 
@@ -519,38 +537,4 @@ impl Lifecycle {
         store.put_namespace(ns, created.clone())?;
         Ok(created)
     }
-}
-
-/// Applies an API key command: create once, revoke for good, set the
-/// secret once.
-fn api_key<S: RecordStore>(store: &mut S, cmd: &ApiKeyCommand) -> Result<ApiKeyOutcome, S::Error> {
-    Ok(match cmd {
-        ApiKeyCommand::Create(record) => {
-            let id = record.id.clone();
-            if store.api_key(&id)?.is_some() {
-                ApiKeyOutcome::Exists { id }
-            } else {
-                store.put_api_key(record.clone())?;
-                ApiKeyOutcome::Created { id }
-            }
-        }
-        ApiKeyCommand::Revoke(id) => match store.api_key(id)? {
-            None => ApiKeyOutcome::NotFound { id: id.clone() },
-            Some(mut record) => {
-                if !record.revoked {
-                    record.revoked = true;
-                    store.put_api_key(record)?;
-                }
-                ApiKeyOutcome::Revoked { id: id.clone() }
-            }
-        },
-        ApiKeyCommand::SetSecret(secret) => {
-            if store.auth_secret()?.is_some() {
-                ApiKeyOutcome::SecretAlreadySet
-            } else {
-                store.set_auth_secret(secret.clone())?;
-                ApiKeyOutcome::SecretSet
-            }
-        }
-    })
 }

@@ -13,6 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::api_key::ApiKeyId;
 use crate::error::InvalidInput;
 
 /// A client's attempt id as it arrived: checked to be able to carry at least
@@ -54,6 +55,21 @@ impl AttemptId {
     }
 
     /// What the log and the record keep of it.
+    /// The digest of this attempt made with API key `key`: the same attempt
+    /// id under another key is another attempt, so only the key that made
+    /// a grant can resume it. Without a key, [`AttemptId::digest`].
+    pub fn digest_for(&self, key: Option<&ApiKeyId>) -> AttemptDigest {
+        let Some(key) = key else {
+            return self.digest();
+        };
+        let mut h = Sha256::new();
+        h.update(b"idem attempt v1 by key\0");
+        h.update(key.as_str().as_bytes());
+        h.update(b"\0");
+        h.update(self.0.as_bytes());
+        AttemptDigest(h.finalize().into())
+    }
+
     pub fn digest(&self) -> AttemptDigest {
         let mut h = Sha256::new();
         h.update(b"idem attempt v1\0");

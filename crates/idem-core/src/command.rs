@@ -32,6 +32,19 @@ pub enum Command {
     SetPolicy(SetPolicy),
     /// API keys and the secret they are hashed under (see [`ApiKeyCommand`]).
     ApiKey(ApiKeyCommand),
+    /// A command made with an API key (see [`ByKey`]).
+    ByKey(ByKey),
+}
+
+/// A command made with an API key: it takes effect only if that key is in
+/// force (known, not revoked, not expired) when the command is applied, so
+/// a command can never outrun a revocation acknowledged before it. The
+/// edge has checked the key's role and namespaces already; those never
+/// change, so only whether it is still in force is judged again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByKey {
+    pub key: ApiKeyId,
+    pub command: Box<Command>,
 }
 
 /// Claim a key before running its side effect.
@@ -124,6 +137,15 @@ pub enum ApiKeyCommand {
     Revoke(ApiKeyId),
     /// Set the cluster's auth secret: once, at bootstrap; refused after.
     SetSecret(AuthSecret),
+    /// Replace key `old` by `new` (same name, role and namespaces): `new`
+    /// is stored, and `old` stays in force until `old_expires_at_ms` (or
+    /// its own earlier expiry). Refused if `old` is unknown or revoked, or
+    /// a key with `new`'s id exists.
+    Rotate {
+        old: ApiKeyId,
+        new: ApiKeyRecord,
+        old_expires_at_ms: u64,
+    },
 }
 
 /// A command as it comes out of the log: where it sits and when the leader
@@ -136,9 +158,30 @@ pub struct Entry {
 }
 
 impl Command {
+    /// This command made with `key` (unchanged when `None`: no key was
+    /// asked for, as on a cluster without auth).
+    pub fn made_with(self, key: Option<ApiKeyId>) -> Command {
+        match key {
+            Some(key) => Command::ByKey(ByKey {
+                key,
+                command: Box::new(self),
+            }),
+            None => self,
+        }
+    }
+
+    /// The key the command was made with (the outermost, should a peer
+    /// have nested them), and the command itself.
+    pub fn parts(&self) -> (Option<&ApiKeyId>, &Command) {
+        match self {
+            Command::ByKey(c) => (Some(&c.key), c.command.parts().1),
+            other => (None, other),
+        }
+    }
+
     /// The token a command presents, for those that need one.
     pub fn token(&self) -> Option<FencingToken> {
-        match self {
+        match self.parts().1 {
             Command::Heartbeat(c) => Some(c.token),
             Command::Complete(c) => Some(c.token),
             Command::Release(c) => Some(c.token),
@@ -148,15 +191,17 @@ impl Command {
 
     /// The one key a command is about, for those about one key.
     pub fn key(&self) -> Option<&KeyId> {
-        match self {
+        match self.parts().1 {
             Command::Reserve(c) => Some(&c.id),
             Command::Heartbeat(c) => Some(&c.id),
             Command::Complete(c) => Some(&c.id),
             Command::Release(c) => Some(&c.id),
             Command::Mint(c) => Some(&c.id),
-            Command::Purge(_) | Command::Derive(_) | Command::SetPolicy(_) | Command::ApiKey(_) => {
-                None
-            }
+            Command::Purge(_)
+            | Command::Derive(_)
+            | Command::SetPolicy(_)
+            | Command::ApiKey(_)
+            | Command::ByKey(_) => None,
         }
     }
 }

@@ -25,6 +25,7 @@ pub mod durations;
 pub mod error;
 pub mod fingerprint;
 pub mod hybrid_clock;
+mod key_commands;
 mod keyed_hash;
 pub mod mint;
 pub mod names;
@@ -39,21 +40,22 @@ pub mod token;
 pub mod wall_agreement;
 
 pub use api_key::{
-    authenticate, authorize, key_hash, key_matches, Action, ApiKeyId, ApiKeyRecord, AuthSecret,
-    Forbidden, KeyHash, NamespaceScope, NotAuthenticated, PresentedKey, Role,
+    authenticate, authorize, in_force, key_hash, key_matches, Action, ApiKeyId, ApiKeyRecord,
+    AuthSecret, Forbidden, KeyHash, NamespaceScope, NotAuthenticated, PresentedKey, Role,
 };
 pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
 pub use attempt::{AttemptDigest, AttemptId};
 pub use cluster_time::{ClusterTime, SteerRate};
 pub use command::{
-    ApiKeyCommand, BadBatchSize, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge, Release,
-    Reserve, SetPolicy, StampedBatch,
+    ApiKeyCommand, BadBatchSize, ByKey, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge,
+    Release, Reserve, SetPolicy, StampedBatch,
 };
 pub use derive::{derive_key, CanonicalPayload};
 pub use durations::{LeaseDuration, RetainDuration};
 pub use error::InvalidInput;
 pub use fingerprint::Fingerprint;
 pub use hybrid_clock::{Agreement, CatchUpRule, HybridClock};
+pub use key_commands::key_in_force;
 pub use mint::minted_key;
 pub use names::{IdemKey, KeyId, Namespace};
 pub use namespace::{NamespacePolicy, NamespaceRecord, NamespaceSecret, PolicyChange};

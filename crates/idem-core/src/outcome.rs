@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::api_key::ApiKeyId;
+use crate::api_key::{ApiKeyId, NotAuthenticated};
 use crate::names::{IdemKey, KeyId};
 use crate::namespace::NamespacePolicy;
 use crate::response::StoredResponse;
@@ -30,6 +30,9 @@ pub enum Outcome {
     /// The entry could not be judged safely; nothing changed and the client
     /// may retry.
     Refused(Refusal),
+    /// The API key the command was made with was not in force when it was
+    /// applied (revoked, expired or unknown); nothing changed.
+    KeyNotInForce(NotAuthenticated),
 }
 
 impl Outcome {
@@ -49,7 +52,8 @@ impl Outcome {
             Outcome::Derive(_)
             | Outcome::SetPolicy(_)
             | Outcome::ApiKey(_)
-            | Outcome::Refused(_) => false,
+            | Outcome::Refused(_)
+            | Outcome::KeyNotInForce(_) => false,
         }
     }
 }
@@ -73,6 +77,12 @@ pub enum ApiKeyOutcome {
     SecretSet,
     /// The secret was set before; nothing changed.
     SecretAlreadySet,
+    /// `new` is stored; `old` stays in force until `old_expires_at_ms`.
+    Rotated {
+        old: ApiKeyId,
+        new: ApiKeyId,
+        old_expires_at_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

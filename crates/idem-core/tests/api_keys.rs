@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 
 use idem_core::{
     apply, authenticate, authorize, key_hash, Action, ApiKeyCommand, ApiKeyId, ApiKeyOutcome,
-    ApiKeyRecord, AuthSecret, Command, Entry, Forbidden, HlcTimestamp, LogPosition, MemoryStore,
-    Namespace, NamespaceScope, NotAuthenticated, Outcome, PresentedKey, RecordStore, Role, Stamp,
+    ApiKeyRecord, AuthSecret, Command, Entry, Forbidden, HlcTimestamp, IdemKey, KeyId, LogPosition,
+    MemoryStore, Namespace, NamespaceScope, NotAuthenticated, Outcome, PresentedKey, RecordStore,
+    Reserve, Role, Stamp,
 };
 use proptest::prelude::*;
 
@@ -137,8 +138,16 @@ fn revoked_and_expired_keys_and_wrong_secrets_are_refused() {
     );
 }
 
-/// Applies `command` as the entry at `index` of term 1.
+/// Applies `command` as the entry at `index` of term 1 (wall time
+/// `1_000 + index`).
 fn run(store: &mut MemoryStore, index: u64, command: ApiKeyCommand) -> ApiKeyOutcome {
+    match run_command(store, index, Command::ApiKey(command)) {
+        Outcome::ApiKey(o) => o,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn run_command(store: &mut MemoryStore, index: u64, command: Command) -> Outcome {
     let entry = Entry {
         position: LogPosition { term: 1, index },
         stamp: Stamp {
@@ -146,12 +155,9 @@ fn run(store: &mut MemoryStore, index: u64, command: ApiKeyCommand) -> ApiKeyOut
             term: 1,
             term_elapsed_ms: index,
         },
-        command: Command::ApiKey(command),
+        command,
     };
-    match apply(store, &entry).unwrap_or_else(|e| match e {}) {
-        Outcome::ApiKey(o) => o,
-        other => panic!("{other:?}"),
-    }
+    apply(store, &entry).unwrap_or_else(|e| match e {})
 }
 
 #[test]
@@ -274,4 +280,128 @@ proptest! {
         prop_assert_eq!(authorize(&r, Action::ChangeNamespace(&asked)).is_ok(), role == Role::Admin);
         prop_assert_eq!(authorize(&r, Action::Monitor).is_ok(), role != Role::Client);
     }
+}
+
+fn reserve(key: &str) -> Command {
+    Command::Reserve(Reserve {
+        id: KeyId::new(ns("payments"), IdemKey::new(key).expect("key")),
+        fingerprint: None,
+        lease: None,
+        retain: None,
+        attempt: None,
+    })
+}
+
+#[test]
+fn a_command_made_with_a_key_takes_effect_only_while_the_key_is_in_force() {
+    let mut store = MemoryStore::default();
+    let secret = AuthSecret::from_bytes([5; 32]);
+    run(&mut store, 1, ApiKeyCommand::SetSecret(secret.clone()));
+    let key = PresentedKey::new(ApiKeyId::from_bytes([1; 8]), [2; 32]);
+    let mut r = record(&secret, &key, Role::Client, NamespaceScope::All);
+    // Expires at wall time 1_010: the entry at index 10 is past it.
+    r.expires_at_ms = Some(1_010);
+    run(&mut store, 2, ApiKeyCommand::Create(r));
+    let id = key.id().clone();
+    let with = |cmd: Command| cmd.made_with(Some(id.clone()));
+
+    let granted = run_command(&mut store, 3, with(reserve("a")));
+    assert!(granted.wrote_record(), "{granted:?}");
+    assert_eq!(
+        run_command(&mut store, 10, with(reserve("b"))),
+        Outcome::KeyNotInForce(NotAuthenticated::Expired)
+    );
+    let unknown = ApiKeyId::from_bytes([9; 8]);
+    assert_eq!(
+        run_command(&mut store, 11, reserve("c").made_with(Some(unknown))),
+        Outcome::KeyNotInForce(NotAuthenticated::Unknown)
+    );
+    let b = KeyId::new(ns("payments"), IdemKey::new("b").expect("key"));
+    let c = KeyId::new(ns("payments"), IdemKey::new("c").expect("key"));
+    assert_eq!(store.record(&b).unwrap_or_else(|e| match e {}), None);
+    assert_eq!(store.record(&c).unwrap_or_else(|e| match e {}), None);
+
+    // A revocation is final for every entry after it.
+    let key2 = PresentedKey::new(ApiKeyId::from_bytes([3; 8]), [4; 32]);
+    run(
+        &mut store,
+        12,
+        ApiKeyCommand::Create(record(&secret, &key2, Role::Client, NamespaceScope::All)),
+    );
+    let id2 = key2.id().clone();
+    run(&mut store, 13, ApiKeyCommand::Revoke(id2.clone()));
+    assert_eq!(
+        run_command(&mut store, 14, reserve("d").made_with(Some(id2))),
+        Outcome::KeyNotInForce(NotAuthenticated::Revoked)
+    );
+    // Without a key (a cluster without auth) the command simply applies.
+    assert!(run_command(&mut store, 15, reserve("d")).wrote_record());
+}
+
+#[test]
+fn a_rotated_key_stays_in_force_until_its_grace_ends_beside_the_new_one() {
+    let mut store = MemoryStore::default();
+    let secret = AuthSecret::from_bytes([5; 32]);
+    run(&mut store, 1, ApiKeyCommand::SetSecret(secret.clone()));
+    let old = PresentedKey::new(ApiKeyId::from_bytes([1; 8]), [2; 32]);
+    let scope = NamespaceScope::Only(BTreeSet::from([ns("payments")]));
+    run(
+        &mut store,
+        2,
+        ApiKeyCommand::Create(record(&secret, &old, Role::Client, scope.clone())),
+    );
+    let new = PresentedKey::new(ApiKeyId::from_bytes([7; 8]), [8; 32]);
+    let new_record = record(&secret, &new, Role::Client, scope);
+    let rotate = |new_record: ApiKeyRecord, until| ApiKeyCommand::Rotate {
+        old: old.id().clone(),
+        new: new_record,
+        old_expires_at_ms: until,
+    };
+    assert_eq!(
+        run(&mut store, 3, rotate(new_record.clone(), 1_020)),
+        ApiKeyOutcome::Rotated {
+            old: old.id().clone(),
+            new: new.id().clone(),
+            old_expires_at_ms: 1_020
+        }
+    );
+    let at = |store: &MemoryStore, key: &PresentedKey, now| {
+        let r = store.api_key(key.id()).unwrap_or_else(|e| match e {});
+        authenticate(r.as_ref(), &secret, key, now).cloned()
+    };
+    assert!(at(&store, &old, 1_019).is_ok());
+    assert_eq!(at(&store, &old, 1_020), Err(NotAuthenticated::Expired));
+    assert!(at(&store, &new, 1_020).is_ok());
+    // The grace never extends an earlier expiry, and a second rotation
+    // with the same new id is refused.
+    assert_eq!(
+        run(&mut store, 4, rotate(new_record, 9_999)),
+        ApiKeyOutcome::Exists {
+            id: new.id().clone()
+        }
+    );
+    let other = PresentedKey::new(ApiKeyId::from_bytes([9; 8]), [8; 32]);
+    let other_record = record(&secret, &other, Role::Client, NamespaceScope::All);
+    assert!(matches!(
+        run(&mut store, 5, rotate(other_record.clone(), 9_999)),
+        ApiKeyOutcome::Rotated {
+            old_expires_at_ms: 1_020,
+            ..
+        }
+    ));
+    // A key past its expiry (or revoked) cannot be rotated.
+    let late = PresentedKey::new(ApiKeyId::from_bytes([10; 8]), [8; 32]);
+    assert_eq!(
+        run(
+            &mut store,
+            30,
+            rotate(
+                record(&secret, &late, Role::Client, NamespaceScope::All),
+                9_999
+            )
+        ),
+        ApiKeyOutcome::NotFound {
+            id: old.id().clone()
+        }
+    );
 }

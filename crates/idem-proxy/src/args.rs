@@ -26,6 +26,13 @@ pub struct ProxyArgs {
     /// idem nodes, comma-separated [default: http://127.0.0.1:8101,...8103].
     #[arg(long, env = "IDEM_PROXY_NODES", value_delimiter = ',')]
     pub nodes: Option<Vec<String>>,
+    /// idem API key (a client key of --namespace); better given by
+    /// --api-key-file or the environment than on the command line.
+    #[arg(long, env = "IDEM_PROXY_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// A file holding the idem API key.
+    #[arg(long, env = "IDEM_PROXY_API_KEY_FILE")]
+    pub api_key_file: Option<PathBuf>,
     /// idem namespace the keys live in (required).
     #[arg(long, env = "IDEM_PROXY_NAMESPACE")]
     pub namespace: Option<String>,

@@ -36,7 +36,11 @@ pub async fn serve(
     settings: ProxySettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ProxyError> {
-    let client = Client::with_config(settings.nodes.clone(), ClientConfig::default())
+    let config = ClientConfig {
+        api_key: settings.api_key.clone(),
+        ..ClientConfig::default()
+    };
+    let client = Client::with_config(settings.nodes.clone(), config)
         .map_err(|e| ProxyError::Config(e.to_string()))?;
     let max_run = settings.guard.max_run_time;
     let guard = Guard::new(client.clone(), settings.guard.clone())

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::{HeaderName, Method};
+use idem_client::ApiKey;
 use idem_tower::{FailMode, GuardConfig, StorePolicy};
 
 use crate::args::ProxyArgs;
@@ -24,6 +25,8 @@ pub struct ProxySettings {
     /// Base URL of the upstream, without a trailing slash.
     pub upstream: String,
     pub nodes: Vec<String>,
+    /// The key sent to idem (`None`: idem runs with `--no-auth`).
+    pub api_key: Option<ApiKey>,
     pub metrics_listen: Option<SocketAddr>,
     pub guard: GuardConfig,
 }
@@ -56,6 +59,22 @@ impl ProxySettings {
         let upstream = upstream.trim_end_matches('/').to_owned();
         let nodes = pick(&a.nodes, &f.nodes)
             .unwrap_or_else(|| DEFAULT_NODES.iter().map(|s| s.to_string()).collect());
+        let api_key = match (
+            pick(&a.api_key, &f.api_key),
+            pick(&a.api_key_file, &f.api_key_file),
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(bad("give --api-key or --api-key-file, not both".into()))
+            }
+            (Some(key), None) => Some(ApiKey::new(key)),
+            (None, Some(path)) => Some(ApiKey::from_file(&path).map_err(|e| {
+                bad(format!(
+                    "cannot read the API key in {}: {e}",
+                    path.display()
+                ))
+            })?),
+            (None, None) => None,
+        };
         let namespace = pick(&a.namespace, &f.namespace)
             .ok_or_else(|| bad("--namespace is required (where the keys live in idem)".into()))?;
         let metrics_listen = pick(&a.metrics_listen, &f.metrics_listen)
@@ -129,6 +148,7 @@ impl ProxySettings {
             listen,
             upstream,
             nodes,
+            api_key,
             metrics_listen,
             guard: g,
         })

@@ -4,7 +4,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Record, Reserve, Stamp};
+use idem_core::{
+    ApiKeyId, ApiKeyRecord, AuthSecret, Command, KeyId, Namespace, NamespacePolicy, Outcome,
+    Record, Reserve, Stamp,
+};
 
 /// The cluster's own types: its one error type (whether a failed request
 /// can have been applied), its status, a membership change.
@@ -20,6 +23,25 @@ pub struct RecordRead {
     pub now: Stamp,
 }
 
+/// What authenticating an API key needs: the key's record and the cluster's
+/// auth secret, as one node's state held them at `now_ms` (cluster time).
+#[derive(Debug, Clone)]
+pub struct AuthView {
+    pub key: Option<ApiKeyRecord>,
+    pub secret: Option<AuthSecret>,
+    pub now_ms: u64,
+}
+
+/// How current an [`AuthView`] must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Freshness {
+    /// This node's own state, as far as it has applied: no round trip, but
+    /// it may not have applied a key created or revoked just now.
+    Local,
+    /// A linearizable read: everything acknowledged before it is seen.
+    Linearizable,
+}
+
 /// The cluster as the HTTP API sees it. Every method is linearizable: a
 /// follower forwards to the leader itself.
 pub trait Backend: Clone + Send + Sync + 'static {
@@ -30,18 +52,31 @@ pub trait Backend: Clone + Send + Sync + 'static {
         command: Command,
     ) -> impl Future<Output = Result<Outcome, ClusterError>> + Send;
 
-    /// Linearizable read of one record.
+    /// Linearizable read of one record, made with API key `by` (refused
+    /// unless the key is in force at the read's linearization point).
     fn read_record(
         &self,
         id: KeyId,
+        by: Option<ApiKeyId>,
     ) -> impl Future<Output = Result<RecordRead, ClusterError>> + Send;
 
     /// Linearizable read of a namespace's policy (the cluster defaults for a
-    /// namespace never configured).
+    /// namespace never configured), made with API key `by`.
     fn namespace_policy(
         &self,
         ns: Namespace,
+        by: Option<ApiKeyId>,
     ) -> impl Future<Output = Result<NamespacePolicy, ClusterError>> + Send;
+
+    /// The state authenticating API key `id` needs, as fresh as asked.
+    fn auth_view(
+        &self,
+        id: ApiKeyId,
+        freshness: Freshness,
+    ) -> impl Future<Output = Result<AuthView, ClusterError>> + Send;
+
+    /// Linearizable read of every API key, revoked ones too.
+    fn api_keys(&self) -> impl Future<Output = Result<Vec<ApiKeyRecord>, ClusterError>> + Send;
 
     /// Where this node stands in the cluster.
     fn cluster_status(&self) -> impl Future<Output = ClusterStatus> + Send;
@@ -64,6 +99,7 @@ pub trait Backend: Clone + Send + Sync + 'static {
     fn reserve_waiting(
         &self,
         command: Reserve,
+        by: Option<ApiKeyId>,
         wait: Duration,
     ) -> impl Future<Output = Result<Outcome, ClusterError>> + Send;
 }

@@ -3,9 +3,13 @@
 use idem_cluster::{ClusterNode, ReadReply, ReadRequest};
 use std::time::Duration;
 
-use idem_core::{Command, KeyId, Namespace, NamespacePolicy, Outcome, Reserve};
+use idem_core::{
+    ApiKeyId, ApiKeyRecord, Command, KeyId, Namespace, NamespacePolicy, Outcome, Reserve,
+};
 
-use crate::backend::{Backend, ClusterError, ClusterStatus, MembershipChange, RecordRead};
+use crate::backend::{
+    AuthView, Backend, ClusterError, ClusterStatus, Freshness, MembershipChange, RecordRead,
+};
 
 #[derive(Clone)]
 pub struct ClusterBackend {
@@ -31,16 +35,50 @@ impl Backend for ClusterBackend {
         self.node.execute(command).await
     }
 
-    async fn read_record(&self, id: KeyId) -> Result<RecordRead, ClusterError> {
-        match self.node.read(ReadRequest::Record(id)).await? {
+    async fn read_record(
+        &self,
+        id: KeyId,
+        by: Option<ApiKeyId>,
+    ) -> Result<RecordRead, ClusterError> {
+        match self.node.read(ReadRequest::Record(id), by.as_ref()).await? {
             ReadReply::Record { record, now } => Ok(RecordRead { record, now }),
             other => Err(unexpected(other)),
         }
     }
 
-    async fn namespace_policy(&self, ns: Namespace) -> Result<NamespacePolicy, ClusterError> {
-        match self.node.read(ReadRequest::Policy(ns)).await? {
+    async fn namespace_policy(
+        &self,
+        ns: Namespace,
+        by: Option<ApiKeyId>,
+    ) -> Result<NamespacePolicy, ClusterError> {
+        match self.node.read(ReadRequest::Policy(ns), by.as_ref()).await? {
             ReadReply::Policy(p) => Ok(p),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    async fn auth_view(
+        &self,
+        id: ApiKeyId,
+        freshness: Freshness,
+    ) -> Result<AuthView, ClusterError> {
+        let (key, secret, now) = match freshness {
+            Freshness::Local => self.node.local_auth(&id)?,
+            Freshness::Linearizable => match self.node.read(ReadRequest::Auth(id), None).await? {
+                ReadReply::Auth { key, secret, now } => (key, secret, now),
+                other => return Err(unexpected(other)),
+            },
+        };
+        Ok(AuthView {
+            key,
+            secret,
+            now_ms: now.hlc.wall_ms,
+        })
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, ClusterError> {
+        match self.node.read(ReadRequest::ApiKeys, None).await? {
+            ReadReply::ApiKeys(keys) => Ok(keys),
             other => Err(unexpected(other)),
         }
     }
@@ -60,8 +98,9 @@ impl Backend for ClusterBackend {
     async fn reserve_waiting(
         &self,
         command: Reserve,
+        by: Option<ApiKeyId>,
         wait: Duration,
     ) -> Result<Outcome, ClusterError> {
-        self.node.reserve_waiting(command, wait).await
+        self.node.reserve_waiting(command, by, wait).await
     }
 }

@@ -9,6 +9,7 @@
 //! It must not touch storage or Raft directly, and must not decide anything
 //! about leases or tokens: that is `idem-core`'s job.
 
+pub mod auth_bootstrap;
 pub mod backend;
 pub mod cli;
 pub mod cluster_backend;

@@ -15,15 +15,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use idem_core::{
-    apply, namespace_policy, read_record, CatchUpRule, Command, Entry, HlcTimestamp, HybridClock,
-    KeyId, LogPosition, MemoryStore, Namespace, NamespacePolicy, Outcome, Reserve, Stamp,
-    SteerRate,
+    apply, key_in_force, namespace_policy, read_record, ApiKeyId, ApiKeyRecord, CatchUpRule,
+    Command, Entry, HlcTimestamp, HybridClock, KeyId, LogPosition, MemoryStore, Namespace,
+    NamespacePolicy, Outcome, RecordStore, Reserve, Stamp, SteerRate,
 };
 
 use idem_cluster::KeyWatch;
 
 use crate::backend::{
-    Backend, ClusterError, ClusterStatus, MemberStatus, MembershipChange, RecordRead,
+    AuthView, Backend, ClusterError, ClusterStatus, Freshness, MemberStatus, MembershipChange,
+    RecordRead,
 };
 
 /// The only term this node is ever leader of.
@@ -111,6 +112,16 @@ impl MemoryNode {
         }
     }
 
+    /// Whether API key `by` (if any) is in force at `now`.
+    fn key_in_force(&self, by: Option<&ApiKeyId>, now: &Stamp) -> Result<(), ClusterError> {
+        match by {
+            Some(key) => {
+                infallible(key_in_force(&self.store, key, now)).map_err(ClusterError::KeyNotInForce)
+            }
+            None => Ok(()),
+        }
+    }
+
     fn execute(&mut self, command: Command) -> Outcome {
         let stamp = self.stamp();
         self.last_index += 1;
@@ -148,15 +159,41 @@ impl Backend for MemoryBackend {
         Ok(outcome)
     }
 
-    async fn read_record(&self, id: KeyId) -> Result<RecordRead, ClusterError> {
+    async fn read_record(
+        &self,
+        id: KeyId,
+        by: Option<ApiKeyId>,
+    ) -> Result<RecordRead, ClusterError> {
         let mut node = self.lock();
         let now = node.stamp();
+        node.key_in_force(by.as_ref(), &now)?;
         let record = infallible(read_record(&node.store, &id, &now));
         Ok(RecordRead { record, now })
     }
 
-    async fn namespace_policy(&self, ns: Namespace) -> Result<NamespacePolicy, ClusterError> {
-        Ok(infallible(namespace_policy(&self.lock().store, &ns)))
+    async fn namespace_policy(
+        &self,
+        ns: Namespace,
+        by: Option<ApiKeyId>,
+    ) -> Result<NamespacePolicy, ClusterError> {
+        let mut node = self.lock();
+        let now = node.stamp();
+        node.key_in_force(by.as_ref(), &now)?;
+        Ok(infallible(namespace_policy(&node.store, &ns)))
+    }
+
+    async fn auth_view(&self, id: ApiKeyId, _: Freshness) -> Result<AuthView, ClusterError> {
+        let mut node = self.lock();
+        let now = node.stamp();
+        Ok(AuthView {
+            key: infallible(node.store.api_key(&id)),
+            secret: infallible(node.store.auth_secret()),
+            now_ms: now.hlc.wall_ms,
+        })
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, ClusterError> {
+        Ok(self.lock().store.api_keys.values().cloned().collect())
     }
 
     async fn cluster_status(&self) -> ClusterStatus {
@@ -204,9 +241,10 @@ impl Backend for MemoryBackend {
     async fn reserve_waiting(
         &self,
         command: Reserve,
+        by: Option<ApiKeyId>,
         wait: Duration,
     ) -> Result<Outcome, ClusterError> {
         let watcher = self.watch.watch(&command.id);
-        idem_cluster::reserve_waiting(|c| self.execute(c), watcher, command, wait).await
+        idem_cluster::reserve_waiting(|c| self.execute(c), watcher, command, by, wait).await
     }
 }

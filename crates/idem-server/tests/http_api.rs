@@ -9,11 +9,13 @@ use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use idem_core::{
-    Command, DeriveOutcome, IdemKey, KeyId, Namespace, NamespacePolicy, Outcome, Refusal,
-    ReleaseOutcome,
+    ApiKeyId, ApiKeyRecord, Command, DeriveOutcome, IdemKey, KeyId, Namespace, NamespacePolicy,
+    Outcome, Refusal, ReleaseOutcome,
 };
-use idem_server::backend::{Backend, ClusterError, ClusterStatus, MembershipChange, RecordRead};
-use idem_server::http::{router, ApiLimits};
+use idem_server::backend::{
+    AuthView, Backend, ClusterError, ClusterStatus, Freshness, MembershipChange, RecordRead,
+};
+use idem_server::http::{router, ApiLimits, AuthMode};
 use idem_server::memory_backend::MemoryBackend;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -81,13 +83,13 @@ struct Api {
 impl Api {
     fn new(backend: impl Backend) -> Self {
         Api {
-            app: router(backend, ApiLimits::default()),
+            app: router(backend, ApiLimits::default(), AuthMode::Off),
         }
     }
 
     fn with_limits(backend: impl Backend, limits: ApiLimits) -> Self {
         Api {
-            app: router(backend, limits),
+            app: router(backend, limits, AuthMode::Off),
         }
     }
 
@@ -1577,7 +1579,11 @@ impl Backend for FailingBackend {
         }
     }
 
-    async fn read_record(&self, _id: KeyId) -> Result<RecordRead, ClusterError> {
+    async fn read_record(
+        &self,
+        _id: KeyId,
+        _by: Option<ApiKeyId>,
+    ) -> Result<RecordRead, ClusterError> {
         match &self.0 {
             Failure::Error(error) => Err(error.clone()),
             _ => Ok(RecordRead {
@@ -1587,10 +1593,32 @@ impl Backend for FailingBackend {
         }
     }
 
-    async fn namespace_policy(&self, _ns: Namespace) -> Result<NamespacePolicy, ClusterError> {
+    async fn namespace_policy(
+        &self,
+        _ns: Namespace,
+        _by: Option<ApiKeyId>,
+    ) -> Result<NamespacePolicy, ClusterError> {
         match &self.0 {
             Failure::Error(error) => Err(error.clone()),
             _ => Ok(NamespacePolicy::default()),
+        }
+    }
+
+    async fn auth_view(&self, _id: ApiKeyId, _: Freshness) -> Result<AuthView, ClusterError> {
+        match &self.0 {
+            Failure::Error(error) => Err(error.clone()),
+            _ => Ok(AuthView {
+                key: None,
+                secret: None,
+                now_ms: 0,
+            }),
+        }
+    }
+
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, ClusterError> {
+        match &self.0 {
+            Failure::Error(error) => Err(error.clone()),
+            _ => Ok(Vec::new()),
         }
     }
 
@@ -1601,6 +1629,7 @@ impl Backend for FailingBackend {
     async fn reserve_waiting(
         &self,
         command: idem_core::Reserve,
+        _by: Option<ApiKeyId>,
         _wait: Duration,
     ) -> Result<Outcome, ClusterError> {
         self.execute(Command::Reserve(command)).await

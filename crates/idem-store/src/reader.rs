@@ -4,13 +4,15 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use idem_core::{AppliedClock, KeyId, Namespace, NamespacePolicy, Record};
+use idem_core::{
+    ApiKeyId, ApiKeyRecord, AppliedClock, AuthSecret, KeyId, Namespace, NamespacePolicy, Record,
+};
 use openraft::LogId;
 use rocksdb::{IteratorMode, DB};
 
 use crate::applied_meta::AppliedMetaCell;
-use crate::codec::expiry_key_parts;
-use crate::db::{cf, CF_EXPIRY, CF_RECORDS};
+use crate::codec::{decode, expiry_key_parts};
+use crate::db::{cf, API_KEY_PREFIX, CF_AUTH, CF_EXPIRY, CF_RECORDS};
 use crate::types::NodeId;
 
 use crate::error::StoreError;
@@ -55,6 +57,31 @@ impl StateReader {
         Ok(read_namespace(&self.db, ns)?
             .map(|n| n.policy)
             .unwrap_or_default())
+    }
+
+    /// The record of API key `id`.
+    pub fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKeyRecord>, StoreError> {
+        read_api_key(&self.db, id)
+    }
+
+    /// The secret API keys are hashed under (`None` until bootstrap set it).
+    pub fn auth_secret(&self) -> Result<Option<AuthSecret>, StoreError> {
+        read_auth_secret(&self.db)
+    }
+
+    /// Every API key the cluster knows, revoked ones too, by id.
+    pub fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let auth = cf(&self.db, CF_AUTH)?;
+        let mut out = Vec::new();
+        let from = IteratorMode::From(API_KEY_PREFIX, rocksdb::Direction::Forward);
+        for item in self.db.iterator_cf(auth, from) {
+            let (key, value) = item?;
+            if !key.starts_with(API_KEY_PREFIX) {
+                break;
+            }
+            out.push(decode(&value, "API key")?);
+        }
+        Ok(out)
     }
 
     /// Up to `limit` records whose forget deadline's wall-clock hint is at or

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum_payments::{app, Ledger};
 use clap::Parser;
-use idem_client::Client;
+use idem_client::{ApiKey, Client, ClientConfig};
 use idem_tower::{Guard, GuardConfig};
 
 #[derive(Parser)]
@@ -22,6 +22,9 @@ struct Args {
     nodes: Vec<String>,
     #[arg(long, default_value = "payments")]
     namespace: String,
+    /// A file holding the idem API key (a client key of --namespace).
+    #[arg(long, env = "IDEM_API_KEY_FILE")]
+    api_key_file: Option<std::path::PathBuf>,
     /// Where charges are appended.
     #[arg(long, default_value = "payments.jsonl")]
     ledger: std::path::PathBuf,
@@ -36,7 +39,16 @@ async fn main() -> Result<(), String> {
         )
         .init();
     let args = Args::parse();
-    let client = Client::new(args.nodes).map_err(|e| e.to_string())?;
+    let api_key = args
+        .api_key_file
+        .as_ref()
+        .map(|path| ApiKey::from_file(path).map_err(|e| format!("{}: {e}", path.display())))
+        .transpose()?;
+    let config = ClientConfig {
+        api_key,
+        ..ClientConfig::default()
+    };
+    let client = Client::with_config(args.nodes, config).map_err(|e| e.to_string())?;
     let guard = Guard::new(client, GuardConfig::new(args.namespace)).map_err(|e| e.to_string())?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -32,15 +32,25 @@ pub struct Connection {
     authority: String,
     timeout: Duration,
     sender: Option<SendRequest<Full<Bytes>>>,
+    /// Sent as `Authorization: Bearer`.
+    key: Option<String>,
 }
 
 impl Connection {
+    /// A connection sending the harness's client key (once made).
     pub fn new(authority: String, timeout: Duration) -> Self {
         Connection {
             authority,
             timeout,
             sender: None,
+            key: crate::api_keys::keys().map(|k| k.client.clone()),
         }
+    }
+
+    /// This connection, sending `key` instead.
+    pub fn with_key(mut self, key: Option<String>) -> Self {
+        self.key = key;
+        self
     }
 
     /// Drops the connection; the next request opens a new one.
@@ -100,6 +110,9 @@ impl Connection {
             .header(HOST, &self.authority);
         if body.is_some() {
             request = request.header(CONTENT_TYPE, "application/json");
+        }
+        if let Some(key) = &self.key {
+            request = request.header(AUTHORIZATION, format!("Bearer {key}"));
         }
         let request = request
             .body(Full::new(Bytes::from(body.unwrap_or_default())))

@@ -10,6 +10,7 @@
 //! idem-jepsen clean                           # remove namespaces left by a crashed run
 //! ```
 
+mod api_keys;
 mod error;
 mod http;
 mod nemesis;

@@ -41,6 +41,11 @@ impl Nodes {
         }
     }
 
+    /// Where node `node` keeps its data.
+    pub fn data_dir(&self, node: u32) -> PathBuf {
+        self.dir.join(format!("n{node}.data"))
+    }
+
     pub fn ids(&self) -> Vec<u32> {
         self.net.node_ids().collect()
     }
@@ -78,7 +83,7 @@ impl Nodes {
 
     /// Starts (or restarts) a node on its existing data directory.
     pub fn start(&self, node: u32) -> Result<(), HarnessError> {
-        let data = self.dir.join(format!("n{node}.data"));
+        let data = self.data_dir(node);
         let log_path = self.log_file(node);
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -196,7 +201,9 @@ pub struct ClusterView {
 
 /// Asks `node` who leads; `None` if it does not answer or knows no leader.
 pub async fn leader_seen_by(node: u32) -> Option<u32> {
-    let mut conn = crate::http::Connection::new(Nodes::http_addr(node), Duration::from_millis(500));
+    let admin = crate::api_keys::keys().map(|k| k.admin.clone());
+    let mut conn = crate::http::Connection::new(Nodes::http_addr(node), Duration::from_millis(500))
+        .with_key(admin);
     let reply = conn
         .send(hyper::Method::GET, "/v1/cluster", None)
         .await

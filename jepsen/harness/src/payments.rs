@@ -26,8 +26,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use idem_client::{
-    Client, ClientConfig, FencingToken, Reservation, ReserveOptions, RunError, RunOnceError,
-    StoredResponse,
+    ApiKey, Client, ClientConfig, FencingToken, Reservation, ReserveOptions, RunError,
+    RunOnceError, StoredResponse,
 };
 
 use crate::rng::Rng;
@@ -153,6 +153,7 @@ pub fn start_workers(
                 let config = ClientConfig {
                     request_timeout: Duration::from_secs(3),
                     retry_for: Duration::from_secs(5),
+                    api_key: crate::api_keys::keys().map(|k| ApiKey::new(&k.client)),
                     ..ClientConfig::default()
                 };
                 let client = match Client::with_config(urls, config) {

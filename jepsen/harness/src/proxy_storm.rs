@@ -161,6 +161,7 @@ async fn answer(
 pub fn start_proxies(
     binary: &Path,
     node_urls: &[String],
+    api_key: Option<&str>,
     upstream: SocketAddr,
     out: &Path,
 ) -> Result<Vec<(SocketAddr, Child)>, HarnessError> {
@@ -176,7 +177,11 @@ pub fn start_proxies(
         let err = log
             .try_clone()
             .map_err(|e| HarnessError::io(log_path.display(), e))?;
-        let child = Command::new(binary)
+        let mut command = Command::new(binary);
+        if let Some(key) = api_key {
+            command.env("IDEM_PROXY_API_KEY", key);
+        }
+        let child = command
             .arg("proxy")
             .args(["--listen", &listen.to_string()])
             .args(["--upstream", &format!("http://{upstream}")])

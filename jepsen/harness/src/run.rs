@@ -176,6 +176,7 @@ async fn drive(
         nodes.start(n)?;
     }
     wait_ready(&ids, Duration::from_secs(60)).await?;
+    crate::api_keys::bootstrap(ids[0], &nodes.data_dir(ids[0]), Duration::from_secs(30)).await?;
     eprintln!(
         "cluster ready; {} clients on {} keys for {} s, nemeses: {}, seed {}",
         options.clients,
@@ -232,7 +233,8 @@ async fn drive(
             .collect();
         let out = std::fs::canonicalize(&options.out)
             .map_err(|e| HarnessError::io(options.out.display(), e))?;
-        proxies = proxy_storm::start_proxies(&binary, &urls, addr, &out)?;
+        let key = crate::api_keys::keys().map(|k| k.client.clone());
+        proxies = proxy_storm::start_proxies(&binary, &urls, key.as_deref(), addr, &out)?;
         let addrs: Vec<_> = proxies.iter().map(|(a, _)| *a).collect();
         for a in &addrs {
             wait_listening(*a, Duration::from_secs(30)).await?;

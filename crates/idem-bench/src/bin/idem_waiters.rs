@@ -27,10 +27,23 @@ struct Cli {
     /// The owner's lease: what `Retry-After` tells the poller to wait.
     #[arg(long, default_value_t = 2_000)]
     lease_ms: u64,
+    /// A file holding the idem API key (a client key of --namespace).
+    #[arg(long, env = "IDEM_API_KEY_FILE")]
+    api_key_file: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let api_key = match &cli.api_key_file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Some(text.trim().to_owned()),
+            Err(e) => {
+                eprintln!("idem-waiters: cannot read {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => None,
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -43,6 +56,7 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(idem_bench::waiters::measure(
         &cli.url,
+        api_key.as_deref(),
         cli.rounds,
         &cli.namespace,
         cli.lease_ms,

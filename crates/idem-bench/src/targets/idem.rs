@@ -28,7 +28,8 @@ pub struct IdemClient {
 impl IdemClient {
     pub fn new(endpoint: Endpoint, plan: &Plan) -> IdemClient {
         IdemClient {
-            connection: HttpConnection::new(endpoint, plan.timeout),
+            connection: HttpConnection::new(endpoint, plan.timeout)
+                .with_api_key(plan.api_key.as_deref()),
             namespace: plan.namespace.clone(),
             reserve_body: reserve_body(plan.lease_ms, plan.retain_ms),
             value: plan.value.clone(),

@@ -10,6 +10,7 @@
 
 mod support;
 
+mod api_keys;
 mod clock_steps;
 mod follower_reads;
 mod forwarding;

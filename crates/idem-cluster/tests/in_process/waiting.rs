@@ -33,7 +33,7 @@ async fn wait_on_every_node(
         let cmd = reserve_cmd(name, 30_000);
         waiters.push((
             *id,
-            tokio::spawn(async move { node.reserve_waiting(cmd, wait).await }),
+            tokio::spawn(async move { node.reserve_waiting(cmd, None, wait).await }),
         ));
     }
     for (id, n) in &c.nodes {
@@ -121,7 +121,11 @@ async fn a_waiter_gets_the_key_when_the_lease_runs_out_and_a_short_wait_gets_409
         granted(&c.execute(leader, reserve("order-3", 1_000)).await.unwrap()).expect("granted");
     let short = c
         .node(follower)
-        .reserve_waiting(reserve_cmd("order-3", 1_000), Duration::from_millis(200))
+        .reserve_waiting(
+            reserve_cmd("order-3", 1_000),
+            None,
+            Duration::from_millis(200),
+        )
         .await
         .expect("answered");
     assert!(
@@ -130,7 +134,7 @@ async fn a_waiter_gets_the_key_when_the_lease_runs_out_and_a_short_wait_gets_409
     );
     let long = c
         .node(follower)
-        .reserve_waiting(reserve_cmd("order-3", 1_000), Duration::from_secs(10))
+        .reserve_waiting(reserve_cmd("order-3", 1_000), None, Duration::from_secs(10))
         .await
         .expect("answered");
     let held = reserved_at.elapsed();

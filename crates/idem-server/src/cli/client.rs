@@ -51,19 +51,48 @@ pub fn cluster(args: ClusterArgs) -> ExitCode {
         "{}/v1/cluster/members",
         args.target.url.trim_end_matches('/')
     );
+    let request = |method: &str, url: &str| authorized(&args.target, ureq::request(method, url));
     match args.action {
-        ClusterAction::Members => show(ureq::get(&url).call()),
-        ClusterAction::Add { id, raft, http } => post(
-            &url,
-            json!({"id": id, "raft_addr": raft, "http_addr": http}),
+        ClusterAction::Members => send(request("GET", &url), None),
+        ClusterAction::Add { id, raft, http } => send(
+            request("POST", &url),
+            Some(json!({"id": id, "raft_addr": raft, "http_addr": http})),
         ),
-        ClusterAction::Remove { id } => show(ureq::delete(&format!("{url}/{id}")).call()),
+        ClusterAction::Remove { id } => send(request("DELETE", &format!("{url}/{id}")), None),
     }
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
     let url = format!("{}/v1/cluster", args.target.url.trim_end_matches('/'));
-    show(ureq::get(&url).call())
+    send(authorized(&args.target, ureq::get(&url)), None)
+}
+
+/// `request` with the target's API key, if one was given.
+pub(crate) fn authorized(target: &Target, request: ureq::Request) -> Result<ureq::Request, String> {
+    Ok(match target.authorization()? {
+        Some(value) => request.set("authorization", &value),
+        None => request,
+    })
+}
+
+/// Sends `request` (with `body` as JSON, nulls left out) and prints the
+/// answer.
+pub(crate) fn send(request: Result<ureq::Request, String>, body: Option<Value>) -> ExitCode {
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("idem: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match body {
+        Some(body) => show(
+            request
+                .set("content-type", "application/json")
+                .send_string(&without_nulls(body).to_string()),
+        ),
+        None => show(request.call()),
+    }
 }
 
 fn without_nulls(v: Value) -> Value {
@@ -71,14 +100,6 @@ fn without_nulls(v: Value) -> Value {
         Value::Object(m) => Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).collect()),
         other => other,
     }
-}
-
-fn post(url: &str, body: Value) -> ExitCode {
-    show(
-        ureq::post(url)
-            .set("content-type", "application/json")
-            .send_string(&without_nulls(body).to_string()),
-    )
 }
 
 fn show(result: Result<ureq::Response, ureq::Error>) -> ExitCode {

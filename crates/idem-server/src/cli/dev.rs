@@ -121,6 +121,14 @@ pub fn run(args: DevArgs) -> ExitCode {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+    let first = &nodes[0].2;
+    let keys = match dev_keys(&args.data, first) {
+        Ok(keys) => keys,
+        Err(e) => {
+            eprintln!("idem dev: {e}");
+            return stop(children, ExitCode::FAILURE);
+        }
+    };
     println!(
         "idem: a three-node cluster is running (data in {}).",
         args.data.display()
@@ -128,10 +136,20 @@ pub fn run(args: DevArgs) -> ExitCode {
     for (id, _, http) in &nodes {
         println!("  node {id}: http://{http}");
     }
-    let first = &nodes[0].2;
+    println!(
+        "  admin key:  {}  ({})",
+        keys.admin,
+        keys.admin_file.display()
+    );
+    println!(
+        "  client key: {}  ({}, namespace default)",
+        keys.client,
+        keys.client_file.display()
+    );
     println!();
     println!("Try:");
-    println!("  curl -s -X POST http://{first}/v1/ns/demo/keys/order-1/reserve -H 'content-type: application/json' -d '{{\"fingerprint\":\"abc\"}}'");
+    println!("  export IDEM_API_KEY={}", keys.client);
+    println!("  curl -s -X POST http://{first}/v1/ns/default/keys/order-1/reserve -H \"authorization: Bearer $IDEM_API_KEY\" -H 'content-type: application/json' -d '{{\"fingerprint\":\"abc\"}}'");
     println!("Press Ctrl-C to stop.");
 
     let stopping = Arc::new(AtomicBool::new(false));
@@ -154,6 +172,69 @@ pub fn run(args: DevArgs) -> ExitCode {
     }
     println!("idem: stopping");
     stop(children, ExitCode::SUCCESS)
+}
+
+struct DevKeys {
+    admin: String,
+    admin_file: PathBuf,
+    client: String,
+    client_file: PathBuf,
+}
+
+/// Node 1's admin key once it works, and a client key for namespace
+/// `default` (made with it on the first run, kept in `data/client.key`).
+fn dev_keys(data: &std::path::Path, http: &str) -> Result<DevKeys, String> {
+    let admin_file = data
+        .join("node1")
+        .join(crate::auth_bootstrap::DEFAULT_ADMIN_KEY_FILE);
+    let client_file = data.join("client.key");
+    let keys_url = format!("http://{http}/v1/auth/keys");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let admin = loop {
+        if let Ok(text) = std::fs::read_to_string(&admin_file) {
+            let key = text.trim().to_string();
+            let works = ureq::get(&keys_url)
+                .set("authorization", &format!("Bearer {key}"))
+                .timeout(Duration::from_secs(2))
+                .call()
+                .is_ok();
+            if works {
+                break key;
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the admin key in {} did not work within 30 s",
+                admin_file.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let client = match std::fs::read_to_string(&client_file) {
+        Ok(text) if !text.trim().is_empty() => text.trim().to_string(),
+        _ => {
+            let reply: serde_json::Value = ureq::post(&keys_url)
+                .set("authorization", &format!("Bearer {admin}"))
+                .send_json(serde_json::json!({
+                    "name": "dev client", "role": "client", "namespaces": ["default"],
+                }))
+                .map_err(|e| format!("cannot create the client key: {e}"))?
+                .into_json()
+                .map_err(|e| format!("cannot create the client key: {e}"))?;
+            let key = reply["key"]
+                .as_str()
+                .ok_or_else(|| format!("the new key's reply has no key: {reply}"))?
+                .to_string();
+            crate::auth_bootstrap::write_private(&client_file, format!("{key}\n").as_bytes())?;
+            key
+        }
+    };
+    Ok(DevKeys {
+        admin,
+        admin_file,
+        client,
+        client_file,
+    })
 }
 
 /// Stops the nodes (SIGTERM, then SIGKILL after 5 s).

@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use idem_client::{Client, ClientError, FencingToken, KeyRecord, Reservation, ReserveOptions};
+use idem_client::{
+    Client, ClientConfig, ClientError, FencingToken, KeyRecord, Reservation, ReserveOptions,
+};
 use idem_core::StoredResponse;
 use serde_json::{json, Value};
 
@@ -107,8 +109,19 @@ pub fn key(args: KeyArgs) -> ExitCode {
         }
     };
     let nodes: Vec<String> = args.target.url.split(',').map(str::to_owned).collect();
+    let api_key = match args.target.api_key() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("idem: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = runtime.block_on(async {
-        let client = Client::new(nodes)?;
+        let config = ClientConfig {
+            api_key,
+            ..ClientConfig::default()
+        };
+        let client = Client::with_config(nodes, config)?;
         run(&client, args.action).await
     });
     match result {

@@ -1,6 +1,7 @@
 //! The command line: `idem start`, `idem dev`, `idem status`, `idem key`,
-//! `idem cluster`, `idem proxy`, `idem bench`.
+//! `idem cluster`, `idem auth`, `idem proxy`, `idem bench`.
 
+pub mod auth;
 pub mod client;
 pub mod dev;
 pub mod key;
@@ -33,13 +34,15 @@ pub enum Commands {
     Key(key::KeyArgs),
     /// List, add or remove cluster members.
     Cluster(client::ClusterArgs),
+    /// Create, list, rotate or revoke API keys (with an admin key).
+    Auth(auth::AuthArgs),
     /// Idempotency-Key reverse proxy in front of any HTTP service.
     Proxy(Box<idem_proxy::ProxyArgs>),
     /// Load-test idem, etcd or Redis with the same client.
     Bench(idem_bench::BenchArgs),
 }
 
-/// Which node to talk to.
+/// Which node to talk to, and with which API key.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
     /// Base URL of any node's HTTP API (`idem key` takes several,
@@ -51,4 +54,30 @@ pub struct Target {
         global = true
     )]
     pub url: String,
+    /// The API key to send (better: --api-key-file or the environment).
+    #[arg(long, env = "IDEM_API_KEY", hide_env_values = true, global = true)]
+    pub api_key: Option<String>,
+    /// A file holding the API key to send (such as a data directory's
+    /// admin.key).
+    #[arg(long, env = "IDEM_API_KEY_FILE", global = true)]
+    pub api_key_file: Option<std::path::PathBuf>,
+}
+
+impl Target {
+    /// The API key given, if any.
+    pub fn api_key(&self) -> Result<Option<idem_client::ApiKey>, String> {
+        match (&self.api_key, &self.api_key_file) {
+            (Some(_), Some(_)) => Err("give --api-key or --api-key-file, not both".into()),
+            (Some(key), None) => Ok(Some(idem_client::ApiKey::new(key))),
+            (None, Some(path)) => idem_client::ApiKey::from_file(path)
+                .map(Some)
+                .map_err(|e| format!("cannot read the API key in {}: {e}", path.display())),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The `Authorization` header value for the key given, if any.
+    pub fn authorization(&self) -> Result<Option<String>, String> {
+        Ok(self.api_key()?.map(|k| format!("Bearer {}", k.expose())))
+    }
 }

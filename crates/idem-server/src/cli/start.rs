@@ -6,8 +6,9 @@ use std::process::ExitCode;
 use clap::Args;
 use idem_cluster::{ClusterConfig, ClusterNode, NodeAddr, NodeId};
 
+use crate::auth_bootstrap::{BootstrapTask, DEFAULT_ADMIN_KEY_FILE};
 use crate::cluster_backend::ClusterBackend;
-use crate::http::{router, ApiLimits};
+use crate::http::{router, ApiLimits, AuthMode};
 
 #[derive(Debug, Clone, Args)]
 pub struct StartArgs {
@@ -75,6 +76,43 @@ pub struct StartArgs {
     #[arg(long, env = "IDEM_WORKER_THREADS",
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub worker_threads: Option<u64>,
+    /// Serve the API without API keys. Only for a development cluster on
+    /// this machine: refused unless the HTTP and Raft addresses are
+    /// loopback addresses.
+    #[arg(long, env = "IDEM_NO_AUTH")]
+    pub no_auth: bool,
+    /// The admin key of a new cluster: read from this file if it exists,
+    /// otherwise drawn and written to it (only by the node that bootstraps
+    /// the cluster: the lowest id of --peers, without --join). Default:
+    /// admin.key in the data directory.
+    #[arg(long, env = "IDEM_ADMIN_KEY_FILE")]
+    pub admin_key_file: Option<PathBuf>,
+}
+
+/// Whether `addr` (`host:port`) is on the loopback interface.
+fn is_loopback(addr: &str) -> bool {
+    let host = addr.rsplit_once(':').map_or(addr, |(host, _)| host);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// How the API asks for keys: `--no-auth` only on loopback addresses.
+fn auth_mode(args: &StartArgs) -> Result<AuthMode, String> {
+    if !args.no_auth {
+        return Ok(AuthMode::Keys);
+    }
+    for (flag, addr) in [("--http", &args.http), ("--raft", &args.raft)] {
+        if !is_loopback(addr) {
+            return Err(format!(
+                "--no-auth serves the API to anyone who can reach it, so it is only for a \
+                 cluster on this machine; {flag} {addr} is not a loopback address"
+            ));
+        }
+    }
+    Ok(AuthMode::Off)
 }
 
 pub fn run(args: StartArgs) -> ExitCode {
@@ -185,6 +223,13 @@ async fn serve(args: StartArgs) -> Result<(), String> {
         }
         Some(_) => {}
     }
+    let auth = auth_mode(&args)?;
+    let bootstraps = !args.join && members.keys().next() == Some(&args.id);
+    let admin_key_file = args
+        .admin_key_file
+        .clone()
+        .unwrap_or_else(|| args.data.join(DEFAULT_ADMIN_KEY_FILE));
+    let auth_bootstrap = BootstrapTask::prepare(&args.data, bootstraps, &admin_key_file)?;
     let mut config = ClusterConfig::new(args.id, args.data.clone(), me, members);
     config.max_clock_offset_ms = args.max_clock_offset_ms;
     config.snapshot_every = args.snapshot_every;
@@ -218,7 +263,12 @@ async fn serve(args: StartArgs) -> Result<(), String> {
         max_stored_response_bytes: args.max_response_bytes,
         ..ApiLimits::default()
     };
-    let app = router(ClusterBackend::new(node.clone()), limits);
+    let backend = ClusterBackend::new(node.clone());
+    let bootstrap_task = auth_bootstrap.map(|b| tokio::spawn(b.run(backend.clone())));
+    if auth == AuthMode::Off {
+        tracing::warn!("--no-auth: the API asks for no keys; anyone on this machine can use it");
+    }
+    let app = router(backend, limits, auth);
     let listener = tokio::net::TcpListener::bind(&args.http)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.http))?;
@@ -232,6 +282,10 @@ async fn serve(args: StartArgs) -> Result<(), String> {
             tracing::error!("node {}: Raft has stopped ({why}); exiting", args.id);
             return Err(format!("node {}: Raft has stopped: {why}", args.id));
         }
+    }
+    if let Some(task) = bootstrap_task {
+        task.abort();
+        let _ = task.await;
     }
     node.shutdown().await;
     Ok(())

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use idem_core::{
-    AttemptId, CanonicalPayload, Complete, FencingToken, Fingerprint, Heartbeat, KeyId,
+    ApiKeyId, AttemptId, CanonicalPayload, Complete, FencingToken, Fingerprint, Heartbeat, KeyId,
     LeaseDuration, PolicyChange, Release, Reserve, RetainDuration, StoredResponse,
 };
 
@@ -16,7 +16,13 @@ use crate::http::error::{ApiError, NumberField};
 use crate::http::limits::ApiLimits;
 use idem_cluster::MAX_WAIT_MS;
 
-pub fn reserve(id: KeyId, body: ReserveRequest) -> Result<Reserve, ApiError> {
+/// The reserve of `body`; its attempt is bound to API key `by` (only the
+/// key that made a grant resumes it).
+pub fn reserve(
+    id: KeyId,
+    body: ReserveRequest,
+    by: Option<&ApiKeyId>,
+) -> Result<Reserve, ApiError> {
     Ok(Reserve {
         id,
         fingerprint: body.fingerprint.map(Fingerprint::new).transpose()?,
@@ -32,7 +38,7 @@ pub fn reserve(id: KeyId, body: ReserveRequest) -> Result<Reserve, ApiError> {
             .transpose()?,
         attempt: body
             .attempt
-            .map(|a| AttemptId::new(a).map(|a| a.digest()))
+            .map(|a| AttemptId::new(a).map(|a| a.digest_for(by)))
             .transpose()?,
     })
 }

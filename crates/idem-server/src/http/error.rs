@@ -3,7 +3,9 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use idem_core::{FencingToken, InvalidInput, KeyId, LostKey, Refusal};
+use idem_core::{
+    ApiKeyId, FencingToken, Forbidden, InvalidInput, KeyId, LostKey, NotAuthenticated, Refusal,
+};
 use thiserror::Error;
 
 use crate::backend::ClusterError;
@@ -22,6 +24,8 @@ pub enum NumberField {
     DefaultRetainMs,
     ResponseStatus,
     WaitMs,
+    ExpiresInS,
+    OldExpiresInS,
 }
 
 impl NumberField {
@@ -35,6 +39,8 @@ impl NumberField {
             NumberField::DefaultRetainMs => "default_retain_ms",
             NumberField::ResponseStatus => "response.status",
             NumberField::WaitMs => "wait_ms",
+            NumberField::ExpiresInS => "expires_in_s",
+            NumberField::OldExpiresInS => "old_expires_in_s",
         }
     }
 }
@@ -103,6 +109,16 @@ pub enum ApiError {
     #[error("token {token} marked key {:?} committing, so it may have run the side effect; release it only with \"not_committed\": true if it certainly did not, otherwise complete it", .id.key.as_str())]
     ReleaseOfCommitting { id: KeyId, token: FencingToken },
 
+    // Who may do what (401, 403) and the keys themselves.
+    #[error("{}", unauthenticated_detail(.0))]
+    Unauthenticated(NotAuthenticated),
+    #[error("{0}")]
+    Forbidden(Forbidden),
+    #[error("the cluster has no API key {0}")]
+    ApiKeyNotFound(ApiKeyId),
+    #[error("{0}")]
+    InvalidApiKeyRequest(String),
+
     #[error("{0}")]
     InvalidMember(String),
     #[error("node {0} is not a member of the cluster")]
@@ -112,7 +128,7 @@ pub enum ApiError {
 
     // The cluster could not answer (5xx).
     #[error("{0}")]
-    Backend(#[from] ClusterError),
+    Backend(ClusterError),
     #[error("the cluster refused the request because leadership changed while it was in flight ({0:?}); nothing was applied, retry")]
     Refused(Refusal),
     #[error("this node is not ready to serve requests (no leader known, or still catching up)")]
@@ -124,6 +140,34 @@ pub enum ApiError {
         operation: &'static str,
         outcome: String,
     },
+}
+
+/// A key found not in force where the request took effect is a 401 like
+/// any other; every other cluster error is the cluster's.
+impl From<ClusterError> for ApiError {
+    fn from(e: ClusterError) -> Self {
+        match e {
+            ClusterError::KeyNotInForce(why) => ApiError::Unauthenticated(why),
+            other => ApiError::Backend(other),
+        }
+    }
+}
+
+fn unauthenticated_detail(why: &NotAuthenticated) -> String {
+    match why {
+        NotAuthenticated::Missing => format!("{why}: send Authorization: Bearer <API key>"),
+        other => other.to_string(),
+    }
+}
+
+/// `reason` of a 401 as problem+json shows it.
+fn not_authenticated_reason(why: &NotAuthenticated) -> &'static str {
+    match why {
+        NotAuthenticated::Missing => "missing",
+        NotAuthenticated::Unknown => "unknown",
+        NotAuthenticated::Expired => "expired",
+        NotAuthenticated::Revoked => "revoked",
+    }
 }
 
 /// What the worker holding `token` must be told when it no longer owns a key.
@@ -184,6 +228,7 @@ fn number_field_kind(field: NumberField) -> &'static str {
         | NumberField::DefaultRetainMs
         | NumberField::WaitMs => "invalid-duration",
         NumberField::ResponseStatus => "invalid-response",
+        NumberField::ExpiresInS | NumberField::OldExpiresInS => "invalid-api-key-request",
     }
 }
 
@@ -246,6 +291,18 @@ impl ApiError {
                 "release-of-committing",
                 "Reservation is committing",
             ),
+            ApiError::Unauthenticated(_) => (
+                S::UNAUTHORIZED,
+                "unauthenticated",
+                "Missing or invalid API key",
+            ),
+            ApiError::Forbidden(_) => (S::FORBIDDEN, "forbidden", "Not allowed for this key"),
+            ApiError::ApiKeyNotFound(_) => (S::NOT_FOUND, "api-key-not-found", "No such API key"),
+            ApiError::InvalidApiKeyRequest(_) => (
+                S::BAD_REQUEST,
+                "invalid-api-key-request",
+                "Invalid API key request",
+            ),
             ApiError::InvalidMember(_) => (S::BAD_REQUEST, "invalid-member", "Invalid member"),
             ApiError::MemberNotFound(_) => (S::NOT_FOUND, "member-not-found", "No such member"),
             ApiError::MemberExists(_) => (S::CONFLICT, "member-exists", "Member already exists"),
@@ -300,6 +357,10 @@ impl ApiError {
             }
             ApiError::RouteNotFound { path, .. } | ApiError::MethodNotAllowed { path, .. } => {
                 problem.instance = Some(path.clone())
+            }
+            ApiError::Unauthenticated(why) => {
+                problem = problem.with_extension("reason", not_authenticated_reason(why));
+                problem.www_authenticate = true;
             }
             _ => {}
         }

@@ -6,7 +6,7 @@ use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
-use idem_core::{IdemKey, KeyId, Namespace};
+use idem_core::{ApiKeyId, IdemKey, KeyId, Namespace};
 use serde::de::DeserializeOwned;
 
 use crate::http::bodies::JsonObject;
@@ -65,6 +65,23 @@ impl<S: Send + Sync> FromRequestParts<S> for MemberIdPath {
             .ok_or_else(|| {
                 ApiError::InvalidMember(format!("member id must be a positive number, got {raw:?}"))
             })
+    }
+}
+
+/// The `{id}` of an API key path: 16 lowercase hex digits.
+#[derive(Debug, Clone)]
+pub struct ApiKeyIdPath(pub ApiKeyId);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiKeyIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let raw = path_param(parts, state, "id").await?;
+        ApiKeyId::new(raw.clone()).map(ApiKeyIdPath).map_err(|_| {
+            ApiError::InvalidApiKeyRequest(format!(
+                "an API key id is 16 lowercase hex digits, got {raw:?}"
+            ))
+        })
     }
 }
 

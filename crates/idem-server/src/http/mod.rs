@@ -7,7 +7,10 @@
 //! mapped to status codes and problem types in one place, [`error`].
 //! The reference is docs/API.md.
 
+pub mod api_keys;
+pub mod auth;
 pub mod bodies;
+pub mod caller;
 pub mod commands;
 pub mod draws;
 pub mod error;
@@ -25,6 +28,7 @@ pub mod routes;
 pub mod service;
 pub mod state;
 
+pub use caller::AuthMode;
 pub use error::ApiError;
 pub use limits::ApiLimits;
 pub use problem::{Problem, PROBLEM_JSON};

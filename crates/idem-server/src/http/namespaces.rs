@@ -6,6 +6,7 @@ use idem_core::{Command, Derive, KeyId, Mint, SetPolicy};
 
 use crate::backend::Backend;
 use crate::http::bodies::{DeriveRequest, MintRequest, PolicyRequest};
+use crate::http::caller::MadeWith;
 use crate::http::commands;
 use crate::http::draws;
 use crate::http::error::ApiError;
@@ -20,15 +21,20 @@ const MINT_ATTEMPTS: u32 = 3;
 /// `GET /v1/ns/{ns}`
 pub async fn get_policy<B: Backend>(
     State(state): State<AppState<B>>,
+    by: MadeWith,
     NamespacePath(namespace): NamespacePath,
 ) -> Result<Response, ApiError> {
-    let policy = state.backend.namespace_policy(namespace.clone()).await?;
+    let policy = state
+        .backend
+        .namespace_policy(namespace.clone(), by.0)
+        .await?;
     Ok(replies::policy_reply(&namespace, &policy))
 }
 
 /// `PUT /v1/ns/{ns}`
 pub async fn put_policy<B: Backend>(
     State(state): State<AppState<B>>,
+    by: MadeWith,
     NamespacePath(namespace): NamespacePath,
     JsonBody(body): JsonBody<PolicyRequest>,
 ) -> Result<Response, ApiError> {
@@ -38,13 +44,14 @@ pub async fn put_policy<B: Backend>(
         change,
         secret_if_new: draws::namespace_secret(),
     };
-    let outcome = state.backend.execute(Command::SetPolicy(command)).await?;
+    let outcome = state.execute(Command::SetPolicy(command), &by).await?;
     replies::set_policy(&namespace, outcome)
 }
 
 /// `POST /v1/ns/{ns}/keys`
 pub async fn mint<B: Backend>(
     State(state): State<AppState<B>>,
+    by: MadeWith,
     NamespacePath(namespace): NamespacePath,
     JsonBody(MintRequest {}): JsonBody<MintRequest>,
 ) -> Result<Response, ApiError> {
@@ -54,7 +61,7 @@ pub async fn mint<B: Backend>(
             id,
             secret_if_new: draws::namespace_secret(),
         };
-        let outcome = state.backend.execute(Command::Mint(command)).await?;
+        let outcome = state.execute(Command::Mint(command), &by).await?;
         if let Some(reply) = replies::mint(outcome)? {
             return Ok(reply);
         }
@@ -67,6 +74,7 @@ pub async fn mint<B: Backend>(
 /// `POST /v1/ns/{ns}/derive`
 pub async fn derive<B: Backend>(
     State(state): State<AppState<B>>,
+    by: MadeWith,
     NamespacePath(namespace): NamespacePath,
     JsonBody(body): JsonBody<DeriveRequest>,
 ) -> Result<Response, ApiError> {
@@ -76,6 +84,6 @@ pub async fn derive<B: Backend>(
         payload,
         secret_if_new: draws::namespace_secret(),
     };
-    let outcome = state.backend.execute(Command::Derive(command)).await?;
+    let outcome = state.execute(Command::Derive(command), &by).await?;
     replies::derive(outcome)
 }

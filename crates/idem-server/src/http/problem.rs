@@ -33,6 +33,9 @@ pub struct Problem {
     /// Sent as the `Retry-After` header (whole seconds) when set.
     #[serde(skip)]
     pub retry_after_secs: Option<u64>,
+    /// A 401: sent with `WWW-Authenticate: Bearer` (RFC 6750).
+    #[serde(skip)]
+    pub www_authenticate: bool,
 }
 
 impl Problem {
@@ -45,6 +48,7 @@ impl Problem {
             instance: None,
             extensions: Map::new(),
             retry_after_secs: None,
+            www_authenticate: false,
         }
     }
 
@@ -75,6 +79,12 @@ impl IntoResponse for Problem {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if self.www_authenticate {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"idem\""),
+            );
         }
         response
     }

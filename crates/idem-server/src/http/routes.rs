@@ -4,43 +4,97 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 use crate::backend::Backend;
+use crate::http::auth::allow;
+use crate::http::caller::{AuthMode, Need::*};
 use crate::http::limits::ApiLimits;
 use crate::http::state::AppState;
-use crate::http::{fallback, keys, members, metrics, namespaces, service};
+use crate::http::{api_keys, fallback, keys, members, metrics, namespaces, service};
 
-/// The HTTP API over `backend`, with `limits` on what requests may carry.
-/// Every route, status code and body is described in docs/API.md.
-pub fn router<B: Backend>(backend: B, limits: ApiLimits) -> Router {
-    let state = AppState::new(backend, limits);
+/// The HTTP API over `backend`, with `limits` on what requests may carry
+/// and `auth` saying whether callers need API keys. Every route, who may
+/// call it, status code and body is described in docs/API.md.
+pub fn router<B: Backend>(backend: B, limits: ApiLimits, auth: AuthMode) -> Router {
+    let state = AppState::new(backend, limits, auth);
     let request_metrics = Arc::clone(&state.metrics);
+    let s = &state;
     Router::new()
-        .route("/v1/ns/{ns}/keys/{key}/reserve", post(keys::reserve::<B>))
+        .route(
+            "/v1/ns/{ns}/keys/{key}/reserve",
+            allow(s, UseKeys, post(keys::reserve::<B>)),
+        )
         .route(
             "/v1/ns/{ns}/keys/{key}/heartbeat",
-            post(keys::heartbeat::<B>),
+            allow(s, UseKeys, post(keys::heartbeat::<B>)),
         )
-        .route("/v1/ns/{ns}/keys/{key}/complete", post(keys::complete::<B>))
-        .route("/v1/ns/{ns}/keys/{key}/release", post(keys::release::<B>))
-        .route("/v1/ns/{ns}/keys/{key}", get(keys::get_record::<B>))
-        .route("/v1/ns/{ns}/keys", post(namespaces::mint::<B>))
-        .route("/v1/ns/{ns}/derive", post(namespaces::derive::<B>))
+        .route(
+            "/v1/ns/{ns}/keys/{key}/complete",
+            allow(s, UseKeys, post(keys::complete::<B>)),
+        )
+        .route(
+            "/v1/ns/{ns}/keys/{key}/release",
+            allow(s, UseKeys, post(keys::release::<B>)),
+        )
+        .route(
+            "/v1/ns/{ns}/keys/{key}",
+            allow(s, UseKeys, get(keys::get_record::<B>)),
+        )
+        .route(
+            "/v1/ns/{ns}/keys",
+            allow(s, UseKeys, post(namespaces::mint::<B>)),
+        )
+        .route(
+            "/v1/ns/{ns}/derive",
+            allow(s, UseKeys, post(namespaces::derive::<B>)),
+        )
         .route(
             "/v1/ns/{ns}",
-            get(namespaces::get_policy::<B>).put(namespaces::put_policy::<B>),
+            allow(s, ReadNamespace, get(namespaces::get_policy::<B>)).merge(allow(
+                s,
+                ChangeNamespace,
+                put(namespaces::put_policy::<B>),
+            )),
         )
-        .route("/v1/cluster", get(service::cluster::<B>))
+        .route(
+            "/v1/auth/keys",
+            allow(
+                s,
+                Administer,
+                get(api_keys::list::<B>).post(api_keys::create::<B>),
+            ),
+        )
+        .route(
+            "/v1/auth/keys/{id}",
+            allow(
+                s,
+                Administer,
+                get(api_keys::show::<B>).delete(api_keys::revoke::<B>),
+            ),
+        )
+        .route(
+            "/v1/auth/keys/{id}/rotate",
+            allow(s, Administer, post(api_keys::rotate::<B>)),
+        )
+        .route("/v1/cluster", allow(s, Monitor, get(service::cluster::<B>)))
         .route(
             "/v1/cluster/members",
-            get(members::list::<B>).post(members::add::<B>),
+            allow(s, Monitor, get(members::list::<B>)).merge(allow(
+                s,
+                Administer,
+                post(members::add::<B>),
+            )),
         )
-        .route("/v1/cluster/members/{id}", delete(members::remove::<B>))
+        .route(
+            "/v1/cluster/members/{id}",
+            allow(s, Administer, delete(members::remove::<B>)),
+        )
+        .route("/metrics", allow(s, Monitor, get(service::metrics::<B>)))
+        // Open to anyone: load balancers and supervisors ask these.
         .route("/health", get(service::health))
         .route("/ready", get(service::ready::<B>))
-        .route("/metrics", get(service::metrics::<B>))
         // Both fallbacks must come after the routes they cover.
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .fallback(fallback::not_found)

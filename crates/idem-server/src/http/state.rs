@@ -4,7 +4,11 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 
+use idem_core::{Command, Outcome};
+
 use crate::backend::Backend;
+use crate::http::caller::{AuthMode, MadeWith};
+use crate::http::error::ApiError;
 use crate::http::limits::ApiLimits;
 use crate::http::metrics::HttpMetrics;
 
@@ -13,15 +17,30 @@ use crate::http::metrics::HttpMetrics;
 pub struct AppState<B> {
     pub backend: B,
     pub limits: ApiLimits,
+    pub auth: AuthMode,
     pub metrics: Arc<HttpMetrics>,
 }
 
 impl<B: Backend> AppState<B> {
-    pub fn new(backend: B, limits: ApiLimits) -> Self {
+    pub fn new(backend: B, limits: ApiLimits, auth: AuthMode) -> Self {
         AppState {
             backend,
             limits,
+            auth,
             metrics: Arc::new(HttpMetrics::default()),
+        }
+    }
+
+    /// Carries out `command` made with the request's key: a key found not
+    /// in force when the command was applied is a 401.
+    pub async fn execute(&self, command: Command, by: &MadeWith) -> Result<Outcome, ApiError> {
+        match self
+            .backend
+            .execute(command.made_with(by.0.clone()))
+            .await?
+        {
+            Outcome::KeyNotInForce(why) => Err(ApiError::Unauthenticated(why)),
+            outcome => Ok(outcome),
         }
     }
 }
@@ -31,6 +50,7 @@ impl<B: Clone> Clone for AppState<B> {
         AppState {
             backend: self.backend.clone(),
             limits: self.limits,
+            auth: self.auth,
             metrics: Arc::clone(&self.metrics),
         }
     }

@@ -285,7 +285,11 @@ impl TestCluster {
 
     /// A linearizable read of `name`'s record on node `via`.
     pub async fn read(&self, via: NodeId, name: &str) -> Result<Option<Record>, ClusterError> {
-        match self.node(via).read(ReadRequest::Record(key(name))).await? {
+        match self
+            .node(via)
+            .read(ReadRequest::Record(key(name)), None)
+            .await?
+        {
             ReadReply::Record { record, .. } => Ok(record),
             other => panic!("unexpected reply {other:?}"),
         }
