@@ -73,14 +73,14 @@ async fn wait_caught_up(raft: &Raft, id: NodeId) -> Result<(), ClusterError> {
         let Some(replication) = m.replication.as_ref() else {
             return Err(ClusterError::NotLeader(m.current_leader));
         };
-        let matched = replication
-            .get(&id)
-            .cloned()
-            .flatten()
-            .map(|l| l.index)
-            .unwrap_or(0);
-        if matched + PROMOTE_WITHIN >= m.last_log_index.unwrap_or(0) {
-            return Ok(());
+        // A learner that has not acknowledged any entry yet (unreachable,
+        // or refused at TLS or by its cluster id) is not caught up, however
+        // short the log: promoting it would add a voter that cannot vote.
+        let matched = replication.get(&id).cloned().flatten().map(|l| l.index);
+        if let Some(matched) = matched {
+            if matched + PROMOTE_WITHIN >= m.last_log_index.unwrap_or(0) {
+                return Ok(());
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
