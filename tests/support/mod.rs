@@ -198,6 +198,7 @@ pub struct Cluster {
     pub admin_key: String,
     peers: String,
     args: Vec<String>,
+    node_args: Vec<Vec<String>>,
     _dir: tempfile::TempDir,
 }
 
@@ -207,6 +208,8 @@ pub struct Options {
     pub faketime: bool,
     /// Extra `idem start` arguments for every node.
     pub args: Vec<String>,
+    /// Extra `idem start` arguments for node `i` (index 0-3), after `args`.
+    pub node_args: Vec<Vec<String>>,
 }
 
 impl Cluster {
@@ -239,6 +242,7 @@ impl Cluster {
             admin_key: String::new(),
             peers,
             args: options.args.clone(),
+            node_args: options.node_args.clone(),
             _dir: dir,
         };
         for i in 0..3 {
@@ -323,6 +327,7 @@ impl Cluster {
         .arg("--data")
         .arg(&node.data)
         .args(&self.args)
+        .args(self.node_args.get(i).into_iter().flatten())
         .args(extra)
         .env("RUST_LOG", "info,openraft=warn")
         .stdin(Stdio::null())

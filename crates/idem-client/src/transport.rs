@@ -69,7 +69,11 @@ impl Transport {
                 )));
             }
         }
+        // Idle connections are closed before a node would close them (it
+        // does after 30 s without a request), so a request never goes out
+        // on a connection the node is closing.
         let http = reqwest::Client::builder()
+            .pool_idle_timeout(std::time::Duration::from_secs(20))
             .build()
             .map_err(|e| ClientError::Config(e.to_string()))?;
         Ok(Transport {

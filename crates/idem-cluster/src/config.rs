@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::peer_tls::PeerTlsFiles;
 use crate::types::{NodeAddr, NodeId};
 
 #[derive(Debug, Clone)]
@@ -32,6 +33,11 @@ pub struct ClusterConfig {
     /// Start empty and wait to be added to an existing cluster (do not
     /// bootstrap a new one).
     pub join: bool,
+    /// Mutual TLS on the Raft port (`None`: plain TCP).
+    pub peer_tls: Option<PeerTlsFiles>,
+    /// Part of the cluster id a new cluster derives (with its initial
+    /// members): two clusters of the same members differ by name.
+    pub cluster_name: String,
     /// A deliberately broken node (stale reads, a long leader lease), to
     /// show that the tests catch it. Never in a node that serves traffic.
     #[cfg(feature = "planted-bugs")]
@@ -58,6 +64,8 @@ impl ClusterConfig {
             purge_every: Duration::from_secs(1),
             batches_in_flight: 1,
             join: false,
+            peer_tls: None,
+            cluster_name: "idem".into(),
             #[cfg(feature = "planted-bugs")]
             planted_bug: None,
         }

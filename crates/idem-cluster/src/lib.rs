@@ -17,7 +17,9 @@
 //!   ([`ClusterError`], which also travels), `types`;
 //! - time: `time_source`, `clock` (HLC, offset limiter, suspects),
 //!   `leader_lease`;
-//! - transport: `transport` (the trait, asking the leader), `peer_client`
+//! - transport: `transport` (the trait, asking the leader), how a TCP
+//!   connection between nodes is admitted (`cluster_id`, `peer_hello`,
+//!   `peer_tls` for mutual TLS, `peer_stream`, `peer_link`), `peer_client`
 //!   ([`TcpTransport`]), `network` (openraft's network over it);
 //! - the write path: `batcher` (commands that travel together), `proposer`
 //!   (stamp and write an entry), `forwarder` (a follower's batches to the
@@ -36,6 +38,7 @@ mod batcher;
 mod cleaner;
 mod clock;
 mod clock_offsets;
+mod cluster_id;
 mod config;
 mod error;
 mod follower_read;
@@ -48,7 +51,11 @@ mod membership;
 mod network;
 mod node;
 mod peer_client;
+mod peer_hello;
+mod peer_link;
 mod peer_service;
+mod peer_stream;
+mod peer_tls;
 mod proposer;
 mod raft_stop;
 mod read_barrier;
@@ -64,12 +71,15 @@ pub mod waiting;
 mod wire;
 
 pub use clock::ClusterClock;
+pub use cluster_id::{ClusterId, ClusterIdentity, OtherCluster};
 pub use config::ClusterConfig;
 pub use error::{ClusterError, StartError};
 pub use idem_store::{KeyChange, KeyWatch, KeyWatcher, MAX_KEY_WATCHERS};
 pub use membership::MEMBERSHIP_TIMEOUT;
 pub use node::ClusterNode;
 pub use peer_client::TcpTransport;
+pub use peer_link::PeerLink;
+pub use peer_tls::{PeerTls, PeerTlsFiles};
 pub use rpc::{MembershipChange, ReadIndex, ReadReply, ReadRequest, Request, Response};
 pub use status::{ClusterStatus, MemberStatus};
 pub use time_source::{system_wall_ms, ControlledClocks, SystemClocks, TimeSource};

@@ -18,6 +18,7 @@ use openraft::Vote;
 use tokio::net::TcpListener;
 
 use crate::clock::ClusterClock;
+use crate::cluster_id::ClusterIdentity;
 use crate::config::ClusterConfig;
 use crate::error::{ClusterError, StartError};
 use crate::follower_read::FollowerReads;
@@ -29,7 +30,9 @@ use crate::local_reads::{read_local, reserve_by_read};
 use crate::membership::MEMBERSHIP_TIMEOUT;
 use crate::network::Network;
 use crate::peer_client::TcpTransport;
+use crate::peer_link::PeerLink;
 use crate::peer_service::PeerService;
+use crate::peer_tls::PeerTls;
 use crate::proposer::Proposer;
 use crate::rpc::{MembershipChange, ReadReply, ReadRequest, Request, Response};
 use crate::status::ClusterStatus;
@@ -71,15 +74,29 @@ impl ClusterNode {
     /// peer listener (TCP, on the configured Raft address, with the
     /// machine's clocks), and bootstraps the cluster on first start.
     pub async fn start(config: ClusterConfig) -> Result<ClusterNode, StartError> {
+        let tls = config
+            .peer_tls
+            .as_ref()
+            .map(PeerTls::load)
+            .transpose()
+            .map_err(|e| StartError::Refused(format!("peer TLS: {e}")))?;
+        let identity = ClusterIdentity::open(
+            &config.data_dir,
+            config.join,
+            &config.cluster_name,
+            &config.members,
+        )
+        .map_err(StartError::Refused)?;
+        let link = Arc::new(PeerLink::new(tls, Arc::new(identity)));
         let listener = TcpListener::bind(&config.addr.raft).await.map_err(|e| {
             StartError::Refused(format!("cannot listen on {}: {e}", config.addr.raft))
         })?;
-        let transport = Arc::new(TcpTransport::new(&config.addr.raft));
+        let transport = Arc::new(TcpTransport::new(&config.addr.raft, link.clone()));
         let node = Self::start_with(config, transport, Arc::new(SystemClocks)).await?;
         let service = node.inner.peers.clone();
         node.inner
             .tasks
-            .spawn(crate::rpc_server::serve(listener, service));
+            .spawn(crate::rpc_server::serve(listener, service, link));
         Ok(node)
     }
 

@@ -11,6 +11,8 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use tokio::net::{TcpSocket, TcpStream};
 
+use crate::peer_link::PeerLink;
+use crate::peer_stream::PeerStream;
 use crate::rpc::{Request, Response};
 use crate::transport::{CallError, Transport};
 use crate::wire::{read_frame, write_frame, WireError};
@@ -25,14 +27,16 @@ pub struct PeerClient {
     /// inter-node IP), so that a firewall rule can tell nodes apart even
     /// when they all live on one loopback interface.
     source_ip: Option<IpAddr>,
-    idle: Mutex<Vec<TcpStream>>,
+    link: Arc<PeerLink>,
+    idle: Mutex<Vec<PeerStream>>,
 }
 
 impl PeerClient {
-    fn new(addr: String, source_ip: Option<IpAddr>) -> Self {
+    fn new(addr: String, source_ip: Option<IpAddr>, link: Arc<PeerLink>) -> Self {
         PeerClient {
             addr,
             source_ip,
+            link,
             idle: Mutex::new(Vec::new()),
         }
     }
@@ -40,18 +44,21 @@ impl PeerClient {
     /// A pooled connection that still looks alive: a peer that closed it
     /// (e.g. restarted) makes it readable at end-of-file, so it is dropped
     /// here rather than failing a request.
-    fn take_idle(&self) -> Option<TcpStream> {
+    fn take_idle(&self) -> Option<PeerStream> {
         loop {
             let conn = self.idle.lock().ok().and_then(|mut v| v.pop())?;
+            // Nothing may arrive on an idle connection: anything readable
+            // (end-of-file, a TLS alert) means it is done, and it is
+            // dropped, so peeking under TLS loses nothing.
             let mut probe = [0u8; 1];
-            match conn.try_read(&mut probe) {
+            match conn.tcp().try_read(&mut probe) {
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(conn),
                 _ => continue,
             }
         }
     }
 
-    fn put_idle(&self, conn: TcpStream) {
+    fn put_idle(&self, conn: PeerStream) {
         if let Ok(mut v) = self.idle.lock() {
             if v.len() < MAX_IDLE {
                 v.push(conn);
@@ -59,20 +66,26 @@ impl PeerClient {
         }
     }
 
-    async fn connect(&self, timeout: Duration) -> Result<TcpStream, CallError> {
+    /// A new connection, admitted by the peer (TLS and the cluster id).
+    /// Nothing has been sent on it, so any failure here is "unreachable".
+    async fn connect(&self, timeout: Duration) -> Result<PeerStream, CallError> {
         let unreachable = |source| CallError::Unreachable {
             addr: self.addr.clone(),
             source,
         };
-        let conn = tokio::time::timeout(timeout, self.open())
+        let opened = async {
+            let tcp = self.open().await.map_err(unreachable)?;
+            self.link
+                .open(&self.addr, tcp)
+                .await
+                .map_err(|e| unreachable(std::io::Error::other(e.to_string())))
+        };
+        tokio::time::timeout(timeout, opened)
             .await
             .map_err(|_| CallError::Timeout {
                 addr: self.addr.clone(),
                 timeout,
             })?
-            .map_err(unreachable)?;
-        conn.set_nodelay(true).map_err(unreachable)?;
-        Ok(conn)
     }
 
     async fn open(&self) -> std::io::Result<TcpStream> {
@@ -91,7 +104,7 @@ impl PeerClient {
         socket.connect(peer).await
     }
 
-    async fn exchange(conn: &mut TcpStream, req: &Request) -> Result<Response, WireError> {
+    async fn exchange(conn: &mut PeerStream, req: &Request) -> Result<Response, WireError> {
         write_frame(conn, req).await?;
         read_frame(conn).await
     }
@@ -150,13 +163,15 @@ impl PeerClient {
 /// The pools for every peer this node talks to.
 pub struct TcpTransport {
     source_ip: Option<IpAddr>,
+    link: Arc<PeerLink>,
     by_addr: Mutex<HashMap<String, Arc<PeerClient>>>,
 }
 
 impl TcpTransport {
     /// Pools whose connections start from the IP of `own_raft_addr` when it
-    /// names a specific one (not `0.0.0.0` or a host name).
-    pub fn new(own_raft_addr: &str) -> Self {
+    /// names a specific one (not `0.0.0.0` or a host name), each admitted
+    /// by `link`.
+    pub fn new(own_raft_addr: &str, link: Arc<PeerLink>) -> Self {
         let source_ip = own_raft_addr
             .parse::<SocketAddr>()
             .ok()
@@ -164,6 +179,7 @@ impl TcpTransport {
             .filter(|ip| !ip.is_unspecified());
         TcpTransport {
             source_ip,
+            link,
             by_addr: Mutex::new(HashMap::new()),
         }
     }
@@ -174,7 +190,13 @@ impl TcpTransport {
             Err(poisoned) => poisoned.into_inner(),
         };
         map.entry(addr.to_string())
-            .or_insert_with(|| Arc::new(PeerClient::new(addr.to_string(), self.source_ip)))
+            .or_insert_with(|| {
+                Arc::new(PeerClient::new(
+                    addr.to_string(),
+                    self.source_ip,
+                    self.link.clone(),
+                ))
+            })
             .clone()
     }
 }

@@ -74,8 +74,16 @@ pub async fn read_frame<R: AsyncRead + Unpin, T: DeserializeOwned>(
     if len > MAX_FRAME_BYTES {
         return Err(WireError::TooLarge(u64::from(len)));
     }
-    let mut buf = vec![0u8; len as usize];
-    r.read_exact(&mut buf).await?;
+    // Grown as the bytes arrive, not allocated for the length a peer
+    // claims: a peer that announces 64 MiB and sends nothing costs nothing.
+    let mut buf = Vec::new();
+    let read = r.take(u64::from(len)).read_to_end(&mut buf).await?;
+    if read != len as usize {
+        return Err(WireError::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("frame of {len} bytes ended after {read}"),
+        )));
+    }
     decode_message(&buf)
 }
 
@@ -136,5 +144,48 @@ mod tests {
         }
         assert!(decode_message::<Request>(&[]).is_err());
         assert!(decode_message::<Request>(b"id\x04\xff\xff").is_err());
+    }
+
+    #[tokio::test]
+    async fn a_frame_cut_short_or_over_the_limit_is_refused() {
+        let mut short: &[u8] = &[0, 0, 0, 4, 1, 2];
+        assert!(read_frame::<_, Request>(&mut short).await.is_err());
+        let mut claimed = (MAX_FRAME_BYTES).to_le_bytes().to_vec();
+        claimed.extend_from_slice(b"id");
+        assert!(read_frame::<_, Request>(&mut claimed.as_slice())
+            .await
+            .is_err());
+        let mut huge: &[u8] = &(MAX_FRAME_BYTES + 1).to_le_bytes();
+        assert!(matches!(
+            read_frame::<_, Request>(&mut huge).await,
+            Err(WireError::TooLarge(_))
+        ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        /// Whatever a peer (or anything that reaches the Raft port) sends,
+        /// decoding answers: a message or an error, never a panic.
+        #[test]
+        fn any_bytes_decode_or_are_refused_without_panicking(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512),
+            framed in proptest::prelude::any::<bool>(),
+        ) {
+            let bytes = if framed {
+                let mut b = MARKER.to_vec();
+                b.push(WIRE_VERSION);
+                b.extend_from_slice(&body);
+                b
+            } else {
+                body
+            };
+            let _ = decode_message::<Request>(&bytes);
+            let _ = decode_message::<crate::rpc::Response>(&bytes);
+            let mut frame = (bytes.len() as u32).to_le_bytes().to_vec();
+            frame.extend_from_slice(&bytes);
+            let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let _ = runtime.block_on(read_frame::<_, Request>(&mut frame.as_slice()));
+        }
     }
 }

@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         Commands::Key(args) => cli::key::key(args),
         Commands::Cluster(args) => cli::client::cluster(args),
         Commands::Auth(args) => cli::auth::run(args),
+        Commands::Certs(args) => cli::certs::run(args),
         Commands::Proxy(args) => cli::proxy::run(*args),
         Commands::Bench(args) => idem_bench::run(args),
     }

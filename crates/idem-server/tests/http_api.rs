@@ -1385,6 +1385,7 @@ async fn bad_requests_are_refused_with_a_problem_and_change_nothing() {
     let limits = ApiLimits {
         max_request_body_bytes: 16 * 1024,
         max_stored_response_bytes: 4 * 1024,
+        ..ApiLimits::default()
     };
     let api = Api::with_limits(MemoryBackend::new(), limits);
     let reserved = api

@@ -50,6 +50,52 @@ impl Nodes {
         self.net.node_ids().collect()
     }
 
+    fn tls_dir(&self) -> PathBuf {
+        self.dir.join("tls")
+    }
+
+    /// A cluster CA and a certificate per node (naming its IP), made with
+    /// `idem certs`: the nodes speak mutual TLS on their Raft ports.
+    pub fn make_certificates(&self) -> Result<(), HarnessError> {
+        let dir = self.tls_dir();
+        let ca = dir.join("ca");
+        let run = |args: Vec<String>| -> Result<(), HarnessError> {
+            let out = Command::new(&self.options.binary)
+                .arg("certs")
+                .args(&args)
+                .output()
+                .map_err(|e| HarnessError::io("idem certs", e))?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(HarnessError::Command {
+                    command: format!("idem certs {}", args.join(" ")),
+                    detail: String::from_utf8_lossy(&out.stderr).into_owned(),
+                })
+            }
+        };
+        let path = |p: &Path| p.to_string_lossy().into_owned();
+        if !ca.join("ca.pem").exists() {
+            run(vec!["ca".into(), "--out".into(), path(&ca)])?;
+        }
+        for n in self.net.node_ids() {
+            if !dir.join(format!("n{n}.pem")).exists() {
+                run(vec![
+                    "node".into(),
+                    "--ca".into(),
+                    path(&ca),
+                    "--name".into(),
+                    format!("n{n}"),
+                    "--host".into(),
+                    TestNet::node_ip(n),
+                    "--out".into(),
+                    path(&dir),
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
     pub fn http_addr(node: u32) -> String {
         format!("{}:{HTTP_PORT}", TestNet::node_ip(node))
     }
@@ -106,6 +152,12 @@ impl Nodes {
             .args(["--peers", &self.peers()])
             .arg("--data")
             .arg(&data)
+            .arg("--peer-ca")
+            .arg(self.tls_dir().join("ca").join("ca.pem"))
+            .arg("--peer-cert")
+            .arg(self.tls_dir().join(format!("n{node}.pem")))
+            .arg("--peer-key")
+            .arg(self.tls_dir().join(format!("n{node}.key")))
             .env("RUST_LOG", "info,openraft=warn")
             .env("LD_PRELOAD", FAKETIME_LIB)
             .env("FAKETIME_TIMESTAMP_FILE", self.clock_file(node))

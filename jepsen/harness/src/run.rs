@@ -172,6 +172,7 @@ async fn drive(
     recorder: Arc<Recorder>,
 ) -> Result<(Vec<String>, Option<(String, bool)>), HarnessError> {
     let ids = nodes.ids();
+    nodes.make_certificates()?;
     for &n in &ids {
         nodes.start(n)?;
     }

@@ -1,7 +1,8 @@
 //! The command line: `idem start`, `idem dev`, `idem status`, `idem key`,
-//! `idem cluster`, `idem auth`, `idem proxy`, `idem bench`.
+//! `idem cluster`, `idem auth`, `idem certs`, `idem proxy`, `idem bench`.
 
 pub mod auth;
+pub mod certs;
 pub mod client;
 pub mod dev;
 pub mod key;
@@ -36,6 +37,8 @@ pub enum Commands {
     Cluster(client::ClusterArgs),
     /// Create, list, rotate or revoke API keys (with an admin key).
     Auth(auth::AuthArgs),
+    /// Create a cluster CA and node certificates for mutual TLS.
+    Certs(certs::CertsArgs),
     /// Idempotency-Key reverse proxy in front of any HTTP service.
     Proxy(Box<idem_proxy::ProxyArgs>),
     /// Load-test idem, etcd or Redis with the same client.

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use idem_cluster::{ClusterConfig, ClusterNode, NodeAddr, NodeId};
+use idem_cluster::{ClusterConfig, ClusterNode, NodeAddr, NodeId, PeerTlsFiles};
 
 use crate::auth_bootstrap::{BootstrapTask, DEFAULT_ADMIN_KEY_FILE};
 use crate::cluster_backend::ClusterBackend;
-use crate::http::{router, ApiLimits, AuthMode};
+use crate::http::{router, ApiLimits, AuthMode, ServeLimits};
 
 #[derive(Debug, Clone, Args)]
 pub struct StartArgs {
@@ -50,6 +50,20 @@ pub struct StartArgs {
     /// Largest stored response body accepted by `complete`, in bytes.
     #[arg(long, default_value_t = 1024 * 1024)]
     pub max_response_bytes: usize,
+    /// HTTP connections open at once; more wait to be accepted.
+    #[arg(long, env = "IDEM_HTTP_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub http_max_connections: u64,
+    /// How long a client may take to send a request's headers, in ms (also
+    /// how long a kept-alive connection may sit idle).
+    #[arg(long, env = "IDEM_HTTP_HEADER_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_header_timeout_ms: u64,
+    /// How long a client may take to send a request's body, in ms (408
+    /// after that).
+    #[arg(long, env = "IDEM_HTTP_BODY_TIMEOUT_MS", default_value_t = 30_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_body_timeout_ms: u64,
     /// Raft heartbeat interval, in ms. Also the timeout of a replication
     /// call and of a linearizable read's quorum round.
     #[arg(long, env = "IDEM_HEARTBEAT_MS", default_value_t = 100)]
@@ -76,6 +90,26 @@ pub struct StartArgs {
     #[arg(long, env = "IDEM_WORKER_THREADS",
           value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub worker_threads: Option<u64>,
+    /// The cluster CA's certificate (PEM): with --peer-cert and --peer-key,
+    /// the Raft port speaks mutual TLS and admits only nodes with a
+    /// certificate this CA signed (see `idem certs`).
+    #[arg(long, env = "IDEM_PEER_CA", requires_all = ["peer_cert", "peer_key"])]
+    pub peer_ca: Option<PathBuf>,
+    /// This node's certificate (PEM), signed by --peer-ca, naming the host
+    /// of its --raft address.
+    #[arg(long, env = "IDEM_PEER_CERT", requires = "peer_ca")]
+    pub peer_cert: Option<PathBuf>,
+    /// This node's private key (PEM).
+    #[arg(long, env = "IDEM_PEER_KEY", requires = "peer_ca")]
+    pub peer_key: Option<PathBuf>,
+    /// Allow plain TCP between nodes on a non-loopback --raft address
+    /// (anyone who reaches the port could then speak as a node).
+    #[arg(long, env = "IDEM_INSECURE_TRANSPORT")]
+    pub insecure_transport: bool,
+    /// The cluster's name, part of the id a new cluster derives from its
+    /// members (nodes of two clusters never talk to each other).
+    #[arg(long, env = "IDEM_CLUSTER_NAME", default_value = "idem")]
+    pub cluster_name: String,
     /// Serve the API without API keys. Only for a development cluster on
     /// this machine: refused unless the HTTP and Raft addresses are
     /// loopback addresses.
@@ -97,6 +131,25 @@ fn is_loopback(addr: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Mutual TLS on the Raft port, if asked for; plain TCP only on a loopback
+/// address or with `--insecure-transport`.
+fn peer_tls(args: &StartArgs) -> Result<Option<PeerTlsFiles>, String> {
+    match (&args.peer_ca, &args.peer_cert, &args.peer_key) {
+        (Some(ca), Some(cert), Some(key)) => Ok(Some(PeerTlsFiles {
+            ca: ca.clone(),
+            cert: cert.clone(),
+            key: key.clone(),
+        })),
+        _ if is_loopback(&args.raft) || args.insecure_transport => Ok(None),
+        _ => Err(format!(
+            "--raft {} is not a loopback address: give the node a certificate \
+             (--peer-ca, --peer-cert, --peer-key; see `idem certs`) or, on a network you \
+             trust, --insecure-transport",
+            args.raft
+        )),
+    }
 }
 
 /// How the API asks for keys: `--no-auth` only on loopback addresses.
@@ -234,6 +287,18 @@ async fn serve(args: StartArgs) -> Result<(), String> {
     config.max_clock_offset_ms = args.max_clock_offset_ms;
     config.snapshot_every = args.snapshot_every;
     config.join = args.join;
+    config.peer_tls = peer_tls(&args)?;
+    match &config.peer_tls {
+        Some(files) => tracing::info!(
+            "inter-node connections: mutual TLS (CA {})",
+            files.ca.display()
+        ),
+        None => tracing::warn!(
+            "inter-node connections: plain TCP on {} (no --peer-ca)",
+            args.raft
+        ),
+    }
+    config.cluster_name = args.cluster_name.clone();
     config.purge_every = std::time::Duration::from_millis(args.purge_every_ms);
     config.heartbeat_ms = args.heartbeat_ms;
     config.election_timeout_ms = (args.election_timeout_min_ms, args.election_timeout_max_ms);
@@ -261,7 +326,13 @@ async fn serve(args: StartArgs) -> Result<(), String> {
     );
     let limits = ApiLimits {
         max_stored_response_bytes: args.max_response_bytes,
+        body_read_timeout: std::time::Duration::from_millis(args.http_body_timeout_ms),
         ..ApiLimits::default()
+    };
+    let serve_limits = ServeLimits {
+        max_connections: args.http_max_connections as usize,
+        header_read_timeout: std::time::Duration::from_millis(args.http_header_timeout_ms),
+        ..ServeLimits::default()
     };
     let backend = ClusterBackend::new(node.clone());
     let bootstrap_task = auth_bootstrap.map(|b| tokio::spawn(b.run(backend.clone())));
@@ -273,9 +344,9 @@ async fn serve(args: StartArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.http))?;
     tracing::info!("node {} serving HTTP on http://{}", args.id, args.http);
-    let server = axum::serve(listener, app).with_graceful_shutdown(shutdown_signal());
+    let server = crate::http::serve(listener, app, serve_limits, shutdown_signal());
     tokio::select! {
-        served = server => served.map_err(|e| format!("HTTP server: {e}"))?,
+        () = server => {}
         // Raft stopped on its own (a fatal storage error): the node can do
         // nothing more, so it exits and a supervisor can restart it.
         why = node.raft_stopped() => {

@@ -76,6 +76,8 @@ pub enum ApiError {
     UnsupportedMediaType { got: String },
     #[error("request body is larger than the limit of {limit} bytes")]
     BodyTooLarge { limit: usize },
+    #[error("the request body did not arrive within {after:?}")]
+    BodyTimeout { after: std::time::Duration },
     #[error(
         "the response to store is {size} bytes (body plus header names and values), over the limit of {limit} bytes"
     )]
@@ -257,6 +259,9 @@ impl ApiError {
                 "body-too-large",
                 "Request body too large",
             ),
+            ApiError::BodyTimeout { .. } => {
+                (S::REQUEST_TIMEOUT, "body-timeout", "Request body too slow")
+            }
             ApiError::StoredResponseTooLarge { .. } => (
                 S::PAYLOAD_TOO_LARGE,
                 "response-too-large",

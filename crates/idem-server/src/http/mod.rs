@@ -25,6 +25,7 @@ pub mod problem;
 pub mod record_view;
 pub mod replies;
 pub mod routes;
+pub mod serve;
 pub mod service;
 pub mod state;
 
@@ -33,4 +34,5 @@ pub use error::ApiError;
 pub use limits::ApiLimits;
 pub use problem::{Problem, PROBLEM_JSON};
 pub use routes::router;
+pub use serve::{serve, ServeLimits};
 pub use state::AppState;
