@@ -8,6 +8,9 @@
 #   AB_ROUNDS=5 AB_SECONDS=8 bash scripts/ab.sh OLD NEW
 #   AB_EXTRA_B=--attempts bash scripts/ab.sh NEW NEW     # the same build, B's
 #                                                        # reserves carrying attempt ids
+#   AB_ENV_A="IDEM_NO_AUTH=1" AB_ENV_B="IDEM_PEER_TLS=1" bash scripts/ab.sh NEW NEW
+#                                   # each variant's environment for cluster.sh:
+#                                   # here auth and TLS off against both on
 #
 # Each round starts a fresh cluster of A, runs every workload, stops it, then
 # does the same for B (the order flips every round). Workloads: reserve at
@@ -25,6 +28,8 @@ B=$(realpath "$2")
 ROUNDS=${AB_ROUNDS:-3}
 read -r -a EXTRA_A <<<"${AB_EXTRA_A:-}"
 read -r -a EXTRA_B <<<"${AB_EXTRA_B:-}"
+read -r -a ENV_A <<<"${AB_ENV_A:-}"
+read -r -a ENV_B <<<"${AB_ENV_B:-}"
 SECS=${AB_SECONDS:-6}
 OUT=bench/out/ab
 rm -rf "$OUT"
@@ -47,11 +52,23 @@ ready() {
     return 1
 }
 
+# utime + stime of the three nodes so far, in clock ticks.
+node_cpu_ticks() {
+    local n pid total=0 t
+    for n in 1 2 3; do
+        pid=$(cat "$OUT/data/node$n/pid" 2>/dev/null) || continue
+        t=$(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null) || continue
+        total=$((total + t))
+    done
+    echo "$total"
+}
+
 one_variant() {
     local name=$1 bin=$2 round=$3 workload conns keys json extra
-    if [ "$name" = A ]; then extra=("${EXTRA_A[@]}"); else extra=("${EXTRA_B[@]}"); fi
+    local envs
+    if [ "$name" = A ]; then extra=("${EXTRA_A[@]}"); envs=("${ENV_A[@]}"); else extra=("${EXTRA_B[@]}"); envs=("${ENV_B[@]}"); fi
     rm -rf "$OUT/data"
-    IDEM_BIN="$bin" IDEM_DATA="$OUT/data" scripts/cluster.sh start >/dev/null
+    env "${envs[@]}" IDEM_BIN="$bin" IDEM_DATA="$OUT/data" scripts/cluster.sh start >/dev/null
     # A build with API keys drew an admin key; an older one has none.
     if [ -s "$OUT/data/node1/admin.key" ]; then export IDEM_API_KEY_FILE="$OUT/data/node1/admin.key"; else unset IDEM_API_KEY_FILE; fi
     ready
@@ -61,17 +78,23 @@ one_variant() {
         keys=()
         if [ "$workload" = replay ]; then keys=(--keys 1000); fi
         json="$OUT/$name-$round-$workload-$conns.json"
+        local cpu0 cpu1
+        cpu0=$(node_cpu_ticks)
         timeout $((SECS + 120)) "$BENCH" --target idem --url "$URLS" --workload "$workload" \
             --connections "$conns" --duration "${SECS}s" --warmup 1s "${keys[@]}" "${extra[@]}" \
             --run-id "ab-$name-$round-$workload-$conns" --quiet --json "$json" >/dev/null
-        python3 - "$json" "$name" "$round" "$workload" "$conns" <<'PY'
+        cpu1=$(node_cpu_ticks)
+        python3 - "$json" "$name" "$round" "$workload" "$conns" "$((cpu1 - cpu0))" "$SECS" "$(getconf CLK_TCK)" <<'PY'
 import json, sys
-path, name, rnd, workload, conns = sys.argv[1:]
+path, name, rnd, workload, conns, ticks, secs, tck = sys.argv[1:]
 r = json.load(open(path))
 ops = r["throughput_ops_per_s"]
 p99_ms = r["latency_us"]["p99"] / 1000
 errors = r["counts"]["error"]
-print(f"{name} round {rnd} {workload:>16} {conns:>2} conns: {ops:>10.0f} ops/s  p99 {p99_ms:.2f} ms  errors {errors}")
+# The three nodes' CPU over the run (warm-up second included, so counted
+# against the run's operations at its measured rate over secs + 1).
+cpu_us = int(ticks) / int(tck) * 1e6 / max(ops * (int(secs) + 1), 1)
+print(f"{name} round {rnd} {workload:>16} {conns:>2} conns: {ops:>10.0f} ops/s  p99 {p99_ms:.2f} ms  errors {errors}  cpu {cpu_us:.0f} us/op")
 PY
     done
     IDEM_DATA="$OUT/data" scripts/cluster.sh stop >/dev/null
@@ -92,8 +115,19 @@ for line in open(sys.argv[1]):
     parts = line.split()
     name, workload, conns, ops = parts[0], parts[3], parts[4], float(parts[6])
     runs[(workload, conns, name)].append(ops)
+p99s = collections.defaultdict(list)
+cpus = collections.defaultdict(list)
+for line in open(sys.argv[1]):
+    parts = line.split()
+    key = (parts[3], parts[4], parts[0])
+    p99s[key].append(float(parts[9]))
+    if "cpu" in parts:
+        cpus[key].append(float(parts[parts.index("cpu") + 1]))
+mean = lambda xs: sum(xs) / len(xs) if xs else float("nan")
 for key in sorted({(w, c) for (w, c, _) in runs}):
     a, b = runs[key + ("A",)], runs[key + ("B",)]
     fmt = lambda xs: ", ".join(f"{x:,.0f}" for x in xs)
-    print(f"{key[0]:>16} {key[1]:>2}: A {fmt(a)} | B {fmt(b)} | B/A of means {sum(b)/len(b)/(sum(a)/len(a)):.3f}")
+    print(f"{key[0]:>16} {key[1]:>2}: A {fmt(a)} | B {fmt(b)} | B/A of means {mean(b)/mean(a):.3f}"
+          f" | p99 B/A {mean(p99s[key + ('B',)])/mean(p99s[key + ('A',)]):.2f}"
+          f" | cpu/op A {mean(cpus[key + ('A',)]):.0f} us B {mean(cpus[key + ('B',)]):.0f} us")
 PY

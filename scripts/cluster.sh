@@ -16,9 +16,11 @@
 # under libfaketime so that scripts/skew.sh can move their wall clocks.
 # Extra environment for one node can be given as
 # IDEM_NODE_ENV_N="VAR=value VAR2=value". Each node gets a third of the
-# CPUs for its async workers (IDEM_WORKER_THREADS overrides). Node 1 draws
-# the cluster's admin key into ./data/node1/admin.key; `start` makes a
-# client key for namespace `default` in ./data/client.key and prints both.
+# CPUs for its async workers (IDEM_WORKER_THREADS overrides).
+# IDEM_PEER_TLS=1 makes a CA and node certificates (./data/tls) and runs the
+# nodes with mutual TLS between them. Node 1 draws the cluster's admin key
+# into ./data/node1/admin.key; `start` makes a client key for namespace
+# `default` in ./data/client.key and prints both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${IDEM_DATA:-./data}
@@ -62,6 +64,16 @@ worker_share() {
     echo $(( cpus / 3 > 0 ? cpus / 3 : 1 ))
 }
 
+# A cluster CA and a certificate per node (IDEM_PEER_TLS=1), made once.
+make_certs() {
+    local bin=$1 n
+    [ -f "$DATA/tls/ca/ca.pem" ] || "$bin" certs ca --out "$DATA/tls/ca" >/dev/null
+    for n in 1 2 3; do
+        [ -f "$DATA/tls/node$n.pem" ] || "$bin" certs node --ca "$DATA/tls/ca" --name "node$n" \
+            --host "$(raft_ip "$n")" --out "$DATA/tls" >/dev/null
+    done
+}
+
 start_node() {
     local n=$1 bin=$2
     if pid_of "$n" >/dev/null; then echo "node $n already running (pid $(pid_of "$n"))"; return; fi
@@ -73,9 +85,14 @@ start_node() {
             FAKETIME_TIMESTAMP_FILE="$(cd "$DATA/node$n" && pwd)/clock"
             FAKETIME_CACHE_DURATION=1 FAKETIME_DONT_FAKE_MONOTONIC=1)
     fi
+    local tls=()
+    if [ "${IDEM_PEER_TLS:-0}" = 1 ]; then
+        make_certs "$bin"
+        tls=(--peer-ca "$DATA/tls/ca/ca.pem" --peer-cert "$DATA/tls/node$n.pem" --peer-key "$DATA/tls/node$n.key")
+    fi
     # shellcheck disable=SC2086
     env "${faketime[@]}" IDEM_WORKER_THREADS="${IDEM_WORKER_THREADS:-$(worker_share)}" \
-        ${!envvar:-} "$bin" start --id "$n" --data "$DATA/node$n" \
+        ${!envvar:-} "$bin" start --id "$n" --data "$DATA/node$n" "${tls[@]}" \
         --http "$(http_addr "$n")" --raft "$(raft_addr "$n")" --peers "$(peers)" \
         >>"$DATA/node$n/idem.log" 2>&1 &
     echo $! > "$DATA/node$n/pid"
@@ -152,7 +169,7 @@ case "${1:-}" in
         wait_ready "$n"
         ;;
     *)
-        sed -n '2,19p' "$0"
+        sed -n '2,22p' "$0"
         exit 2
         ;;
 esac
