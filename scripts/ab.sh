@@ -8,7 +8,7 @@
 #   AB_ROUNDS=5 AB_SECONDS=8 bash scripts/ab.sh OLD NEW
 #   AB_EXTRA_B=--attempts bash scripts/ab.sh NEW NEW     # the same build, B's
 #                                                        # reserves carrying attempt ids
-#   AB_ENV_A="IDEM_NO_AUTH=1" AB_ENV_B="IDEM_PEER_TLS=1" bash scripts/ab.sh NEW NEW
+#   AB_ENV_A="IDEM_NO_AUTH=true" AB_ENV_B="IDEM_PEER_TLS=1" bash scripts/ab.sh NEW NEW
 #                                   # each variant's environment for cluster.sh:
 #                                   # here auth and TLS off against both on
 #
