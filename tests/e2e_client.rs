@@ -451,14 +451,11 @@ async fn a_reserve_whose_node_is_killed_after_the_write_is_resumed_elsewhere() {
     let nodes: Vec<String> = (0..2).map(|i| c.url(i)).collect();
     // The attempt is bound to the key that made the grant: the same attempt
     // id under another key is another caller, told the key is in progress.
+    let retry = ReserveOptions::new()
+        .fingerprint("fp")
+        .attempt(attempt.clone());
     let stranger = client(&c)
-        .reserve(
-            "shop",
-            "killed-after",
-            &ReserveOptions::new()
-                .fingerprint("fp")
-                .attempt(attempt.clone()),
-        )
+        .reserve("shop", "killed-after", &retry)
         .await
         .expect("the stranger is answered");
     assert!(
@@ -471,13 +468,7 @@ async fn a_reserve_whose_node_is_killed_after_the_write_is_resumed_elsewhere() {
     };
     let client = Client::with_config(nodes, config).expect("client");
     let again = client
-        .reserve(
-            "shop",
-            "killed-after",
-            &ReserveOptions::new()
-                .fingerprint("fp")
-                .attempt(attempt.clone()),
-        )
+        .reserve("shop", "killed-after", &retry)
         .await
         .expect("the retry answers");
     let Reservation::Owned(lease) = again else {

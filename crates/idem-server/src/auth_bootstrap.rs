@@ -20,7 +20,7 @@ use idem_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, Freshness};
+use crate::backend::{auth_secret, Backend, Freshness};
 
 /// The pending bootstrap in the data directory.
 const PENDING_FILE: &str = "auth-bootstrap.json";
@@ -109,9 +109,8 @@ impl BootstrapTask {
         let pending = match self.pending {
             Some(p) => p,
             None => loop {
-                let probe = ApiKeyId::from_bytes([0; 8]);
-                match backend.auth_view(probe, Freshness::Linearizable).await {
-                    Ok(view) if view.secret.is_some() => return,
+                match auth_secret(&backend, Freshness::Linearizable).await {
+                    Ok((Some(_), _)) => return,
                     Ok(_) => match AuthBootstrap::draw(&self.data, &self.admin_key_file) {
                         Ok(p) => break p,
                         Err(e) => {

@@ -42,6 +42,19 @@ pub enum Freshness {
     Linearizable,
 }
 
+/// The cluster's auth secret (`None` until the bootstrap is applied) and
+/// the cluster time, as fresh as asked: an [`AuthView`] of any key id, of
+/// which only the secret and the time are wanted.
+pub async fn auth_secret<B: Backend>(
+    backend: &B,
+    freshness: Freshness,
+) -> Result<(Option<AuthSecret>, u64), ClusterError> {
+    let view = backend
+        .auth_view(ApiKeyId::from_bytes([0; 8]), freshness)
+        .await?;
+    Ok((view.secret, view.now_ms))
+}
+
 /// The cluster as the HTTP API sees it. Every method is linearizable: a
 /// follower forwards to the leader itself.
 pub trait Backend: Clone + Send + Sync + 'static {

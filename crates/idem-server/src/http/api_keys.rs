@@ -15,7 +15,7 @@ use idem_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, Freshness};
+use crate::backend::{auth_secret, Backend, Freshness};
 use crate::http::caller::MadeWith;
 use crate::http::error::{ApiError, NumberField};
 use crate::http::extract::{ApiKeyIdPath, JsonBody};
@@ -255,15 +255,13 @@ fn unexpected(operation: &'static str, outcome: ApiKeyOutcome) -> ApiError {
 /// The cluster's auth secret (set once at bootstrap, so this node's own
 /// state is enough once it has it) and this node's cluster time.
 async fn cluster_secret<B: Backend>(state: &AppState<B>) -> Result<(AuthSecret, u64), ApiError> {
-    // Any id: only the secret and the time are wanted.
-    let any = ApiKeyId::from_bytes([0; 8]);
-    let view = state.backend.auth_view(any, Freshness::Local).await?;
-    let secret = view.secret.ok_or_else(|| {
+    let (secret, now_ms) = auth_secret(&state.backend, Freshness::Local).await?;
+    let secret = secret.ok_or_else(|| {
         ApiError::Backend(crate::backend::ClusterError::Unavailable(
             "this node has not applied the cluster's auth secret yet".into(),
         ))
     })?;
-    Ok((secret, view.now_ms))
+    Ok((secret, now_ms))
 }
 
 /// A fresh key (8 random bytes of id, 32 of secret) and its record.

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use idem_core::{Command, Outcome};
+use idem_core::Command;
 
 use crate::backend::Backend;
 use crate::http::bodies::{CompleteRequest, HeartbeatRequest, ReleaseRequest, ReserveRequest};
@@ -26,10 +26,7 @@ pub async fn reserve<B: Backend>(
     let command = commands::reserve(id.clone(), body, by.0.as_ref())?;
     let outcome = match wait {
         None => state.execute(Command::Reserve(command), &by).await?,
-        Some(wait) => match state.backend.reserve_waiting(command, by.0, wait).await? {
-            Outcome::KeyNotInForce(why) => return Err(ApiError::Unauthenticated(why)),
-            outcome => outcome,
-        },
+        Some(wait) => state.reserve_waiting(command, &by, wait).await?,
     };
     replies::reserve(id, outcome)
 }

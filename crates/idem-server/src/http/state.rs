@@ -1,10 +1,10 @@
 //! What every handler shares: the backend, the limits and the metrics.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::FromRef;
-
-use idem_core::{Command, Outcome};
+use idem_core::{Command, Outcome, Reserve};
 
 use crate::backend::Backend;
 use crate::http::caller::{AuthMode, MadeWith};
@@ -31,17 +31,36 @@ impl<B: Backend> AppState<B> {
         }
     }
 
-    /// Carries out `command` made with the request's key: a key found not
-    /// in force when the command was applied is a 401.
+    /// Carries out `command` made with the request's key.
     pub async fn execute(&self, command: Command, by: &MadeWith) -> Result<Outcome, ApiError> {
-        match self
-            .backend
-            .execute(command.made_with(by.0.clone()))
-            .await?
-        {
-            Outcome::KeyNotInForce(why) => Err(ApiError::Unauthenticated(why)),
-            outcome => Ok(outcome),
-        }
+        key_in_force(
+            self.backend
+                .execute(command.made_with(by.0.clone()))
+                .await?,
+        )
+    }
+
+    /// A reserve made with the request's key that waits up to `wait` for
+    /// an in-flight result (see [`Backend::reserve_waiting`]).
+    pub async fn reserve_waiting(
+        &self,
+        command: Reserve,
+        by: &MadeWith,
+        wait: Duration,
+    ) -> Result<Outcome, ApiError> {
+        key_in_force(
+            self.backend
+                .reserve_waiting(command, by.0.clone(), wait)
+                .await?,
+        )
+    }
+}
+
+/// A key found not in force when the command was applied is a 401.
+fn key_in_force(outcome: Outcome) -> Result<Outcome, ApiError> {
+    match outcome {
+        Outcome::KeyNotInForce(why) => Err(ApiError::Unauthenticated(why)),
+        outcome => Ok(outcome),
     }
 }
 
