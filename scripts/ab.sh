@@ -8,7 +8,7 @@
 #   AB_ROUNDS=5 AB_SECONDS=8 bash scripts/ab.sh OLD NEW
 #   AB_EXTRA_B=--attempts bash scripts/ab.sh NEW NEW     # the same build, B's
 #                                                        # reserves carrying attempt ids
-#   AB_ENV_A="IDEM_NO_AUTH=true" AB_ENV_B="IDEM_PEER_TLS=1" bash scripts/ab.sh NEW NEW
+#   AB_ENV_A="IDEM_NO_AUTH=true" AB_ENV_B="IDEM_PEER_TLS=1 IDEM_HTTP_TLS=1" bash scripts/ab.sh NEW NEW
 #                                   # each variant's environment for cluster.sh:
 #                                   # here auth and TLS off against both on
 #
@@ -39,13 +39,18 @@ ensure_build_deps
 cargo build --release --locked --bin idem-bench >&2
 BENCH="${CARGO_TARGET_DIR:-target}/release/idem-bench"
 export IDEM_HTTP_BASE=${IDEM_HTTP_BASE:-8101}
-URLS="http://127.0.0.1:$IDEM_HTTP_BASE,http://127.0.0.1:$((IDEM_HTTP_BASE + 1)),http://127.0.0.1:$((IDEM_HTTP_BASE + 2))"
+# The nodes' URLs: https:// for a variant whose environment has
+# IDEM_HTTP_TLS=1 (scripts/cluster.sh then serves HTTPS).
+urls() {
+    local scheme=$1
+    echo "$scheme://127.0.0.1:$IDEM_HTTP_BASE,$scheme://127.0.0.1:$((IDEM_HTTP_BASE + 1)),$scheme://127.0.0.1:$((IDEM_HTTP_BASE + 2))"
+}
 trap 'IDEM_DATA="$OUT/data" scripts/cluster.sh stop >/dev/null 2>&1 || true' EXIT
 
 ready() {
     local i
     for i in $(seq 1 100); do
-        if curl -sf "http://127.0.0.1:$IDEM_HTTP_BASE/ready" >/dev/null; then return 0; fi
+        if curl -sfk "${URLS%%,*}/ready" >/dev/null; then return 0; fi
         sleep 0.1
     done
     echo "cluster not ready" >&2
@@ -71,6 +76,11 @@ one_variant() {
     env "${envs[@]}" IDEM_BIN="$bin" IDEM_DATA="$OUT/data" scripts/cluster.sh start >/dev/null
     # A build with API keys drew an admin key; an older one has none.
     if [ -s "$OUT/data/node1/admin.key" ]; then export IDEM_API_KEY_FILE="$OUT/data/node1/admin.key"; else unset IDEM_API_KEY_FILE; fi
+    if [[ " ${envs[*]} " == *" IDEM_HTTP_TLS=1 "* ]]; then
+        URLS=$(urls https); export IDEM_CA_CERT="$OUT/data/tls/ca/ca.pem"
+    else
+        URLS=$(urls http); unset IDEM_CA_CERT
+    fi
     ready
     for spec in reserve:16 reserve:64 reserve-complete:16 replay:64; do
         workload=${spec%%:*}

@@ -18,7 +18,8 @@
 # IDEM_NODE_ENV_N="VAR=value VAR2=value". Each node gets a third of the
 # CPUs for its async workers (IDEM_WORKER_THREADS overrides).
 # IDEM_PEER_TLS=1 makes a CA and node certificates (./data/tls) and runs the
-# nodes with mutual TLS between them. Node 1 draws the cluster's admin key
+# nodes with mutual TLS between them; IDEM_HTTP_TLS=1 serves the API over
+# HTTPS with the same certificates (clients: --ca-cert ./data/tls/ca/ca.pem). Node 1 draws the cluster's admin key
 # into ./data/node1/admin.key; `start` makes a client key for namespace
 # `default` in ./data/client.key and prints both.
 set -euo pipefail
@@ -29,6 +30,11 @@ RAFT_BASE=${IDEM_RAFT_BASE:-7101}
 BIN=${IDEM_BIN:-}
 
 http_addr() { echo "127.0.0.1:$((HTTP_BASE + $1 - 1))"; }
+scheme() { if [ "${IDEM_HTTP_TLS:-0}" = 1 ]; then echo https; else echo http; fi; }
+http_url() { echo "$(scheme)://$(http_addr "$1")"; }
+# curl and the CLI trust the cluster CA when the API speaks HTTPS.
+curl_tls() { if [ "${IDEM_HTTP_TLS:-0}" = 1 ]; then echo "--cacert $DATA/tls/ca/ca.pem"; fi; }
+cli_tls() { if [ "${IDEM_HTTP_TLS:-0}" = 1 ]; then echo "--ca-cert $DATA/tls/ca/ca.pem"; fi; }
 raft_addr() { echo "$(raft_ip "$1"):$((RAFT_BASE + $1 - 1))"; }
 raft_ip() { echo "127.0.0.1$1"; }
 peers() {
@@ -64,13 +70,14 @@ worker_share() {
     echo $(( cpus / 3 > 0 ? cpus / 3 : 1 ))
 }
 
-# A cluster CA and a certificate per node (IDEM_PEER_TLS=1), made once.
+# A cluster CA and a certificate per node (IDEM_PEER_TLS=1 or
+# IDEM_HTTP_TLS=1), made once; each names the node's Raft and HTTP hosts.
 make_certs() {
     local bin=$1 n
     [ -f "$DATA/tls/ca/ca.pem" ] || "$bin" certs ca --out "$DATA/tls/ca" >/dev/null
     for n in 1 2 3; do
         [ -f "$DATA/tls/node$n.pem" ] || "$bin" certs node --ca "$DATA/tls/ca" --name "node$n" \
-            --host "$(raft_ip "$n")" --out "$DATA/tls" >/dev/null
+            --host "$(raft_ip "$n")" --host 127.0.0.1 --out "$DATA/tls" >/dev/null
     done
 }
 
@@ -90,28 +97,34 @@ start_node() {
         make_certs "$bin"
         tls=(--peer-ca "$DATA/tls/ca/ca.pem" --peer-cert "$DATA/tls/node$n.pem" --peer-key "$DATA/tls/node$n.key")
     fi
+    if [ "${IDEM_HTTP_TLS:-0}" = 1 ]; then
+        make_certs "$bin"
+        tls+=(--tls-cert "$DATA/tls/node$n.pem" --tls-key "$DATA/tls/node$n.key")
+    fi
     # shellcheck disable=SC2086
     env "${faketime[@]}" IDEM_WORKER_THREADS="${IDEM_WORKER_THREADS:-$(worker_share)}" \
         ${!envvar:-} "$bin" start --id "$n" --data "$DATA/node$n" "${tls[@]}" \
         --http "$(http_addr "$n")" --raft "$(raft_addr "$n")" --peers "$(peers)" \
         >>"$DATA/node$n/idem.log" 2>&1 &
     echo $! > "$DATA/node$n/pid"
-    echo "node $n: pid $!, http://$(http_addr "$n")"
+    echo "node $n: pid $!, $(http_url "$n")"
 }
 
 # The admin key node 1 drew when it bootstrapped the cluster, and a client
 # key for namespace `default` made with it (once; kept in $DATA/client.key).
 ensure_keys() {
     local bin=$1 admin="$DATA/node1/admin.key" client="$DATA/client.key" url i
-    url="http://$(http_addr 1)"
+    url="$(http_url 1)"
     # A build from before API keys (scripts/ab.sh runs old ones) has none.
     "$bin" auth --help >/dev/null 2>&1 || return 0
     for i in $(seq 1 100); do
-        [ -s "$admin" ] && "$bin" auth list --url "$url" --api-key-file "$admin" >/dev/null 2>&1 && break
+        # shellcheck disable=SC2046
+        [ -s "$admin" ] && "$bin" auth list --url "$url" $(cli_tls) --api-key-file "$admin" >/dev/null 2>&1 && break
         sleep 0.1
     done
     if [ ! -s "$client" ]; then
-        (umask 077; "$bin" auth create --url "$url" --api-key-file "$admin" --name dev-client \
+        # shellcheck disable=SC2046
+        (umask 077; "$bin" auth create --url "$url" $(cli_tls) --api-key-file "$admin" --name dev-client \
             --role client --namespace default --print-key > "$client.tmp") && mv "$client.tmp" "$client"
     fi
     echo "admin key:  $(cat "$admin")  ($admin)"
@@ -127,7 +140,8 @@ auth_header() {
 wait_ready() {
     local n=$1 i
     for i in $(seq 1 300); do
-        if curl -sf "http://$(http_addr "$n")/ready" >/dev/null 2>&1; then return 0; fi
+        # shellcheck disable=SC2046
+        if curl -sf $(curl_tls) "$(http_url "$n")/ready" >/dev/null 2>&1; then return 0; fi
         if ! pid_of "$n" >/dev/null; then echo "node $n exited; see $DATA/node$n/idem.log" >&2; tail -5 "$DATA/node$n/idem.log" >&2; return 1; fi
         sleep 0.1
     done
@@ -151,10 +165,11 @@ case "${1:-}" in
         ;;
     status)
         for n in 1 2 3; do
-            if pid=$(pid_of "$n"); then echo "node $n: running (pid $pid) http://$(http_addr "$n")"; else echo "node $n: stopped"; fi
+            if pid=$(pid_of "$n"); then echo "node $n: running (pid $pid) $(http_url "$n")"; else echo "node $n: stopped"; fi
         done
         for n in 1 2 3; do
-            if curl -sf -H "$(auth_header)" "http://$(http_addr "$n")/v1/cluster" 2>/dev/null; then echo; break; fi
+            # shellcheck disable=SC2046
+            if curl -sf $(curl_tls) -H "$(auth_header)" "$(http_url "$n")/v1/cluster" 2>/dev/null; then echo; break; fi
         done
         ;;
     kill)
@@ -169,7 +184,7 @@ case "${1:-}" in
         wait_ready "$n"
         ;;
     *)
-        sed -n '2,22p' "$0"
+        sed -n '2,24p' "$0"
         exit 2
         ;;
 esac

@@ -1,9 +1,13 @@
-//! End-to-end: nodes trust only nodes. A cluster whose Raft port speaks
-//! mutual TLS (certificates from `idem certs`) does what a cluster does:
-//! replay across nodes, a leader killed with -9, restarts. Something that
-//! reaches a node's Raft port without a certificate of the cluster's CA,
-//! or presenting another cluster's id, is refused before any frame is read
-//! and changes nothing, while a caller with the right id on a plain
+//! End-to-end: nodes trust only nodes, and clients speak TLS. A cluster
+//! whose Raft port speaks mutual TLS and whose API is HTTPS asking for
+//! client certificates (all from `idem certs`) does what a cluster does:
+//! replay across nodes, a leader killed with -9, restarts, through the
+//! test's own HTTPS client, the Rust client and the CLI. A client without
+//! a certificate of the CA, with another CA's, not trusting the nodes' CA,
+//! or speaking plain HTTP gets no answer and changes nothing. Something
+//! that reaches a node's Raft port without a certificate of the cluster's
+//! CA, or presenting another cluster's id, is refused before any frame is
+//! read and changes nothing, while a caller with the right id on a plain
 //! cluster shows that the same frame would have been acted on.
 
 mod support;
@@ -15,6 +19,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use idem_client::{ApiKey, Client, ClientConfig, ClientTls, Reservation, ReserveOptions};
 use idem_cluster::{encode_message, ClusterId, NodeAddr, Request};
 use idem_core::{IdemKey, KeyId, Namespace, Reserve};
 use serde_json::json;
@@ -33,11 +38,20 @@ fn certs(args: &[&str]) {
     );
 }
 
-/// A CA in `dir/ca` and a certificate for each of four nodes (on
-/// 127.0.0.1), in `dir`.
+/// A CA in `dir/ca`, a certificate for each of four nodes (on
+/// 127.0.0.1) and a client certificate (`client`), in `dir`.
 fn make_certs(dir: &Path) {
     let ca = dir.join("ca");
     certs(&["ca", "--out", ca.to_str().expect("path")]);
+    certs(&[
+        "client",
+        "--ca",
+        ca.to_str().expect("path"),
+        "--name",
+        "client",
+        "--out",
+        dir.to_str().expect("path"),
+    ]);
     for n in 1..=4 {
         certs(&[
             "node",
@@ -69,6 +83,70 @@ fn tls_options(dir: &Path) -> Options {
             })
             .collect(),
         ..Options::default()
+    }
+}
+
+/// A client of the CA in `dir` presenting `dir`'s client certificate.
+fn client_tls(dir: &Path) -> ClientTls {
+    ClientTls::default()
+        .with_ca_file(dir.join("ca/ca.pem"))
+        .and_then(|t| t.with_identity_files(dir.join("client.pem"), dir.join("client.key")))
+        .expect("client TLS")
+}
+
+/// [`tls_options`], and HTTPS on the API asking for a client certificate
+/// of the same CA.
+fn https_options(dir: &Path) -> Options {
+    let mut options = tls_options(dir);
+    let p = |f: String| dir.join(f).to_string_lossy().into_owned();
+    for (n, args) in (1..=4).zip(options.node_args.iter_mut()) {
+        args.extend([
+            "--tls-cert".into(),
+            p(format!("node{n}.pem")),
+            "--tls-key".into(),
+            p(format!("node{n}.key")),
+            "--tls-client-ca".into(),
+            p("ca/ca.pem".into()),
+        ]);
+    }
+    let config = client_tls(dir).rustls_config().expect("rustls config");
+    options.https = Some(Arc::new(config));
+    options
+}
+
+/// A reserve of `key` on node `i` with `tls` (`None`: plain HTTP to the
+/// HTTPS port): the status, or the transport's error.
+fn reserve_with(
+    c: &Cluster,
+    i: usize,
+    tls: Option<rustls::ClientConfig>,
+    key: &str,
+) -> Result<u16, String> {
+    let url = c.key_url(i, "tls", key, "reserve");
+    let (agent, url) = match tls {
+        Some(config) => (
+            ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(5))
+                .tls_config(Arc::new(config))
+                .build(),
+            url,
+        ),
+        None => (
+            ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(5))
+                .build(),
+            url.replacen("https://", "http://", 1),
+        ),
+    };
+    let result = agent
+        .post(&url)
+        .set("authorization", &format!("Bearer {}", c.admin_key))
+        .set("content-type", "application/json")
+        .send_string("{}");
+    match result {
+        Ok(r) => Ok(r.status()),
+        Err(ureq::Error::Status(status, _)) => Ok(status),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -143,7 +221,8 @@ fn absent_everywhere(c: &Cluster, name: &str) {
 fn a_cluster_with_mutual_tls_replays_fails_over_and_restarts() {
     let dir = tempfile::tempdir().expect("dir");
     make_certs(dir.path());
-    let c = Arc::new(Cluster::start_with(tls_options(dir.path())));
+    let c = Arc::new(Cluster::start_with(https_options(dir.path())));
+    assert!(c.url(0).starts_with("https://"));
     let leader = c.leader();
     let (f1, f2) = ((leader + 1) % 3, (leader + 2) % 3);
     let r = c.reserve(f1, "tls", "order-1", json!({"fingerprint": "fp"}));
@@ -169,6 +248,54 @@ fn a_cluster_with_mutual_tls_replays_fails_over_and_restarts() {
     c.restart_all();
     let r = c.reserve(leader, "tls", "order-1", json!({"fingerprint": "fp"}));
     assert_eq!(r.status, 200, "{r:?}");
+
+    // The Rust client over HTTPS: the replay, and a fresh key.
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let nodes: Vec<String> = (0..3).map(|i| c.url(i)).collect();
+        let config = ClientConfig::default()
+            .with_api_key(ApiKey::new(&c.admin_key))
+            .with_tls(client_tls(dir.path()));
+        let client = Client::with_config(nodes, config).expect("client");
+        let opts = ReserveOptions::new().fingerprint("fp");
+        match client
+            .reserve("tls", "order-1", &opts)
+            .await
+            .expect("reserve")
+        {
+            Reservation::Completed { response, .. } => assert_eq!(response.body(), "ok"),
+            other => panic!("order-1 replays, got {other:?}"),
+        }
+        match client
+            .reserve("tls", "order-3", &opts)
+            .await
+            .expect("reserve")
+        {
+            Reservation::Owned(lease) => drop(lease),
+            other => panic!("order-3 is fresh, got {other:?}"),
+        }
+    });
+    // The CLI over HTTPS.
+    let p = |f: &str| dir.path().join(f).to_string_lossy().into_owned();
+    let out = Command::new(env!("CARGO_BIN_EXE_idem"))
+        .args(["key", "get", "tls", "order-1", "--url", &c.url(1)])
+        .args([
+            "--ca-cert",
+            &p("ca/ca.pem"),
+            "--client-cert",
+            &p("client.pem"),
+        ])
+        .args(["--client-key", &p("client.key")])
+        .env("IDEM_API_KEY", &c.admin_key)
+        .output()
+        .expect("idem key get");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"completed\""), "{stdout}");
 
     // Without a certificate of the cluster's CA nothing is read: not even
     // with the right cluster id.
@@ -240,4 +367,51 @@ fn a_plain_cluster_admits_only_callers_with_its_id() {
     ));
     let r = support::get(&c.key_url(1, "tls", "same-cluster", "")).expect("get");
     assert_eq!(r.status, 200, "{r:?}");
+}
+
+#[test]
+fn an_https_api_answers_only_clients_that_speak_its_tls() {
+    let dir = tempfile::tempdir().expect("dir");
+    make_certs(dir.path());
+    let other = tempfile::tempdir().expect("dir");
+    make_certs(other.path());
+    let c = Cluster::start_with(https_options(dir.path()));
+    let good = || client_tls(dir.path()).rustls_config().expect("config");
+    // The control: the right CA and a client certificate of it.
+    assert_eq!(reserve_with(&c, 0, Some(good()), "control"), Ok(201));
+    let no_cert = ClientTls::default()
+        .with_ca_file(dir.path().join("ca/ca.pem"))
+        .and_then(|t| t.rustls_config())
+        .expect("config");
+    let other_ca_cert = ClientTls::default()
+        .with_ca_file(dir.path().join("ca/ca.pem"))
+        .and_then(|t| {
+            t.with_identity_files(
+                other.path().join("client.pem"),
+                other.path().join("client.key"),
+            )
+        })
+        .and_then(|t| t.rustls_config())
+        .expect("config");
+    let not_trusting = client_tls(other.path()).rustls_config().expect("config");
+    for i in 0..3 {
+        for (what, tls) in [
+            ("no client certificate", Some(no_cert.clone())),
+            (
+                "another CA's client certificate",
+                Some(other_ca_cert.clone()),
+            ),
+            ("not trusting the nodes' CA", Some(not_trusting.clone())),
+            ("plain HTTP", None),
+        ] {
+            let answer = reserve_with(&c, i, tls, "refused");
+            assert!(answer.is_err(), "node {}, {what}: {answer:?}", i + 1);
+        }
+    }
+    for i in 0..3 {
+        let r = support::get(&c.key_url(i, "tls", "refused", "")).expect("get");
+        assert_eq!(r.status, 404, "node {}: {r:?}", i + 1);
+        let r = support::get(&c.key_url(i, "tls", "control", "")).expect("get");
+        assert_eq!(r.status, 200, "node {}: {r:?}", i + 1);
+    }
 }

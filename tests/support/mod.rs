@@ -83,10 +83,22 @@ pub fn wait_for_admin_key(url: &str, data: &std::path::Path) -> Option<String> {
     None
 }
 
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(15))
-        .build()
+/// How to speak TLS to each HTTPS node (by `host:port`), registered when
+/// a cluster with `Options::https` starts.
+static TLS: Mutex<BTreeMap<String, Arc<rustls::ClientConfig>>> = Mutex::new(BTreeMap::new());
+
+/// Speaks TLS to the node at `http` (`host:port`) with `config`.
+pub fn register_tls(http: &str, config: Arc<rustls::ClientConfig>) {
+    TLS.lock().expect("tls").insert(http.to_string(), config);
+}
+
+/// An agent for `url`: with the TLS registered for its node, if any.
+fn agent(url: &str) -> ureq::Agent {
+    let builder = ureq::AgentBuilder::new().timeout(Duration::from_secs(15));
+    match TLS.lock().expect("tls").get(authority(url)) {
+        Some(config) => builder.tls_config(config.clone()).build(),
+        None => builder.build(),
+    }
 }
 
 /// Sends a request; `Err` only when no HTTP answer came back at all.
@@ -107,7 +119,7 @@ pub fn send_as(
     content_type: Option<&str>,
     body: Option<&str>,
 ) -> Result<Reply, String> {
-    let mut req = agent().request(method, url);
+    let mut req = agent(url).request(method, url);
     if let Some(key) = key {
         req = req.set("authorization", &format!("Bearer {key}"));
     }
@@ -136,7 +148,7 @@ pub fn post(url: &str, body: Value) -> Result<Reply, String> {
 
 /// POSTs JSON with extra headers; panics only when no HTTP answer came.
 pub fn post_with_headers(url: &str, headers: &[(&str, &str)], body: &Value) -> Reply {
-    let mut req = agent().post(url).set("content-type", "application/json");
+    let mut req = agent(url).post(url).set("content-type", "application/json");
     if let Some(key) = key_for(url) {
         req = req.set("authorization", &format!("Bearer {key}"));
     }
@@ -199,6 +211,7 @@ pub struct Cluster {
     peers: String,
     args: Vec<String>,
     node_args: Vec<Vec<String>>,
+    https: bool,
     _dir: tempfile::TempDir,
 }
 
@@ -210,6 +223,9 @@ pub struct Options {
     pub args: Vec<String>,
     /// Extra `idem start` arguments for node `i` (index 0-3), after `args`.
     pub node_args: Vec<Vec<String>>,
+    /// The nodes serve HTTPS (their `node_args` say how): requests go to
+    /// https:// URLs with this TLS.
+    pub https: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Cluster {
@@ -243,8 +259,14 @@ impl Cluster {
             peers,
             args: options.args.clone(),
             node_args: options.node_args.clone(),
+            https: options.https.is_some(),
             _dir: dir,
         };
+        if let Some(tls) = &options.https {
+            for n in &cluster.nodes {
+                register_tls(&n.http, tls.clone());
+            }
+        }
         for i in 0..3 {
             if let Some(f) = &cluster.nodes[i].clock_file {
                 std::fs::write(f, "+0\n").expect("clock file");
@@ -343,7 +365,8 @@ impl Cluster {
     }
 
     pub fn url(&self, i: usize) -> String {
-        format!("http://{}", self.nodes[i].http)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.nodes[i].http)
     }
 
     pub fn key_url(&self, i: usize, ns: &str, key: &str, action: &str) -> String {

@@ -60,6 +60,17 @@ pub struct BenchArgs {
     #[arg(long, env = "IDEM_API_KEY_FILE")]
     pub api_key_file: Option<PathBuf>,
 
+    /// For https:// URLs: the CA certificate (PEM) to trust instead of the
+    /// system's roots.
+    #[arg(long, env = "IDEM_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// A client certificate (PEM) for nodes that ask for one, with
+    /// --client-key.
+    #[arg(long, env = "IDEM_CLIENT_CERT", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    #[arg(long, env = "IDEM_CLIENT_KEY", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+
     /// Lease of a reservation, in milliseconds (idem `lease_ms`, Redis `PX`).
     #[arg(long, default_value_t = 30_000)]
     pub lease_ms: u64,

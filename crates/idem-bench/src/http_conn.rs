@@ -1,5 +1,6 @@
-//! One HTTP/1.1 keep-alive connection with one request in flight. A broken
-//! or timed-out connection is dropped and the next request opens a new one.
+//! One HTTP/1.1 keep-alive connection with one request in flight, over TLS
+//! for an `https://` endpoint. A broken or timed-out connection is dropped
+//! and the next request opens a new one.
 
 use std::time::Duration;
 
@@ -9,7 +10,9 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
+use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 use crate::error::OpError;
 use crate::plan::Endpoint;
@@ -24,6 +27,22 @@ pub struct HttpReply {
     pub body: Bytes,
 }
 
+/// How connections to `https://` endpoints speak TLS.
+#[derive(Clone)]
+pub struct HttpsConnector(TlsConnector);
+
+impl HttpsConnector {
+    pub fn new(config: tokio_rustls::rustls::ClientConfig) -> HttpsConnector {
+        HttpsConnector(TlsConnector::from(std::sync::Arc::new(config)))
+    }
+}
+
+impl std::fmt::Debug for HttpsConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HttpsConnector(..)")
+    }
+}
+
 /// A keep-alive connection to one endpoint.
 pub struct HttpConnection {
     endpoint: Endpoint,
@@ -31,6 +50,7 @@ pub struct HttpConnection {
     sender: Option<SendRequest<Full<Bytes>>>,
     /// `Authorization` sent with every request.
     authorization: Option<String>,
+    tls: Option<HttpsConnector>,
 }
 
 impl HttpConnection {
@@ -40,7 +60,14 @@ impl HttpConnection {
             timeout,
             sender: None,
             authorization: None,
+            tls: None,
         }
+    }
+
+    /// This connection, speaking TLS with `tls` if its endpoint is https.
+    pub fn with_tls(mut self, tls: Option<HttpsConnector>) -> HttpConnection {
+        self.tls = tls;
+        self
     }
 
     /// This connection, sending `key` as a bearer token with every request.
@@ -83,7 +110,8 @@ impl HttpConnection {
     ) -> Result<HttpReply, OpError> {
         let open = matches!(&self.sender, Some(sender) if !sender.is_closed());
         if !open {
-            self.sender = Some(connect(&self.endpoint.authority).await?);
+            let tls = self.tls.as_ref().filter(|_| self.endpoint.https);
+            self.sender = Some(connect(&self.endpoint.authority, tls).await?);
         }
         let sender = self
             .sender
@@ -118,12 +146,34 @@ impl HttpConnection {
     }
 }
 
-async fn connect(authority: &str) -> Result<SendRequest<Full<Bytes>>, OpError> {
+async fn connect(
+    authority: &str,
+    tls: Option<&HttpsConnector>,
+) -> Result<SendRequest<Full<Bytes>>, OpError> {
     let stream = TcpStream::connect(authority)
         .await
         .map_err(|e| OpError::transport(format!("connect {authority}: {e}")))?;
     stream.set_nodelay(true).map_err(OpError::transport)?;
-    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+    let Some(HttpsConnector(tls)) = tls else {
+        return handshake(stream).await;
+    };
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host);
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|e| OpError::transport(format!("{host}: {e}")))?;
+    let stream = tls
+        .connect(name, stream)
+        .await
+        .map_err(|e| OpError::transport(format!("TLS to {authority}: {e}")))?;
+    handshake(stream).await
+}
+
+async fn handshake<Io>(io: Io) -> Result<SendRequest<Full<Bytes>>, OpError>
+where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::handshake(TokioIo::new(io))
         .await
         .map_err(OpError::transport)?;
     // Drives the connection; ends when the sender is dropped or the peer closes.

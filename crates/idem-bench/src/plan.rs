@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::args::{BenchArgs, TargetKind, WorkloadKind};
 use crate::error::BenchError;
+use crate::http_conn::HttpsConnector;
 
 /// Replay keys pre-populated when `--keys` is not given.
 pub const DEFAULT_REPLAY_KEYS: u64 = 1000;
@@ -23,6 +24,8 @@ pub struct Plan {
     pub namespace: String,
     /// idem only: sent as `Authorization: Bearer`.
     pub api_key: Option<String>,
+    /// For https:// endpoints.
+    pub tls: Option<HttpsConnector>,
     pub lease_ms: u64,
     pub retain_ms: Option<u64>,
     /// idem reserves carry a fresh attempt id each.
@@ -43,6 +46,8 @@ pub struct Endpoint {
     pub authority: String,
     /// As given, for reports.
     pub url: String,
+    /// `https://`: TLS over the connection.
+    pub https: bool,
 }
 
 /// Closed loop, or open loop at a fixed total rate.
@@ -184,6 +189,25 @@ impl Plan {
             ),
             (None, None) => None,
         };
+        let tls = if endpoints.iter().any(|e| e.https) {
+            let mut tls = idem_client::ClientTls::default();
+            let bad = |flag: &'static str| {
+                move |e: idem_client::ClientError| BenchError::invalid(flag, e.to_string())
+            };
+            if let Some(ca) = &args.ca_cert {
+                tls = tls.with_ca_file(ca).map_err(bad("--ca-cert"))?;
+            }
+            if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
+                tls = tls
+                    .with_identity_files(cert, key)
+                    .map_err(bad("--client-cert"))?;
+            }
+            Some(HttpsConnector::new(
+                tls.rustls_config().map_err(bad("--ca-cert"))?,
+            ))
+        } else {
+            None
+        };
         Ok(Plan {
             target: args.target,
             endpoints,
@@ -195,6 +219,7 @@ impl Plan {
             keys,
             namespace: args.namespace.clone(),
             api_key,
+            tls,
             lease_ms: args.lease_ms,
             retain_ms: args.retain_ms,
             attempts: args.attempts,
@@ -213,21 +238,23 @@ impl Plan {
     }
 }
 
-/// `http://host:port` for idem and etcd (no TLS, no path); `host:port` or
-/// `redis://host:port` for Redis.
+/// `http://host:port` or `https://host:port` for idem and etcd (no path);
+/// `host:port` or `redis://host:port` for Redis.
 pub fn parse_endpoint(target: TargetKind, url: &str) -> Result<Endpoint, BenchError> {
-    let rest = match target {
+    let (rest, https) = match target {
         TargetKind::Idem | TargetKind::Etcd | TargetKind::Http => {
-            url.strip_prefix("http://").ok_or_else(|| {
-                BenchError::invalid(
-                    "--url",
-                    format!(
-                        "{url:?}: expected http://host:port (plain HTTP/1.1; TLS is not supported)"
-                    ),
-                )
-            })?
+            match (url.strip_prefix("http://"), url.strip_prefix("https://")) {
+                (Some(rest), _) => (rest, false),
+                (None, Some(rest)) => (rest, true),
+                (None, None) => {
+                    return Err(BenchError::invalid(
+                        "--url",
+                        format!("{url:?}: expected http://host:port or https://host:port"),
+                    ))
+                }
+            }
         }
-        TargetKind::Redis => url.strip_prefix("redis://").unwrap_or(url),
+        TargetKind::Redis => (url.strip_prefix("redis://").unwrap_or(url), false),
     };
     let authority = rest.strip_suffix('/').unwrap_or(rest);
     let port_ok = authority
@@ -243,6 +270,7 @@ pub fn parse_endpoint(target: TargetKind, url: &str) -> Result<Endpoint, BenchEr
     Ok(Endpoint {
         authority: authority.to_string(),
         url: url.to_string(),
+        https,
     })
 }
 

@@ -30,6 +30,7 @@ fn endpoint(url: &str) -> Endpoint {
             .trim_end_matches('/')
             .to_string(),
         url: url.to_string(),
+        https: false,
     }
 }
 

@@ -1,7 +1,9 @@
-//! How patient the client is, and the API key it sends.
+//! How patient the client is, the API key it sends and how it speaks TLS.
 
 use std::fmt;
 use std::time::Duration;
+
+use crate::tls::ClientTls;
 
 /// An API key (`idem_<id>_<secret>`), sent as `Authorization: Bearer` with
 /// every request. Never shown by `Debug`.
@@ -52,12 +54,21 @@ pub struct ClientConfig {
     /// The API key every request carries (`None`: a cluster started with
     /// `--no-auth`).
     pub api_key: Option<ApiKey>,
+    /// How `https://` nodes are trusted (default: the system's roots) and
+    /// the certificate presented to a node that asks for one.
+    pub tls: ClientTls,
 }
 
 impl ClientConfig {
     /// This configuration, sending `key` with every request.
     pub fn with_api_key(mut self, key: ApiKey) -> Self {
         self.api_key = Some(key);
+        self
+    }
+
+    /// This configuration, speaking TLS as `tls` says.
+    pub fn with_tls(mut self, tls: ClientTls) -> Self {
+        self.tls = tls;
         self
     }
 }
@@ -70,6 +81,7 @@ impl Default for ClientConfig {
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_secs(1),
             api_key: None,
+            tls: ClientTls::default(),
         }
     }
 }

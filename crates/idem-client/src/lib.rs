@@ -40,6 +40,7 @@ mod records;
 mod replies;
 mod reservation;
 mod run_once;
+mod tls;
 mod transport;
 
 pub use client::Client;
@@ -51,3 +52,4 @@ pub use lease::Lease;
 pub use records::{ClusterStatus, Completed, KeyRecord, MemberStatus, MintedKey, NamespacePolicy};
 pub use reservation::{new_attempt_id, Reservation, ReserveOptions};
 pub use run_once::{RunError, RunOnceError};
+pub use tls::ClientTls;

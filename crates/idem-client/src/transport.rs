@@ -74,6 +74,7 @@ impl Transport {
         // on a connection the node is closing.
         let http = reqwest::Client::builder()
             .pool_idle_timeout(std::time::Duration::from_secs(20))
+            .tls_backend_preconfigured(config.tls.rustls_config()?)
             .build()
             .map_err(|e| ClientError::Config(e.to_string()))?;
         Ok(Transport {

@@ -19,7 +19,7 @@
 //!   `leader_lease`;
 //! - transport: `transport` (the trait, asking the leader), how a TCP
 //!   connection between nodes is admitted (`cluster_id`, `peer_hello`,
-//!   `peer_tls` for mutual TLS, `peer_stream`, `peer_link`), `peer_client`
+//!   `peer_tls` for mutual TLS, its PEM files read by `pem_files`, `peer_stream`, `peer_link`), `peer_client`
 //!   ([`TcpTransport`]), `network` (openraft's network over it);
 //! - the write path: `batcher` (commands that travel together), `proposer`
 //!   (stamp and write an entry), `forwarder` (a follower's batches to the
@@ -56,6 +56,7 @@ mod peer_link;
 mod peer_service;
 mod peer_stream;
 mod peer_tls;
+pub mod pem_files;
 mod proposer;
 mod raft_stop;
 mod read_barrier;

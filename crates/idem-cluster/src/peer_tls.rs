@@ -4,17 +4,16 @@
 //! certificate names the address it called. The ring provider keeps the
 //! build to one small C library.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use rustls::server::WebPkiClientVerifier;
-use rustls::{ClientConfig, RootCertStore, ServerConfig};
-use rustls_pki_types::pem::PemObject;
-use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ServerConfig};
+use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use crate::peer_stream::PeerStream;
+use crate::pem_files::{read_certs, read_key, read_roots};
 
 /// Where a node's TLS material is, as PEM files.
 #[derive(Debug, Clone)]
@@ -40,31 +39,12 @@ impl std::fmt::Debug for PeerTls {
     }
 }
 
-fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let what = |e: rustls_pki_types::pem::Error| format!("{}: {e}", path.display());
-    let certs = CertificateDer::pem_file_iter(path)
-        .map_err(what)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(what)?;
-    if certs.is_empty() {
-        return Err(format!("{}: no certificate in it", path.display()));
-    }
-    Ok(certs)
-}
-
 impl PeerTls {
     pub fn load(files: &PeerTlsFiles) -> Result<PeerTls, String> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = RootCertStore::empty();
-        for ca in certs(&files.ca)? {
-            roots
-                .add(ca)
-                .map_err(|e| format!("{}: {e}", files.ca.display()))?;
-        }
-        let roots = Arc::new(roots);
-        let chain = certs(&files.cert)?;
-        let key = PrivateKeyDer::from_pem_file(&files.key)
-            .map_err(|e| format!("{}: {e}", files.key.display()))?;
+        let roots = Arc::new(read_roots(&files.ca)?);
+        let chain = read_certs(&files.cert)?;
+        let key = read_key(&files.key)?;
         let verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider.clone())
             .build()
             .map_err(|e| format!("peer CA {}: {e}", files.ca.display()))?;

@@ -33,6 +33,16 @@ pub struct ProxyArgs {
     /// A file holding the idem API key.
     #[arg(long, env = "IDEM_PROXY_API_KEY_FILE")]
     pub api_key_file: Option<PathBuf>,
+    /// For https:// idem nodes: the CA certificate (PEM) to trust instead
+    /// of the system's roots.
+    #[arg(long, env = "IDEM_PROXY_CA_CERT")]
+    pub ca_cert: Option<PathBuf>,
+    /// A client certificate (PEM) for idem nodes that ask for one, with
+    /// --client-key.
+    #[arg(long, env = "IDEM_PROXY_CLIENT_CERT")]
+    pub client_cert: Option<PathBuf>,
+    #[arg(long, env = "IDEM_PROXY_CLIENT_KEY")]
+    pub client_key: Option<PathBuf>,
     /// idem namespace the keys live in (required).
     #[arg(long, env = "IDEM_PROXY_NAMESPACE")]
     pub namespace: Option<String>,

@@ -37,6 +37,12 @@ impl Forwarder {
             .pool_idle_timeout(Duration::from_secs(1))
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // An https:// upstream is checked against the system's roots.
+            .tls_backend_preconfigured(
+                idem_client::ClientTls::default()
+                    .rustls_config()
+                    .map_err(|e| e.to_string())?,
+            )
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Forwarder {

@@ -38,6 +38,7 @@ pub async fn serve(
 ) -> Result<(), ProxyError> {
     let config = ClientConfig {
         api_key: settings.api_key.clone(),
+        tls: settings.tls.clone(),
         ..ClientConfig::default()
     };
     let client = Client::with_config(settings.nodes.clone(), config)

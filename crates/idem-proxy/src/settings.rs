@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use http::{HeaderName, Method};
-use idem_client::ApiKey;
+use idem_client::{ApiKey, ClientTls};
 use idem_tower::{FailMode, GuardConfig, StorePolicy};
 
 use crate::args::ProxyArgs;
@@ -27,6 +27,8 @@ pub struct ProxySettings {
     pub nodes: Vec<String>,
     /// The key sent to idem (`None`: idem runs with `--no-auth`).
     pub api_key: Option<ApiKey>,
+    /// How the proxy trusts https:// nodes and what it presents to them.
+    pub tls: ClientTls,
     pub metrics_listen: Option<SocketAddr>,
     pub guard: GuardConfig,
 }
@@ -75,6 +77,22 @@ impl ProxySettings {
             })?),
             (None, None) => None,
         };
+        let mut tls = ClientTls::default();
+        if let Some(ca) = pick(&a.ca_cert, &f.ca_cert) {
+            tls = tls.with_ca_file(ca).map_err(|e| bad(e.to_string()))?;
+        }
+        match (
+            pick(&a.client_cert, &f.client_cert),
+            pick(&a.client_key, &f.client_key),
+        ) {
+            (Some(cert), Some(key)) => {
+                tls = tls
+                    .with_identity_files(cert, key)
+                    .map_err(|e| bad(e.to_string()))?;
+            }
+            (None, None) => {}
+            _ => return Err(bad("give --client-cert and --client-key together".into())),
+        }
         let namespace = pick(&a.namespace, &f.namespace)
             .ok_or_else(|| bad("--namespace is required (where the keys live in idem)".into()))?;
         let metrics_listen = pick(&a.metrics_listen, &f.metrics_listen)
@@ -149,6 +167,7 @@ impl ProxySettings {
             upstream,
             nodes,
             api_key,
+            tls,
             metrics_listen,
             guard: g,
         })

@@ -1,7 +1,8 @@
 //! One client's HTTP/1.1 keep-alive connection to one node. What matters
 //! for the history is whether a failed request may have reached idem: a
 //! refused connection certainly did not (`NotSent`); anything after the
-//! request left may have (`Indeterminate`).
+//! request left may have (`Indeterminate`). Over HTTPS once the run's TLS
+//! is loaded ([`crate::client_tls`]).
 
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
+use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
 
 const MAX_REPLY_BYTES: usize = 1024 * 1024;
@@ -141,12 +143,34 @@ impl Connection {
             .await
             .map_err(|e| RequestError::NotSent(format!("connect {}: {e}", self.authority)))?;
         let _ = stream.set_nodelay(true);
-        let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        let Some(tls) = crate::client_tls::tls() else {
+            return handshake(stream).await;
+        };
+        let host = self
+            .authority
+            .rsplit_once(':')
+            .map_or(self.authority.as_str(), |(host, _)| host);
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| RequestError::NotSent(format!("{host}: {e}")))?;
+        // Nothing of the request has left before the handshake ends.
+        let stream = tls
+            .connector
+            .connect(name, stream)
             .await
-            .map_err(|e| RequestError::NotSent(e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(sender)
+            .map_err(|e| RequestError::NotSent(format!("TLS to {}: {e}", self.authority)))?;
+        handshake(stream).await
     }
+}
+
+async fn handshake<Io>(io: Io) -> Result<SendRequest<Full<Bytes>>, RequestError>
+where
+    Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, conn) = http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| RequestError::NotSent(e.to_string()))?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
 }

@@ -50,12 +50,14 @@ impl Nodes {
         self.net.node_ids().collect()
     }
 
-    fn tls_dir(&self) -> PathBuf {
+    pub fn tls_dir(&self) -> PathBuf {
         self.dir.join("tls")
     }
 
-    /// A cluster CA and a certificate per node (naming its IP), made with
-    /// `idem certs`: the nodes speak mutual TLS on their Raft ports.
+    /// A cluster CA, a certificate per node (naming its IP) and one for the
+    /// harness's clients, made with `idem certs`: the nodes speak mutual
+    /// TLS on their Raft ports, and HTTPS asking for a client certificate
+    /// on their API ports.
     pub fn make_certificates(&self) -> Result<(), HarnessError> {
         let dir = self.tls_dir();
         let ca = dir.join("ca");
@@ -77,6 +79,17 @@ impl Nodes {
         let path = |p: &Path| p.to_string_lossy().into_owned();
         if !ca.join("ca.pem").exists() {
             run(vec!["ca".into(), "--out".into(), path(&ca)])?;
+        }
+        if !dir.join("client.pem").exists() {
+            run(vec![
+                "client".into(),
+                "--ca".into(),
+                path(&ca),
+                "--name".into(),
+                "client".into(),
+                "--out".into(),
+                path(&dir),
+            ])?;
         }
         for n in self.net.node_ids() {
             if !dir.join(format!("n{n}.pem")).exists() {
@@ -158,6 +171,12 @@ impl Nodes {
             .arg(self.tls_dir().join(format!("n{node}.pem")))
             .arg("--peer-key")
             .arg(self.tls_dir().join(format!("n{node}.key")))
+            .arg("--tls-cert")
+            .arg(self.tls_dir().join(format!("n{node}.pem")))
+            .arg("--tls-key")
+            .arg(self.tls_dir().join(format!("n{node}.key")))
+            .arg("--tls-client-ca")
+            .arg(self.tls_dir().join("ca").join("ca.pem"))
             .env("RUST_LOG", "info,openraft=warn")
             .env("LD_PRELOAD", FAKETIME_LIB)
             .env("FAKETIME_TIMESTAMP_FILE", self.clock_file(node))

@@ -154,6 +154,9 @@ pub fn start_workers(
                     request_timeout: Duration::from_secs(3),
                     retry_for: Duration::from_secs(5),
                     api_key: crate::api_keys::keys().map(|k| ApiKey::new(&k.client)),
+                    tls: crate::client_tls::tls()
+                        .map(|t| t.client.clone())
+                        .unwrap_or_default(),
                     ..ClientConfig::default()
                 };
                 let client = match Client::with_config(urls, config) {

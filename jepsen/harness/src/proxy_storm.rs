@@ -181,6 +181,12 @@ pub fn start_proxies(
         if let Some(key) = api_key {
             command.env("IDEM_PROXY_API_KEY", key);
         }
+        if let Some(tls) = crate::client_tls::tls() {
+            command
+                .env("IDEM_PROXY_CA_CERT", &tls.ca)
+                .env("IDEM_PROXY_CLIENT_CERT", &tls.cert)
+                .env("IDEM_PROXY_CLIENT_KEY", &tls.key);
+        }
         let child = command
             .arg("proxy")
             .args(["--listen", &listen.to_string()])
@@ -248,8 +254,12 @@ pub fn start_workers(
                 else {
                     return;
                 };
+                let Ok(tls) = idem_client::ClientTls::default().rustls_config() else {
+                    return;
+                };
                 let Ok(http) = reqwest::Client::builder()
                     .timeout(Duration::from_secs(10))
+                    .tls_backend_preconfigured(tls)
                     .build()
                 else {
                     return;

@@ -173,6 +173,7 @@ async fn drive(
 ) -> Result<(Vec<String>, Option<(String, bool)>), HarnessError> {
     let ids = nodes.ids();
     nodes.make_certificates()?;
+    crate::client_tls::load(&nodes.tls_dir())?;
     for &n in &ids {
         nodes.start(n)?;
     }
@@ -207,7 +208,7 @@ async fn drive(
             workers: options.clients,
             node_urls: ids
                 .iter()
-                .map(|n| format!("http://{}", Nodes::http_addr(*n)))
+                .map(|n| format!("{}://{}", crate::client_tls::scheme(), Nodes::http_addr(*n)))
                 .collect(),
             lease: Duration::from_secs(2),
             careless: p.careless,
@@ -230,7 +231,7 @@ async fn drive(
             .map_err(|e| HarnessError::io(options.binary.display(), e))?;
         let urls: Vec<String> = ids
             .iter()
-            .map(|n| format!("http://{}", Nodes::http_addr(*n)))
+            .map(|n| format!("{}://{}", crate::client_tls::scheme(), Nodes::http_addr(*n)))
             .collect();
         let out = std::fs::canonicalize(&options.out)
             .map_err(|e| HarnessError::io(options.out.display(), e))?;

@@ -25,7 +25,7 @@ pub struct EtcdClient {
 impl EtcdClient {
     pub fn new(endpoint: Endpoint, plan: &Plan) -> EtcdClient {
         EtcdClient {
-            connection: HttpConnection::new(endpoint, plan.timeout),
+            connection: HttpConnection::new(endpoint, plan.timeout).with_tls(plan.tls.clone()),
             value: plan.value.clone(),
         }
     }

@@ -19,7 +19,7 @@ pub struct HttpServiceClient {
 impl HttpServiceClient {
     pub fn new(endpoint: Endpoint, plan: &Plan) -> HttpServiceClient {
         HttpServiceClient {
-            connection: HttpConnection::new(endpoint, plan.timeout),
+            connection: HttpConnection::new(endpoint, plan.timeout).with_tls(plan.tls.clone()),
             body: format!("{{\"amount\":100,\"note\":\"{}\"}}", plan.value).into_bytes(),
         }
     }

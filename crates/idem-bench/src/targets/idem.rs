@@ -29,6 +29,7 @@ impl IdemClient {
     pub fn new(endpoint: Endpoint, plan: &Plan) -> IdemClient {
         IdemClient {
             connection: HttpConnection::new(endpoint, plan.timeout)
+                .with_tls(plan.tls.clone())
                 .with_api_key(plan.api_key.as_deref()),
             namespace: plan.namespace.clone(),
             reserve_body: reserve_body(plan.lease_ms, plan.retain_ms),

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use super::client::{authorized, send};
+use super::client::send;
 use super::Target;
 
 #[derive(Debug, Args)]
@@ -59,7 +59,7 @@ pub enum AuthAction {
 pub fn run(args: AuthArgs) -> ExitCode {
     let base = format!("{}/v1/auth/keys", args.target.url.trim_end_matches('/'));
     let target = &args.target;
-    let request = |method: &str, url: &str| authorized(target, ureq::request(method, url));
+    let request = |method: &str, url: &str| target.request(method, url);
     match args.action {
         AuthAction::Create {
             name,

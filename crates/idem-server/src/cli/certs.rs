@@ -1,5 +1,6 @@
-//! `idem certs ...`: a cluster CA and node certificates for mutual TLS on
-//! the Raft port (and, later, HTTPS). Every certificate's `notBefore` is a
+//! `idem certs ...`: a cluster CA, node certificates (mutual TLS on the
+//! Raft port, HTTPS on the API port) and client certificates (for nodes
+//! started with `--tls-client-ca`). Every certificate's `notBefore` is a
 //! day in the past, so that a node whose clock is behind still accepts its
 //! peers'.
 
@@ -53,6 +54,22 @@ pub enum CertsAction {
         #[arg(long, default_value_t = 825)]
         days: u64,
     },
+    /// Create a client certificate signed by the CA: OUT/NAME.pem,
+    /// OUT/NAME.key (for `--client-cert`/`--client-key` of the CLI, the
+    /// proxy and the client library).
+    Client {
+        /// The directory holding ca.pem and ca.key.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The file names, and the certificate's common name.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Valid for this many days.
+        #[arg(long, default_value_t = 825)]
+        days: u64,
+    },
 }
 
 pub fn run(args: CertsArgs) -> ExitCode {
@@ -64,7 +81,13 @@ pub fn run(args: CertsArgs) -> ExitCode {
             hosts,
             out,
             days,
-        } => make_node(&ca, &name, hosts, &out, days),
+        } => make_signed(&ca, &name, hosts, &out, days),
+        CertsAction::Client {
+            ca,
+            name,
+            out,
+            days,
+        } => make_signed(&ca, &name, Vec::new(), &out, days),
     };
     match result {
         Ok(written) => {
@@ -110,7 +133,9 @@ fn make_ca(out: &Path, name: &str, days: u64) -> Result<Vec<PathBuf>, String> {
     Ok(vec![cert_path, key_path])
 }
 
-fn make_node(
+/// A certificate signed by the CA in `ca`: a node's (naming its `hosts`;
+/// nodes both listen and call) or, without hosts, a client's.
+fn make_signed(
     ca: &Path,
     name: &str,
     hosts: Vec<String>,
@@ -128,11 +153,14 @@ fn make_node(
     let mut params = CertificateParams::new(hosts).map_err(|e| e.to_string())?;
     params.distinguished_name.push(DnType::CommonName, name);
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    // Nodes both listen and call.
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
+    params.extended_key_usages = if params.subject_alt_names.is_empty() {
+        vec![ExtendedKeyUsagePurpose::ClientAuth]
+    } else {
+        vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ]
+    };
     validity(&mut params, days);
     let cert = params.signed_by(&key, &issuer).map_err(|e| e.to_string())?;
     let (cert_path, key_path) = (

@@ -51,7 +51,7 @@ pub fn cluster(args: ClusterArgs) -> ExitCode {
         "{}/v1/cluster/members",
         args.target.url.trim_end_matches('/')
     );
-    let request = |method: &str, url: &str| authorized(&args.target, ureq::request(method, url));
+    let request = |method: &str, url: &str| args.target.request(method, url);
     match args.action {
         ClusterAction::Members => send(request("GET", &url), None),
         ClusterAction::Add { id, raft, http } => send(
@@ -64,15 +64,7 @@ pub fn cluster(args: ClusterArgs) -> ExitCode {
 
 pub fn status(args: StatusArgs) -> ExitCode {
     let url = format!("{}/v1/cluster", args.target.url.trim_end_matches('/'));
-    send(authorized(&args.target, ureq::get(&url)), None)
-}
-
-/// `request` with the target's API key, if one was given.
-pub(crate) fn authorized(target: &Target, request: ureq::Request) -> Result<ureq::Request, String> {
-    Ok(match target.authorization()? {
-        Some(value) => request.set("authorization", &value),
-        None => request,
-    })
+    send(args.target.request("GET", &url), None)
 }
 
 /// Sends `request` (with `body` as JSON, nulls left out) and prints the

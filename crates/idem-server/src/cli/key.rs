@@ -116,9 +116,17 @@ pub fn key(args: KeyArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let tls = match args.target.tls() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("idem: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let result = runtime.block_on(async {
         let config = ClientConfig {
             api_key,
+            tls,
             ..ClientConfig::default()
         };
         let client = Client::with_config(nodes, config)?;

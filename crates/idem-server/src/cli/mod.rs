@@ -64,6 +64,16 @@ pub struct Target {
     /// admin.key).
     #[arg(long, env = "IDEM_API_KEY_FILE", global = true)]
     pub api_key_file: Option<std::path::PathBuf>,
+    /// For https:// nodes: the CA certificate (PEM) to trust instead of
+    /// the system's roots.
+    #[arg(long, env = "IDEM_CA_CERT", global = true)]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// A client certificate (PEM) for nodes that ask for one
+    /// (`--tls-client-ca`), with --client-key.
+    #[arg(long, env = "IDEM_CLIENT_CERT", global = true, requires = "client_key")]
+    pub client_cert: Option<std::path::PathBuf>,
+    #[arg(long, env = "IDEM_CLIENT_KEY", global = true, requires = "client_cert")]
+    pub client_key: Option<std::path::PathBuf>,
 }
 
 impl Target {
@@ -82,5 +92,32 @@ impl Target {
     /// The `Authorization` header value for the key given, if any.
     pub fn authorization(&self) -> Result<Option<String>, String> {
         Ok(self.api_key()?.map(|k| format!("Bearer {}", k.expose())))
+    }
+
+    /// How to speak TLS to https:// nodes.
+    pub fn tls(&self) -> Result<idem_client::ClientTls, String> {
+        let mut tls = idem_client::ClientTls::default();
+        if let Some(ca) = &self.ca_cert {
+            tls = tls.with_ca_file(ca).map_err(|e| e.to_string())?;
+        }
+        if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
+            tls = tls
+                .with_identity_files(cert, key)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(tls)
+    }
+
+    /// `method url`, ready to send with the target's TLS and API key.
+    pub fn request(&self, method: &str, url: &str) -> Result<ureq::Request, String> {
+        let tls = self.tls()?.rustls_config().map_err(|e| e.to_string())?;
+        let agent = ureq::AgentBuilder::new()
+            .tls_config(std::sync::Arc::new(tls))
+            .build();
+        let request = agent.request(method, url);
+        Ok(match self.authorization()? {
+            Some(value) => request.set("authorization", &value),
+            None => request,
+        })
     }
 }

@@ -8,7 +8,7 @@ use idem_cluster::{ClusterConfig, ClusterNode, NodeAddr, NodeId, PeerTlsFiles};
 
 use crate::auth_bootstrap::{BootstrapTask, DEFAULT_ADMIN_KEY_FILE};
 use crate::cluster_backend::ClusterBackend;
-use crate::http::{router, ApiLimits, AuthMode, ServeLimits};
+use crate::http::{api_tls_acceptor, router, ApiLimits, ApiTlsFiles, AuthMode, ServeLimits};
 
 #[derive(Debug, Clone, Args)]
 pub struct StartArgs {
@@ -102,6 +102,17 @@ pub struct StartArgs {
     /// This node's private key (PEM).
     #[arg(long, env = "IDEM_PEER_KEY", requires = "peer_ca")]
     pub peer_key: Option<PathBuf>,
+    /// The API's certificate (PEM) and, with --tls-key, HTTPS on --http.
+    /// It must name the host clients call the node by.
+    #[arg(long, env = "IDEM_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "IDEM_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// With HTTPS: a client must also present a certificate this CA signed
+    /// (API keys are still asked for).
+    #[arg(long, env = "IDEM_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Allow plain TCP between nodes on a non-loopback --raft address
     /// (anyone who reaches the port could then speak as a node).
     #[arg(long, env = "IDEM_INSECURE_TRANSPORT")]
@@ -150,6 +161,20 @@ fn peer_tls(args: &StartArgs) -> Result<Option<PeerTlsFiles>, String> {
             args.raft
         )),
     }
+}
+
+/// HTTPS on the API port, if asked for (the files are read now, so a bad
+/// one stops the node before it joins anything).
+fn api_tls(args: &StartArgs) -> Result<Option<tokio_rustls::TlsAcceptor>, String> {
+    let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) else {
+        return Ok(None);
+    };
+    let files = ApiTlsFiles {
+        cert: cert.clone(),
+        key: key.clone(),
+        client_ca: args.tls_client_ca.clone(),
+    };
+    api_tls_acceptor(&files).map(Some)
 }
 
 /// How the API asks for keys: `--no-auth` only on loopback addresses.
@@ -277,6 +302,7 @@ async fn serve(args: StartArgs) -> Result<(), String> {
         Some(_) => {}
     }
     let auth = auth_mode(&args)?;
+    let tls = api_tls(&args)?;
     let bootstraps = !args.join && members.keys().next() == Some(&args.id);
     let admin_key_file = args
         .admin_key_file
@@ -343,8 +369,20 @@ async fn serve(args: StartArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(&args.http)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.http))?;
-    tracing::info!("node {} serving HTTP on http://{}", args.id, args.http);
-    let server = crate::http::serve(listener, app, serve_limits, shutdown_signal());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(
+        "node {} serving the API on {scheme}://{}",
+        args.id,
+        args.http
+    );
+    if tls.is_none() && !is_loopback(&args.http) {
+        tracing::warn!(
+            "the API on {} is plain HTTP: API keys cross the network readable \
+             (give --tls-cert and --tls-key, or put TLS in front of the node)",
+            args.http
+        );
+    }
+    let server = crate::http::serve(listener, app, serve_limits, tls, shutdown_signal());
     tokio::select! {
         () = server => {}
         // Raft stopped on its own (a fatal storage error): the node can do

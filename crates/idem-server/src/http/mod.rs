@@ -28,6 +28,7 @@ pub mod routes;
 pub mod serve;
 pub mod service;
 pub mod state;
+pub mod tls;
 
 pub use caller::AuthMode;
 pub use error::ApiError;
@@ -36,3 +37,4 @@ pub use problem::{Problem, PROBLEM_JSON};
 pub use routes::router;
 pub use serve::{serve, ServeLimits};
 pub use state::AppState;
+pub use tls::{api_tls_acceptor, ApiTlsFiles};

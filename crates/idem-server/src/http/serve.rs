@@ -4,7 +4,10 @@
 //! [`ServeLimits::header_read_timeout`] (also the longest a kept-alive
 //! connection may sit idle before its next request), and a graceful
 //! shutdown: on the signal no connection is accepted, each open one ends
-//! after its request in flight, and all are joined.
+//! after its request in flight, and all are joined. With a TLS acceptor
+//! every connection is HTTPS; its handshake must also end within the
+//! header timeout, and runs in the connection's own task, so a slow
+//! handshake never holds up accepting the next connection.
 
 use std::time::Duration;
 
@@ -15,9 +18,11 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 /// Bounds on connections.
@@ -45,6 +50,7 @@ pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ServeLimits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
     let slots = std::sync::Arc::new(Semaphore::new(limits.max_connections));
@@ -79,23 +85,19 @@ pub async fn serve(
             app.clone()
                 .map_request(|request: Request<Incoming>| request.map(Body::new)),
         );
-        let mut stop = stop_rx.clone();
+        let stop = stop_rx.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            let mut builder = http1::Builder::new();
-            builder
-                .timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read_timeout);
-            let connection = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            loop {
-                tokio::select! {
-                    result = connection.as_mut() => {
-                        if let Err(e) = result {
-                            tracing::debug!("connection from {peer}: {e}");
-                        }
-                        break;
+            match tls {
+                None => serve_connection(stream, service, limits, stop, peer).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(limits.header_read_timeout, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(tls)) => serve_connection(tls, service, limits, stop, peer).await,
+                        Ok(Err(e)) => tracing::debug!("TLS handshake with {peer}: {e}"),
+                        Err(_) => tracing::debug!("TLS handshake with {peer} timed out"),
                     }
-                    _ = stop.changed() => connection.as_mut().graceful_shutdown(),
                 }
             }
             drop(permit);
@@ -109,5 +111,40 @@ pub async fn serve(
     if drained.is_err() {
         connections.abort_all();
         while connections.join_next().await.is_some() {}
+    }
+}
+
+/// Serves HTTP/1.1 on one connection until it ends or, once `stop` turns,
+/// until its request in flight is answered.
+async fn serve_connection<Io, S>(
+    io: Io,
+    service: S,
+    limits: ServeLimits,
+    mut stop: watch::Receiver<bool>,
+    peer: std::net::SocketAddr,
+) where
+    Io: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = axum::response::Response>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let connection = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(connection);
+    loop {
+        tokio::select! {
+            result = connection.as_mut() => {
+                if let Err(e) = result {
+                    tracing::debug!("connection from {peer}: {e}");
+                }
+                break;
+            }
+            _ = stop.changed() => connection.as_mut().graceful_shutdown(),
+        }
     }
 }
