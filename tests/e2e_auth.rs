@@ -58,6 +58,8 @@ enum Probe {
     Policy,
     /// The list of API keys.
     Keys,
+    /// The namespace's quota.
+    Quota,
     /// The members (ids and voters).
     Members,
     Nothing,
@@ -145,6 +147,15 @@ fn routes() -> Vec<Route> {
             Admin,
             200,
             Policy,
+        ),
+        r("GET", "/v1/ns/ns1/quota", None, Client, 200, Nothing),
+        r(
+            "PUT",
+            "/v1/ns/ns1/quota",
+            Some(json!({"max_records": 100000})),
+            Admin,
+            200,
+            Quota,
         ),
         r("GET", "/v1/cluster", None, Monitor, 200, Nothing),
         r("GET", "/metrics", None, Monitor, 200, Nothing),
@@ -254,6 +265,13 @@ fn probe(c: &Cluster, admin: &str, probe: Probe) -> Vec<Value> {
             match probe {
                 Probe::HeldRecord => record_facts(get("/v1/ns/ns1/keys/held").body),
                 Probe::Policy => get("/v1/ns/ns1").body,
+                Probe::Quota => {
+                    let mut q = get("/v1/ns/ns1/quota").body;
+                    // What it holds moves with the allowed calls; the quota
+                    // itself must not move with a refused one.
+                    q["usage"] = Value::Null;
+                    q
+                }
                 Probe::Keys => get("/v1/auth/keys").body,
                 Probe::Members => {
                     let members = get("/v1/cluster/members").body;

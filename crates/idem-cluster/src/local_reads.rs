@@ -78,5 +78,9 @@ pub(crate) fn read_local(
             now,
         }),
         ReadRequest::ApiKeys => Ok(ReadReply::ApiKeys(reader.api_keys()?)),
+        ReadRequest::Quota(ns) => Ok(ReadReply::Quota {
+            quota: reader.namespace_quota(&ns)?,
+            usage: reader.namespace_usage(&ns)?,
+        }),
     }
 }

@@ -12,7 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use idem_core::{ApiKeyId, ApiKeyRecord, AuthSecret, Command, Outcome, Reserve, Stamp};
+use idem_core::{ApiKeyId, ApiKeyRecord, AuthSecret, Command, Namespace, Outcome, Reserve, Stamp};
 use idem_store::{KeyWatch, StartupReport, StateReader, SyncStats};
 use openraft::Vote;
 use tokio::net::TcpListener;
@@ -344,6 +344,12 @@ impl ClusterNode {
             reader.auth_secret()?,
             reader.applied_clock().now(),
         ))
+    }
+
+    /// The namespace's quota as this node has applied it (not
+    /// linearizable: for the request rate each node enforces itself).
+    pub fn local_quota(&self, ns: &Namespace) -> Result<idem_core::NamespaceQuota, ClusterError> {
+        Ok(self.inner.reader.namespace_quota(ns)?)
     }
 
     /// Changes the membership (on the leader, forwarded if need be) and

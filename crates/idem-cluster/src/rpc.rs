@@ -52,6 +52,8 @@ pub enum ReadRequest {
     Auth(ApiKeyId),
     /// Every API key the cluster knows.
     ApiKeys,
+    /// A namespace's quota and what it holds.
+    Quota(Namespace),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -67,6 +69,10 @@ pub enum ReadReply {
         now: Stamp,
     },
     ApiKeys(Vec<ApiKeyRecord>),
+    Quota {
+        quota: idem_core::NamespaceQuota,
+        usage: idem_core::NamespaceUsage,
+    },
 }
 
 /// A change of the cluster's membership. Carried out by the leader; any

@@ -17,6 +17,7 @@ use crate::outcome::{
     CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome, PurgeOutcome,
     Refusal, ReleaseOutcome, ReserveOutcome,
 };
+use crate::quota::{NamespaceQuota, OverQuota, QuotaLimit};
 use crate::record::{Completion, MintedKey, Record, ReleasedKey, Reservation};
 use crate::rules::Rules;
 use crate::store::RecordStore;
@@ -82,6 +83,30 @@ pub fn read_record<S: RecordStore>(
     now: &Stamp,
 ) -> Result<Option<Record>, S::Error> {
     Ok(store.record(id)?.filter(|r| !r.is_forgotten(now)))
+}
+
+/// The quota of `ns`: unlimited for a namespace never given one.
+pub fn namespace_quota<S: RecordStore>(
+    store: &S,
+    ns: &Namespace,
+) -> Result<NamespaceQuota, S::Error> {
+    Ok(store.quota(ns)?.unwrap_or_default())
+}
+
+/// Whether one more record in `ns` goes past its `max_records`.
+fn over_records_quota<S: RecordStore>(
+    store: &S,
+    ns: &Namespace,
+) -> Result<Option<OverQuota>, S::Error> {
+    let Some(max) = namespace_quota(store, ns)?.max_records else {
+        return Ok(None);
+    };
+    let used = store.usage(ns)?.records;
+    Ok((used >= max).then_some(OverQuota {
+        limit: QuotaLimit::Records,
+        max,
+        used,
+    }))
 }
 
 /// The policy keys of `ns` follow: the namespace's own, or the cluster
@@ -160,6 +185,10 @@ impl Lifecycle {
             Command::Derive(c) => Outcome::Derive(self.derive(store, c)?),
             Command::SetPolicy(c) => Outcome::SetPolicy(self.set_policy(store, c)?),
             Command::ApiKey(c) => Outcome::ApiKey(apply_api_key(store, c, &now)?),
+            Command::SetQuota(c) => {
+                store.put_quota(&c.namespace, c.quota)?;
+                Outcome::SetQuota(c.quota)
+            }
             Command::ByKey(c) => match key_in_force(store, &c.key, &now)? {
                 Ok(()) => self.apply_command(store, &c.command, &now, token)?,
                 Err(why) => Outcome::KeyNotInForce(why),
@@ -291,6 +320,14 @@ impl Lifecycle {
                 committing,
             } => (takeover, minted, policy, committing),
         };
+        // A grant on a key with no record adds one (a forgotten record was
+        // deleted before the judgement); a takeover or a minted key's grant
+        // replaces the record it finds.
+        if store.record(&cmd.id)?.is_none() {
+            if let Some(over) = over_records_quota(store, &cmd.id.namespace)? {
+                return Ok(ReserveOutcome::OverQuota(over));
+            }
+        }
         let reservation = Reservation {
             token,
             fingerprint: cmd.fingerprint.clone(),
@@ -386,6 +423,17 @@ impl Lifecycle {
             Ok(r) => r,
             Err(lost) => return Ok(CompleteOutcome::Lost(lost)),
         };
+        if let Some(max) = namespace_quota(store, &cmd.id.namespace)?.max_stored_bytes {
+            let used = store.usage(&cmd.id.namespace)?.stored_bytes;
+            let adding = cmd.response.approximate_size() as u64;
+            if used.saturating_add(adding) > max {
+                return Ok(CompleteOutcome::OverQuota(OverQuota {
+                    limit: QuotaLimit::StoredBytes,
+                    max,
+                    used,
+                }));
+            }
+        }
         let completion = Completion {
             token: r.token,
             fingerprint: r.fingerprint,
@@ -479,6 +527,9 @@ impl Lifecycle {
         cmd: &Mint,
         now: &Stamp,
     ) -> Result<MintOutcome, S::Error> {
+        if let Some(over) = over_records_quota(store, &cmd.id.namespace)? {
+            return Ok(MintOutcome::OverQuota(over));
+        }
         let ns = self.namespace_or_create(store, &cmd.id.namespace, &cmd.secret_if_new)?;
         if self.live_record(store, &cmd.id, now)?.is_some() {
             return Ok(MintOutcome::KeyExists);

@@ -34,6 +34,16 @@ pub enum Command {
     ApiKey(ApiKeyCommand),
     /// A command made with an API key (see [`ByKey`]).
     ByKey(ByKey),
+    /// Replace a namespace's quota (kept last: earlier variants keep their
+    /// encoding).
+    SetQuota(SetQuota),
+}
+
+/// A namespace's new quota, replacing the old one whole.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetQuota {
+    pub namespace: Namespace,
+    pub quota: crate::quota::NamespaceQuota,
 }
 
 /// A command made with an API key: it takes effect only if that key is in
@@ -201,6 +211,7 @@ impl Command {
             | Command::Derive(_)
             | Command::SetPolicy(_)
             | Command::ApiKey(_)
+            | Command::SetQuota(_)
             | Command::ByKey(_) => None,
         }
     }

@@ -31,6 +31,7 @@ pub mod mint;
 pub mod names;
 pub mod namespace;
 pub mod outcome;
+pub mod quota;
 pub mod record;
 pub mod response;
 mod rules;
@@ -43,12 +44,12 @@ pub use api_key::{
     authenticate, authorize, in_force, key_hash, key_matches, Action, ApiKeyId, ApiKeyRecord,
     AuthSecret, Forbidden, KeyHash, NamespaceScope, NotAuthenticated, PresentedKey, Role,
 };
-pub use apply::{apply, namespace_policy, read_record, reserve_without_write};
+pub use apply::{apply, namespace_policy, namespace_quota, read_record, reserve_without_write};
 pub use attempt::{AttemptDigest, AttemptId};
 pub use cluster_time::{ClusterTime, SteerRate};
 pub use command::{
     ApiKeyCommand, BadBatchSize, ByKey, Command, Complete, Derive, Entry, Heartbeat, Mint, Purge,
-    Release, Reserve, SetPolicy, StampedBatch,
+    Release, Reserve, SetPolicy, SetQuota, StampedBatch,
 };
 pub use derive::{derive_key, CanonicalPayload};
 pub use durations::{LeaseDuration, RetainDuration};
@@ -63,6 +64,7 @@ pub use outcome::{
     ApiKeyOutcome, CompleteOutcome, DeriveOutcome, HeartbeatOutcome, LostKey, MintOutcome, Outcome,
     PurgeOutcome, Refusal, ReleaseOutcome, ReserveOutcome,
 };
+pub use quota::{NamespaceQuota, NamespaceUsage, OverQuota, QuotaLimit};
 pub use record::{Completion, MintedKey, Record, ReleasedKey, Reservation};
 pub use response::StoredResponse;
 pub use store::{MemoryStore, RecordStore};

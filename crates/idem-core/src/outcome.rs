@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::api_key::{ApiKeyId, NotAuthenticated};
 use crate::names::{IdemKey, KeyId};
 use crate::namespace::NamespacePolicy;
+use crate::quota::{NamespaceQuota, OverQuota};
 use crate::response::StoredResponse;
 use crate::token::FencingToken;
 
@@ -33,6 +34,8 @@ pub enum Outcome {
     /// The API key the command was made with was not in force when it was
     /// applied (revoked, expired or unknown); nothing changed.
     KeyNotInForce(NotAuthenticated),
+    /// The namespace's quota as set.
+    SetQuota(NamespaceQuota),
 }
 
 impl Outcome {
@@ -53,6 +56,7 @@ impl Outcome {
             | Outcome::SetPolicy(_)
             | Outcome::ApiKey(_)
             | Outcome::Refused(_)
+            | Outcome::SetQuota(_)
             | Outcome::KeyNotInForce(_) => false,
         }
     }
@@ -118,6 +122,9 @@ pub enum ReserveOutcome {
     /// 404/422: the namespace accepts only minted keys and this one was not
     /// minted (or has been forgotten).
     KeyNotMinted,
+    /// 429: a grant would create a record and the namespace holds its
+    /// `max_records`; nothing changed.
+    OverQuota(OverQuota),
 }
 
 /// Why a token no longer owns its key (409: the worker must not commit its
@@ -166,6 +173,9 @@ pub enum CompleteOutcome {
         token: FencingToken,
     },
     Lost(LostKey),
+    /// 429: storing the response would take the namespace past its
+    /// `max_stored_bytes`; nothing changed (the lease still holds).
+    OverQuota(OverQuota),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +211,8 @@ pub enum MintOutcome {
     },
     /// The drawn key already exists (practically never for a UUIDv7): retry.
     KeyExists,
+    /// 429: the namespace holds its `max_records`; nothing changed.
+    OverQuota(OverQuota),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

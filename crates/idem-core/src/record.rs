@@ -132,6 +132,15 @@ impl Completion {
 }
 
 impl Record {
+    /// Bytes of stored response it holds (counted against a namespace's
+    /// `max_stored_bytes`).
+    pub fn stored_bytes(&self) -> u64 {
+        match self {
+            Record::Completed(c) => c.response.approximate_size() as u64,
+            Record::Minted(_) | Record::InProgress(_) | Record::Released(_) => 0,
+        }
+    }
+
     /// The deadline after which this record is forgotten: the key reads as
     /// absent and may be purged.
     pub fn forget_deadline(&self) -> Deadline {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::api_key::{ApiKeyId, ApiKeyRecord, AuthSecret};
 use crate::names::{KeyId, Namespace};
 use crate::namespace::NamespaceRecord;
+use crate::quota::{NamespaceQuota, NamespaceUsage};
 use crate::record::Record;
 use crate::time::AppliedClock;
 
@@ -34,6 +35,13 @@ pub trait RecordStore {
     /// The cluster's secret for hashing API keys, once set.
     fn auth_secret(&self) -> Result<Option<AuthSecret>, Self::Error>;
     fn set_auth_secret(&mut self, secret: AuthSecret) -> Result<(), Self::Error>;
+
+    /// The namespace's quota (`None`: never set, unlimited).
+    fn quota(&self, ns: &Namespace) -> Result<Option<NamespaceQuota>, Self::Error>;
+    fn put_quota(&mut self, ns: &Namespace, quota: NamespaceQuota) -> Result<(), Self::Error>;
+    /// What the namespace holds now (this call's writes included): a count
+    /// the implementor derives from the records it holds.
+    fn usage(&self, ns: &Namespace) -> Result<NamespaceUsage, Self::Error>;
 }
 
 /// An in-memory store with a deterministic layout (sorted maps), so two
@@ -45,6 +53,7 @@ pub struct MemoryStore {
     pub clock: AppliedClock,
     pub api_keys: BTreeMap<ApiKeyId, ApiKeyRecord>,
     pub auth_secret: Option<AuthSecret>,
+    pub quotas: BTreeMap<Namespace, NamespaceQuota>,
 }
 
 impl RecordStore for MemoryStore {
@@ -98,5 +107,23 @@ impl RecordStore for MemoryStore {
     fn set_auth_secret(&mut self, secret: AuthSecret) -> Result<(), Infallible> {
         self.auth_secret = Some(secret);
         Ok(())
+    }
+
+    fn quota(&self, ns: &Namespace) -> Result<Option<NamespaceQuota>, Infallible> {
+        Ok(self.quotas.get(ns).copied())
+    }
+
+    fn put_quota(&mut self, ns: &Namespace, quota: NamespaceQuota) -> Result<(), Infallible> {
+        self.quotas.insert(ns.clone(), quota);
+        Ok(())
+    }
+
+    /// Counted from the records (a test store: small).
+    fn usage(&self, ns: &Namespace) -> Result<NamespaceUsage, Infallible> {
+        Ok(self
+            .records
+            .iter()
+            .filter(|(id, _)| &id.namespace == ns)
+            .fold(NamespaceUsage::default(), |u, (_, r)| u.counting(r, true)))
     }
 }

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use idem_core::{
-    ApiKeyId, ApiKeyRecord, AuthSecret, Command, KeyId, Namespace, NamespacePolicy, Outcome,
-    Record, Reserve, Stamp,
+    ApiKeyId, ApiKeyRecord, AuthSecret, Command, KeyId, Namespace, NamespacePolicy, NamespaceQuota,
+    NamespaceUsage, Outcome, Record, Reserve, Stamp,
 };
 
 /// The cluster's own types: its one error type (whether a failed request
@@ -80,6 +80,18 @@ pub trait Backend: Clone + Send + Sync + 'static {
         ns: Namespace,
         by: Option<ApiKeyId>,
     ) -> impl Future<Output = Result<NamespacePolicy, ClusterError>> + Send;
+
+    /// Linearizable read of a namespace's quota and what it holds, made with
+    /// API key `by`.
+    fn namespace_quota(
+        &self,
+        ns: Namespace,
+        by: Option<ApiKeyId>,
+    ) -> impl Future<Output = Result<(NamespaceQuota, NamespaceUsage), ClusterError>> + Send;
+
+    /// The namespace's quota as this node has applied it (for the request
+    /// rate, which each node enforces on what it serves).
+    fn local_quota(&self, ns: &Namespace) -> Result<NamespaceQuota, ClusterError>;
 
     /// The state authenticating API key `id` needs, as fresh as asked.
     fn auth_view(

@@ -4,7 +4,8 @@ use idem_cluster::{ClusterNode, ReadReply, ReadRequest};
 use std::time::Duration;
 
 use idem_core::{
-    ApiKeyId, ApiKeyRecord, Command, KeyId, Namespace, NamespacePolicy, Outcome, Reserve,
+    ApiKeyId, ApiKeyRecord, Command, KeyId, Namespace, NamespacePolicy, NamespaceQuota,
+    NamespaceUsage, Outcome, Reserve,
 };
 
 use crate::backend::{
@@ -55,6 +56,21 @@ impl Backend for ClusterBackend {
             ReadReply::Policy(p) => Ok(p),
             other => Err(unexpected(other)),
         }
+    }
+
+    async fn namespace_quota(
+        &self,
+        ns: Namespace,
+        by: Option<ApiKeyId>,
+    ) -> Result<(NamespaceQuota, NamespaceUsage), ClusterError> {
+        match self.node.read(ReadRequest::Quota(ns), by.as_ref()).await? {
+            ReadReply::Quota { quota, usage } => Ok((quota, usage)),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn local_quota(&self, ns: &Namespace) -> Result<NamespaceQuota, ClusterError> {
+        self.node.local_quota(ns)
     }
 
     async fn auth_view(

@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 use idem_core::{
     apply, key_in_force, namespace_policy, read_record, ApiKeyId, ApiKeyRecord, CatchUpRule,
     Command, Entry, HlcTimestamp, HybridClock, KeyId, LogPosition, MemoryStore, Namespace,
-    NamespacePolicy, Outcome, RecordStore, Reserve, Stamp, SteerRate,
+    NamespacePolicy, NamespaceQuota, NamespaceUsage, Outcome, RecordStore, Reserve, Stamp,
+    SteerRate,
 };
 
 use idem_cluster::KeyWatch;
@@ -180,6 +181,22 @@ impl Backend for MemoryBackend {
         let now = node.stamp();
         node.key_in_force(by.as_ref(), &now)?;
         Ok(infallible(namespace_policy(&node.store, &ns)))
+    }
+
+    async fn namespace_quota(
+        &self,
+        ns: Namespace,
+        by: Option<ApiKeyId>,
+    ) -> Result<(NamespaceQuota, NamespaceUsage), ClusterError> {
+        let mut node = self.lock();
+        let now = node.stamp();
+        node.key_in_force(by.as_ref(), &now)?;
+        let quota = infallible(node.store.quota(&ns)).unwrap_or_default();
+        Ok((quota, infallible(node.store.usage(&ns))))
+    }
+
+    fn local_quota(&self, ns: &Namespace) -> Result<NamespaceQuota, ClusterError> {
+        Ok(infallible(self.lock().store.quota(ns)).unwrap_or_default())
     }
 
     async fn auth_view(&self, id: ApiKeyId, _: Freshness) -> Result<AuthView, ClusterError> {

@@ -1605,6 +1605,24 @@ impl Backend for FailingBackend {
         }
     }
 
+    async fn namespace_quota(
+        &self,
+        _ns: Namespace,
+        _by: Option<ApiKeyId>,
+    ) -> Result<(idem_core::NamespaceQuota, idem_core::NamespaceUsage), ClusterError> {
+        match &self.0 {
+            Failure::Error(error) => Err(error.clone()),
+            _ => Ok(Default::default()),
+        }
+    }
+
+    fn local_quota(&self, _ns: &Namespace) -> Result<idem_core::NamespaceQuota, ClusterError> {
+        match &self.0 {
+            Failure::Error(error) => Err(error.clone()),
+            _ => Ok(Default::default()),
+        }
+    }
+
     async fn auth_view(&self, _id: ApiKeyId, _: Freshness) -> Result<AuthView, ClusterError> {
         match &self.0 {
             Failure::Error(error) => Err(error.clone()),

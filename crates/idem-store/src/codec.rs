@@ -52,6 +52,7 @@ impl<C: IdemRaftTypes> Stored for openraft::Entry<C> {
 impl Stored for NamespaceRecord {}
 impl Stored for idem_core::ApiKeyRecord {}
 impl Stored for idem_core::AuthSecret {}
+impl Stored for idem_core::NamespaceQuota {}
 impl Stored for AppliedClock {}
 impl Stored for LogId<NodeId> {}
 impl Stored for Option<LogId<NodeId>> {}

@@ -26,7 +26,9 @@ pub const CF_EXPIRY: &str = "expiry";
 
 /// API key records (`key/<id>`) and the cluster's auth secret (`secret`).
 pub const CF_AUTH: &str = "auth";
-pub const ALL_CFS: [&str; 7] = [
+/// Namespace quotas, by namespace name.
+pub const CF_QUOTAS: &str = "quotas";
+pub const ALL_CFS: [&str; 8] = [
     CF_LOG,
     CF_RAFT,
     CF_RECORDS,
@@ -34,6 +36,7 @@ pub const ALL_CFS: [&str; 7] = [
     CF_SM,
     CF_EXPIRY,
     CF_AUTH,
+    CF_QUOTAS,
 ];
 
 /// Keys in `CF_AUTH`.

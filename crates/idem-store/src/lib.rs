@@ -30,6 +30,7 @@ mod snapshot_dir;
 mod snapshot_file;
 mod state_machine;
 mod types;
+mod usage;
 
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};

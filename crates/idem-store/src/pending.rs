@@ -6,17 +6,18 @@
 use std::collections::HashMap;
 
 use idem_core::{
-    ApiKeyId, ApiKeyRecord, AppliedClock, AuthSecret, KeyId, Namespace, NamespaceRecord, Record,
-    RecordStore,
+    ApiKeyId, ApiKeyRecord, AppliedClock, AuthSecret, KeyId, Namespace, NamespaceQuota,
+    NamespaceRecord, NamespaceUsage, Record, RecordStore,
 };
 use rocksdb::{WriteBatch, DB};
 
 use crate::codec::{decode, encode, expiry_key, record_key};
 use crate::db::{
-    api_key_key, cf, CF_AUTH, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_AUTH_SECRET,
-    KEY_CLOCK,
+    api_key_key, cf, CF_AUTH, CF_EXPIRY, CF_NAMESPACES, CF_QUOTAS, CF_RECORDS, CF_SM,
+    KEY_AUTH_SECRET, KEY_CLOCK,
 };
 use crate::error::StoreError;
+use crate::usage::{UsageCounts, UsageDelta};
 
 pub(crate) struct PendingWrites<'a> {
     db: &'a DB,
@@ -25,6 +26,10 @@ pub(crate) struct PendingWrites<'a> {
     namespaces: HashMap<Namespace, Option<NamespaceRecord>>,
     api_keys: HashMap<ApiKeyId, ApiKeyRecord>,
     auth_secret: Option<AuthSecret>,
+    quotas: HashMap<Namespace, NamespaceQuota>,
+    /// Usage as of the last written batch, and this batch's changes to it.
+    usage: UsageCounts,
+    pub(crate) usage_deltas: HashMap<Namespace, UsageDelta>,
     /// The applied clock as set by this batch, if it set it.
     clock: Option<AppliedClock>,
     /// The applied clock as stored before this batch.
@@ -32,7 +37,7 @@ pub(crate) struct PendingWrites<'a> {
 }
 
 impl<'a> PendingWrites<'a> {
-    pub(crate) fn new(db: &'a DB, stored_clock: AppliedClock) -> Self {
+    pub(crate) fn new(db: &'a DB, stored_clock: AppliedClock, usage: UsageCounts) -> Self {
         PendingWrites {
             db,
             batch: WriteBatch::default(),
@@ -40,6 +45,9 @@ impl<'a> PendingWrites<'a> {
             namespaces: HashMap::new(),
             api_keys: HashMap::new(),
             auth_secret: None,
+            quotas: HashMap::new(),
+            usage,
+            usage_deltas: HashMap::new(),
             clock: None,
             stored_clock,
         }
@@ -52,13 +60,18 @@ impl<'a> PendingWrites<'a> {
 }
 
 impl PendingWrites<'_> {
-    /// Removes the expiry-index entry of the record currently stored for `id`.
+    /// Removes the expiry-index entry of the record currently stored for
+    /// `id`, and takes it out of its namespace's usage.
     fn unindex(&mut self, id: &KeyId) -> Result<(), StoreError> {
         if let Some(old) = self.record(id)? {
             self.batch.delete_cf(
                 cf(self.db, CF_EXPIRY)?,
                 expiry_key(old.forget_deadline().wall_ms(), id),
             );
+            self.usage_deltas
+                .entry(id.namespace.clone())
+                .or_default()
+                .count(&old, false);
         }
         Ok(())
     }
@@ -78,6 +91,13 @@ pub(crate) fn read_namespace(
     match db.get_pinned_cf(cf(db, CF_NAMESPACES)?, ns.as_str().as_bytes())? {
         None => Ok(None),
         Some(bytes) => decode(&bytes, &format!("namespace {ns}")).map(Some),
+    }
+}
+
+pub(crate) fn read_quota(db: &DB, ns: &Namespace) -> Result<Option<NamespaceQuota>, StoreError> {
+    match db.get_pinned_cf(cf(db, CF_QUOTAS)?, ns.as_str().as_bytes())? {
+        None => Ok(None),
+        Some(bytes) => decode(&bytes, &format!("quota of {ns}")).map(Some),
     }
 }
 
@@ -122,6 +142,10 @@ impl RecordStore for PendingWrites<'_> {
         );
         self.batch
             .put_cf(cf(self.db, CF_RECORDS)?, record_key(id), encode(&record)?);
+        self.usage_deltas
+            .entry(id.namespace.clone())
+            .or_default()
+            .count(&record, true);
         self.records.insert(id.clone(), Some(record));
         Ok(())
     }
@@ -191,5 +215,30 @@ impl RecordStore for PendingWrites<'_> {
             .put_cf(cf(self.db, CF_AUTH)?, KEY_AUTH_SECRET, encode(&secret)?);
         self.auth_secret = Some(secret);
         Ok(())
+    }
+
+    fn quota(&self, ns: &Namespace) -> Result<Option<NamespaceQuota>, StoreError> {
+        match self.quotas.get(ns) {
+            Some(q) => Ok(Some(*q)),
+            None => read_quota(self.db, ns),
+        }
+    }
+
+    fn put_quota(&mut self, ns: &Namespace, quota: NamespaceQuota) -> Result<(), StoreError> {
+        self.batch.put_cf(
+            cf(self.db, CF_QUOTAS)?,
+            ns.as_str().as_bytes(),
+            encode(&quota)?,
+        );
+        self.quotas.insert(ns.clone(), quota);
+        Ok(())
+    }
+
+    fn usage(&self, ns: &Namespace) -> Result<NamespaceUsage, StoreError> {
+        let written = self.usage.written(self.db, ns)?;
+        Ok(match self.usage_deltas.get(ns) {
+            Some(delta) => delta.applied_to(written),
+            None => written,
+        })
     }
 }

@@ -16,7 +16,7 @@ use crate::db::{cf, API_KEY_PREFIX, CF_AUTH, CF_EXPIRY, CF_RECORDS};
 use crate::types::NodeId;
 
 use crate::error::StoreError;
-use crate::pending::{read_api_key, read_auth_secret, read_namespace, read_record};
+use crate::pending::{read_api_key, read_auth_secret, read_namespace, read_quota, read_record};
 
 #[derive(Clone)]
 pub struct StateReader {
@@ -122,6 +122,16 @@ impl StateReader {
     /// The last log entry applied, as stored with the state it produced
     /// (written in the same batch, so every command whose outcome has been
     /// answered is at or below it).
+    /// The namespace's quota (unlimited if never set).
+    pub fn namespace_quota(&self, ns: &Namespace) -> Result<idem_core::NamespaceQuota, StoreError> {
+        Ok(read_quota(&self.db, ns)?.unwrap_or_default())
+    }
+
+    /// What the namespace holds, counted now (a scan of its records).
+    pub fn namespace_usage(&self, ns: &Namespace) -> Result<idem_core::NamespaceUsage, StoreError> {
+        crate::usage::count(&self.db, ns)
+    }
+
     pub fn applied_log_id(&self) -> Option<LogId<NodeId>> {
         self.applied.get().last_applied
     }
@@ -181,5 +191,21 @@ impl idem_core::RecordStore for StateReader {
 
     fn set_auth_secret(&mut self, _secret: idem_core::AuthSecret) -> Result<(), StoreError> {
         Err(StoreError::ReadOnly)
+    }
+
+    fn quota(&self, ns: &Namespace) -> Result<Option<idem_core::NamespaceQuota>, StoreError> {
+        read_quota(&self.db, ns)
+    }
+
+    fn put_quota(
+        &mut self,
+        _ns: &Namespace,
+        _quota: idem_core::NamespaceQuota,
+    ) -> Result<(), StoreError> {
+        Err(StoreError::ReadOnly)
+    }
+
+    fn usage(&self, ns: &Namespace) -> Result<idem_core::NamespaceUsage, StoreError> {
+        crate::usage::count(&self.db, ns)
     }
 }

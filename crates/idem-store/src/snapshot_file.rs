@@ -31,6 +31,8 @@ pub enum FrameKind {
     /// A key of the `auth` column family: an API key record or the auth
     /// secret (snapshots from before API keys have none).
     Auth = 4,
+    /// A namespace's quota (snapshots from before quotas have none).
+    Quota = 5,
 }
 
 const END: u8 = 0xFF;
@@ -42,6 +44,7 @@ impl FrameKind {
             2 => Some(FrameKind::Namespace),
             3 => Some(FrameKind::Clock),
             4 => Some(FrameKind::Auth),
+            5 => Some(FrameKind::Quota),
             _ => None,
         }
     }

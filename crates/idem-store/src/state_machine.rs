@@ -24,8 +24,8 @@ use rocksdb::{IteratorMode, WriteBatch, DB};
 use crate::applied_meta::{read_last_applied, AppliedMeta, AppliedMetaCell};
 use crate::codec::{decode, encode, expiry_key, record_id_from_key};
 use crate::db::{
-    self, cf, synced, CF_AUTH, CF_EXPIRY, CF_NAMESPACES, CF_RECORDS, CF_SM, KEY_AUTH_SECRET,
-    KEY_CLOCK, KEY_INSTALLING, KEY_LAST_APPLIED, KEY_MEMBERSHIP,
+    self, cf, synced, CF_AUTH, CF_EXPIRY, CF_NAMESPACES, CF_QUOTAS, CF_RECORDS, CF_SM,
+    KEY_AUTH_SECRET, KEY_CLOCK, KEY_INSTALLING, KEY_LAST_APPLIED, KEY_MEMBERSHIP,
 };
 use crate::error::{blocking, StoreError};
 use crate::key_watch::KeyWatch;
@@ -33,6 +33,7 @@ use crate::pending::PendingWrites;
 use crate::snapshot_dir::SnapshotDir;
 use crate::snapshot_file::{FrameKind, SnapshotReader, SnapshotWriter};
 use crate::types::{AppliedOutcomes, IdemRaftTypes, NodeId};
+use crate::usage::UsageCounts;
 
 type Meta<C> = SnapshotMeta<NodeId, <C as openraft::RaftTypeConfig>::Node>;
 type Membership<C> = StoredMembership<NodeId, <C as openraft::RaftTypeConfig>::Node>;
@@ -47,6 +48,8 @@ pub struct StateMachineStore<C> {
     applied: Arc<AppliedMetaCell>,
     /// Told which keys each apply touched.
     key_watch: KeyWatch,
+    /// What namespaces with a quota hold.
+    usage: UsageCounts,
     _types: PhantomData<C>,
 }
 
@@ -92,10 +95,11 @@ pub(crate) fn applied_state<C: IdemRaftTypes>(
 fn apply_entries<C: IdemRaftTypes>(
     db: &DB,
     applied: &AppliedMetaCell,
+    usage: &UsageCounts,
     entries: Vec<C::Entry>,
 ) -> Result<Vec<AppliedOutcomes>, StoreError> {
     let before = applied.get();
-    let mut pending = PendingWrites::new(db, before.clock);
+    let mut pending = PendingWrites::new(db, before.clock, usage.clone());
     let mut outcomes = Vec::with_capacity(entries.len());
     let mut last_applied = None;
     let mut membership = None;
@@ -129,6 +133,7 @@ fn apply_entries<C: IdemRaftTypes>(
         last_applied: last_applied.or(before.last_applied),
     };
     db.write(batch)?;
+    usage.written_batch(&pending.usage_deltas);
     applied.set(after);
     Ok(outcomes)
 }
@@ -169,6 +174,7 @@ pub(crate) fn load_snapshot<C: IdemRaftTypes>(
     let namespaces = cf(db, CF_NAMESPACES)?;
     let expiry = cf(db, CF_EXPIRY)?;
     let auth = cf(db, CF_AUTH)?;
+    let quotas = cf(db, CF_QUOTAS)?;
     db.put_cf_opt(
         sm,
         KEY_INSTALLING,
@@ -181,6 +187,7 @@ pub(crate) fn load_snapshot<C: IdemRaftTypes>(
     batch.delete_range_cf(namespaces, [0u8].as_slice(), [0xFFu8].as_slice());
     batch.delete_range_cf(expiry, [0u8; 8].as_slice(), [0xFFu8; 9].as_slice());
     batch.delete_range_cf(auth, [0u8].as_slice(), [0xFFu8].as_slice());
+    batch.delete_range_cf(quotas, [0u8].as_slice(), [0xFFu8].as_slice());
     batch.delete_cf(sm, KEY_CLOCK);
     let mut in_batch = 0;
     while let Some((kind, key, value)) = reader.next_frame()? {
@@ -210,6 +217,10 @@ pub(crate) fn load_snapshot<C: IdemRaftTypes>(
                     let _: idem_core::ApiKeyRecord = decode(&value, "snapshot API key")?;
                 }
                 batch.put_cf(auth, key, value);
+            }
+            FrameKind::Quota => {
+                let _: idem_core::NamespaceQuota = decode(&value, "snapshot quota")?;
+                batch.put_cf(quotas, key, value);
             }
         }
         in_batch += 1;
@@ -243,6 +254,7 @@ fn write_snapshot<C: IdemRaftTypes>(
         (CF_RECORDS, FrameKind::Record),
         (CF_NAMESPACES, FrameKind::Namespace),
         (CF_AUTH, FrameKind::Auth),
+        (CF_QUOTAS, FrameKind::Quota),
     ] {
         for item in copy.iterator_cf(cf(copy, name)?, IteratorMode::Start) {
             let (k, v) = item?;
@@ -272,6 +284,7 @@ impl<C: IdemRaftTypes> StateMachineStore<C> {
             applied_commands,
             applied,
             key_watch,
+            usage: UsageCounts::default(),
             _types: PhantomData,
         }
     }
@@ -352,7 +365,8 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         };
         let db = self.db.clone();
         let applied = self.applied.clone();
-        let outcomes = blocking(move || apply_entries::<C>(&db, &applied, entries))
+        let usage = self.usage.clone();
+        let outcomes = blocking(move || apply_entries::<C>(&db, &applied, &usage, entries))
             .await
             .map_err(sm_write_error)?;
         // Only writes wake waiters: a waiter's own reserve answered
@@ -418,6 +432,7 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         let applied = self.applied.clone();
         let snapshots = self.snapshots.clone();
         let expected = meta.clone();
+        let usage = self.usage.clone();
         blocking(move || {
             // Copy the received bytes to a file of our own, verify it whole,
             // and only then let it replace anything.
@@ -443,7 +458,12 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
                 ));
             }
             let path = snapshots.publish(&temp, &got)?;
-            load_snapshot::<C>(&db, &path)?;
+            // Counts of the records being replaced no longer hold (also if
+            // the load fails part-way).
+            usage.forget();
+            let loaded = load_snapshot::<C>(&db, &path);
+            usage.forget();
+            loaded?;
             applied.set(AppliedMeta::read(&db)?);
             Ok(())
         })

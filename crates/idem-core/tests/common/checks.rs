@@ -427,6 +427,9 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                     Progress,
                     "key_not_minted in a namespace that does not require it".into(),
                 ),
+                ReserveOutcome::OverQuota(q) => {
+                    v(Progress, format!("over quota with no quota set: {q:?}"))
+                }
             }
         }
         Observed::Outcome(Outcome::Heartbeat(o)) => {
@@ -498,6 +501,9 @@ fn observe(m: &mut KeyModel, e: &Event, v: &mut impl FnMut(Property, String)) {
                         if Some(d.token) == k && Some(&d.response) != sent.response.as_ref() => {}
                     _ => v(Progress, format!("complete with {k:?} called conflicting")),
                 },
+                CompleteOutcome::OverQuota(q) => {
+                    v(Progress, format!("over quota with no quota set: {q:?}"))
+                }
                 CompleteOutcome::Lost(_) => {
                     refused_owner(m, k, t, v);
                     if m.done

@@ -15,7 +15,9 @@
 //! the key and the state machine refuses it when applied; a read, a replay
 //! and each ask of a waiter judge it after their read index; the routes
 //! with neither (the membership, listing keys, cluster status, metrics)
-//! confirm it here by a linearizable read ([`Need::confirms`]).
+//! confirm it here by a linearizable read ([`Need::confirms`]). A key
+//! request admitted is then held to its namespace's request rate
+//! ([`crate::http::request_rate`]).
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -56,13 +58,26 @@ async fn guard<B: Backend>(
     next: Next,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
-    match admit(&state, need, &mut parts).await {
+    let admitted = match admit(&state, need, &mut parts).await {
+        Ok(made_with) if need == Need::UseKeys => {
+            within_rate(&state, &mut parts).await.map(|()| made_with)
+        }
+        other => other,
+    };
+    match admitted {
         Ok(made_with) => {
             parts.extensions.insert(made_with);
             next.run(Request::from_parts(parts, body)).await
         }
         Err(refused) => refused.into_response(),
     }
+}
+
+/// The namespace's request rate on this node (its quota), judged after the
+/// caller is known to be allowed in it.
+async fn within_rate<B: Backend>(state: &AppState<B>, parts: &mut Parts) -> Result<(), ApiError> {
+    let namespace = NamespacePath::from_request_parts(parts, &()).await?.0;
+    state.rates.admit(&state.backend, &namespace)
 }
 
 async fn admit<B: Backend>(

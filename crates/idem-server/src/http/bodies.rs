@@ -163,6 +163,19 @@ pub struct PolicyRequest {
     pub require_minted_keys: Option<bool>,
 }
 
+/// `PUT /v1/ns/{ns}/quota`: the whole quota; a field left out or `null`
+/// is unlimited.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object with optional fields max_records, max_stored_bytes, max_requests_per_s"
+)]
+pub struct QuotaRequest {
+    pub max_records: Option<JsonNumber>,
+    pub max_stored_bytes: Option<JsonNumber>,
+    pub max_requests_per_s: Option<JsonNumber>,
+}
+
 /// `POST /v1/ns/{ns}/keys` (mint): no fields; an empty body is `{}`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, expecting = "an empty JSON object")]
@@ -247,6 +260,42 @@ impl PolicyReply {
             default_lease_ms: policy.default_lease.as_ms(),
             default_retain_ms: policy.default_retain.as_ms(),
             require_minted_keys: policy.require_minted_keys,
+        }
+    }
+}
+
+/// A namespace's quota (`null`: unlimited) and, on `GET`, what it holds.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuotaReply {
+    pub namespace: String,
+    pub max_records: Option<u64>,
+    pub max_stored_bytes: Option<u64>,
+    pub max_requests_per_s: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageReply>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageReply {
+    pub records: u64,
+    pub stored_bytes: u64,
+}
+
+impl QuotaReply {
+    pub fn new(
+        namespace: &idem_core::Namespace,
+        quota: &idem_core::NamespaceQuota,
+        usage: Option<idem_core::NamespaceUsage>,
+    ) -> Self {
+        QuotaReply {
+            namespace: namespace.as_str().to_owned(),
+            max_records: quota.max_records,
+            max_stored_bytes: quota.max_stored_bytes,
+            max_requests_per_s: quota.max_requests_per_s,
+            usage: usage.map(|u| UsageReply {
+                records: u.records,
+                stored_bytes: u.stored_bytes,
+            }),
         }
     }
 }

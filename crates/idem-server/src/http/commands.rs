@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use idem_core::{
     ApiKeyId, AttemptId, CanonicalPayload, Complete, FencingToken, Fingerprint, Heartbeat, KeyId,
-    LeaseDuration, PolicyChange, Release, Reserve, RetainDuration, StoredResponse,
+    LeaseDuration, NamespaceQuota, PolicyChange, Release, Reserve, RetainDuration, StoredResponse,
 };
 
 use crate::http::bodies::{
-    CompleteRequest, DeriveRequest, HeartbeatRequest, JsonNumber, PolicyRequest, ReleaseRequest,
-    ReserveRequest, ResponseToStore,
+    CompleteRequest, DeriveRequest, HeartbeatRequest, JsonNumber, PolicyRequest, QuotaRequest,
+    ReleaseRequest, ReserveRequest, ResponseToStore,
 };
 use crate::http::error::{ApiError, NumberField};
 use crate::http::limits::ApiLimits;
@@ -101,6 +101,38 @@ pub fn policy_change(body: PolicyRequest) -> Result<PolicyChange, ApiError> {
             .map(|ms| retain(NumberField::DefaultRetainMs, ms))
             .transpose()?,
         require_minted_keys: body.require_minted_keys,
+    })
+}
+
+/// The quota a `PUT /v1/ns/{ns}/quota` body asks for: each limit a whole
+/// number (records and bytes at least 1, a rate 1 to 1,000,000 per second).
+pub fn quota(body: QuotaRequest) -> Result<NamespaceQuota, ApiError> {
+    let limit = |field: NumberField, number: &Option<JsonNumber>, max: u64| {
+        number
+            .as_ref()
+            .map(|n| match n.as_u64() {
+                Some(v) if (1..=max).contains(&v) => Ok(v),
+                _ => Err(ApiError::NumberOutOfRange {
+                    field,
+                    expected: format!("an integer from 1 to {max}, or null for no limit"),
+                    got: n.to_string(),
+                }),
+            })
+            .transpose()
+    };
+    let rate = limit(
+        NumberField::MaxRequestsPerS,
+        &body.max_requests_per_s,
+        1_000_000,
+    )?;
+    Ok(NamespaceQuota {
+        max_records: limit(NumberField::MaxRecords, &body.max_records, u64::MAX >> 1)?,
+        max_stored_bytes: limit(
+            NumberField::MaxStoredBytes,
+            &body.max_stored_bytes,
+            u64::MAX >> 1,
+        )?,
+        max_requests_per_s: rate.map(|r| r as u32),
     })
 }
 

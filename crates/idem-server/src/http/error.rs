@@ -4,7 +4,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use idem_core::{
-    ApiKeyId, FencingToken, Forbidden, InvalidInput, KeyId, LostKey, NotAuthenticated, Refusal,
+    ApiKeyId, FencingToken, Forbidden, InvalidInput, KeyId, LostKey, Namespace, NotAuthenticated,
+    OverQuota, QuotaLimit, Refusal,
 };
 use thiserror::Error;
 
@@ -26,6 +27,9 @@ pub enum NumberField {
     WaitMs,
     ExpiresInS,
     OldExpiresInS,
+    MaxRecords,
+    MaxStoredBytes,
+    MaxRequestsPerS,
 }
 
 impl NumberField {
@@ -41,6 +45,9 @@ impl NumberField {
             NumberField::WaitMs => "wait_ms",
             NumberField::ExpiresInS => "expires_in_s",
             NumberField::OldExpiresInS => "old_expires_in_s",
+            NumberField::MaxRecords => "max_records",
+            NumberField::MaxStoredBytes => "max_stored_bytes",
+            NumberField::MaxRequestsPerS => "max_requests_per_s",
         }
     }
 }
@@ -110,6 +117,19 @@ pub enum ApiError {
     ConflictingResponse { id: KeyId, token: FencingToken },
     #[error("token {token} marked key {:?} committing, so it may have run the side effect; release it only with \"not_committed\": true if it certainly did not, otherwise complete it", .id.key.as_str())]
     ReleaseOfCommitting { id: KeyId, token: FencingToken },
+
+    // Quotas (429).
+    #[error("{}", over_quota_detail(.namespace, .over))]
+    OverQuota {
+        namespace: Namespace,
+        over: OverQuota,
+    },
+    #[error("namespace {:?} is over its rate of {per_s} requests per second on this node; retry after the Retry-After", .namespace.as_str())]
+    RateLimited {
+        namespace: Namespace,
+        per_s: u32,
+        retry_after_secs: u64,
+    },
 
     // Who may do what (401, 403) and the keys themselves.
     #[error("{}", unauthenticated_detail(.0))]
@@ -231,6 +251,26 @@ fn number_field_kind(field: NumberField) -> &'static str {
         | NumberField::WaitMs => "invalid-duration",
         NumberField::ResponseStatus => "invalid-response",
         NumberField::ExpiresInS | NumberField::OldExpiresInS => "invalid-api-key-request",
+        NumberField::MaxRecords | NumberField::MaxStoredBytes | NumberField::MaxRequestsPerS => {
+            "invalid-quota"
+        }
+    }
+}
+
+fn over_quota_detail(ns: &Namespace, over: &OverQuota) -> String {
+    match over.limit {
+        QuotaLimit::Records => format!(
+            "namespace {:?} holds {} records, its max_records is {}: no new key until records are released or forgotten; nothing was changed",
+            ns.as_str(),
+            over.used,
+            over.max
+        ),
+        QuotaLimit::StoredBytes => format!(
+            "storing this response would take namespace {:?} past its max_stored_bytes of {} ({} held); nothing was stored and the lease still holds",
+            ns.as_str(),
+            over.max,
+            over.used
+        ),
     }
 }
 
@@ -295,6 +335,16 @@ impl ApiError {
                 S::CONFLICT,
                 "release-of-committing",
                 "Reservation is committing",
+            ),
+            ApiError::OverQuota { .. } => (
+                S::TOO_MANY_REQUESTS,
+                "quota-exceeded",
+                "Namespace quota exceeded",
+            ),
+            ApiError::RateLimited { .. } => (
+                S::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Namespace request rate exceeded",
             ),
             ApiError::Unauthenticated(_) => (
                 S::UNAUTHORIZED,
@@ -366,6 +416,29 @@ impl ApiError {
             ApiError::Unauthenticated(why) => {
                 problem = problem.with_extension("reason", not_authenticated_reason(why));
                 problem.www_authenticate = true;
+            }
+            ApiError::OverQuota { over, .. } => {
+                let limit = match over.limit {
+                    QuotaLimit::Records => "max_records",
+                    QuotaLimit::StoredBytes => "max_stored_bytes",
+                };
+                problem = problem
+                    .with_extension("limit", limit)
+                    .with_extension("max", over.max)
+                    .with_extension("used", over.used);
+                // Room comes back as records are released or purged (the
+                // cleaner runs about every second).
+                problem.retry_after_secs = Some(1);
+            }
+            ApiError::RateLimited {
+                per_s,
+                retry_after_secs,
+                ..
+            } => {
+                problem = problem
+                    .with_extension("limit", "max_requests_per_s")
+                    .with_extension("max", *per_s);
+                problem.retry_after_secs = Some(*retry_after_secs);
             }
             _ => {}
         }

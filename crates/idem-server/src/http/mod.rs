@@ -24,6 +24,7 @@ pub mod namespaces;
 pub mod problem;
 pub mod record_view;
 pub mod replies;
+pub mod request_rate;
 pub mod routes;
 pub mod serve;
 pub mod service;

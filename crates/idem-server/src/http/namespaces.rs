@@ -1,11 +1,13 @@
-//! Handlers of a namespace: its policy, minting keys, deriving keys.
+//! Handlers of a namespace: its policy, its quota, minting keys, deriving
+//! keys.
 
 use axum::extract::State;
-use axum::response::Response;
-use idem_core::{Command, Derive, KeyId, Mint, SetPolicy};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use idem_core::{Command, Derive, KeyId, Mint, SetPolicy, SetQuota};
 
 use crate::backend::Backend;
-use crate::http::bodies::{DeriveRequest, MintRequest, PolicyRequest};
+use crate::http::bodies::{DeriveRequest, MintRequest, PolicyRequest, QuotaReply, QuotaRequest};
 use crate::http::caller::MadeWith;
 use crate::http::commands;
 use crate::http::draws;
@@ -48,6 +50,35 @@ pub async fn put_policy<B: Backend>(
     replies::set_policy(&namespace, outcome)
 }
 
+/// `GET /v1/ns/{ns}/quota`: the quota and what the namespace holds.
+pub async fn get_quota<B: Backend>(
+    State(state): State<AppState<B>>,
+    by: MadeWith,
+    NamespacePath(namespace): NamespacePath,
+) -> Result<Response, ApiError> {
+    let (quota, usage) = state
+        .backend
+        .namespace_quota(namespace.clone(), by.0)
+        .await?;
+    Ok(Json(QuotaReply::new(&namespace, &quota, Some(usage))).into_response())
+}
+
+/// `PUT /v1/ns/{ns}/quota`: replaces the quota whole.
+pub async fn put_quota<B: Backend>(
+    State(state): State<AppState<B>>,
+    by: MadeWith,
+    NamespacePath(namespace): NamespacePath,
+    JsonBody(body): JsonBody<QuotaRequest>,
+) -> Result<Response, ApiError> {
+    let quota = commands::quota(body)?;
+    let command = SetQuota {
+        namespace: namespace.clone(),
+        quota,
+    };
+    let outcome = state.execute(Command::SetQuota(command), &by).await?;
+    replies::set_quota(&namespace, outcome)
+}
+
 /// `POST /v1/ns/{ns}/keys`
 pub async fn mint<B: Backend>(
     State(state): State<AppState<B>>,
@@ -62,7 +93,7 @@ pub async fn mint<B: Backend>(
             secret_if_new: draws::namespace_secret(),
         };
         let outcome = state.execute(Command::Mint(command), &by).await?;
-        if let Some(reply) = replies::mint(outcome)? {
+        if let Some(reply) = replies::mint(&namespace, outcome)? {
             return Ok(reply);
         }
     }

@@ -11,7 +11,8 @@ use idem_core::{
 };
 
 use crate::http::bodies::{
-    CompleteReply, DeriveReply, HeartbeatReply, MintReply, PolicyReply, ReleaseReply, ReserveReply,
+    CompleteReply, DeriveReply, HeartbeatReply, MintReply, PolicyReply, QuotaReply, ReleaseReply,
+    ReserveReply,
 };
 use crate::http::error::ApiError;
 
@@ -77,6 +78,12 @@ pub fn reserve(id: KeyId, outcome: Outcome) -> Result<Response, ApiError> {
             .into_response(),
         ReserveOutcome::FingerprintMismatch => return Err(ApiError::FingerprintMismatch(id)),
         ReserveOutcome::KeyNotMinted => return Err(ApiError::KeyNotMinted(id)),
+        ReserveOutcome::OverQuota(over) => {
+            return Err(ApiError::OverQuota {
+                namespace: id.namespace,
+                over,
+            })
+        }
     })
 }
 
@@ -132,6 +139,10 @@ pub fn complete(id: KeyId, token: FencingToken, outcome: Outcome) -> Result<Resp
             Err(ApiError::ConflictingResponse { id, token })
         }
         CompleteOutcome::Lost(why) => Err(ApiError::LostKey { id, token, why }),
+        CompleteOutcome::OverQuota(over) => Err(ApiError::OverQuota {
+            namespace: id.namespace,
+            over,
+        }),
     }
 }
 
@@ -158,7 +169,7 @@ pub fn policy_reply(namespace: &Namespace, policy: &NamespacePolicy) -> Response
 }
 
 /// `Ok(None)`: the drawn key already exists; draw another.
-pub fn mint(outcome: Outcome) -> Result<Option<Response>, ApiError> {
+pub fn mint(namespace: &Namespace, outcome: Outcome) -> Result<Option<Response>, ApiError> {
     let Outcome::Mint(outcome) = outcome else {
         return Err(not_this("mint", outcome));
     };
@@ -179,7 +190,20 @@ pub fn mint(outcome: Outcome) -> Result<Option<Response>, ApiError> {
                 .into_response(),
         ),
         MintOutcome::KeyExists => None,
+        MintOutcome::OverQuota(over) => {
+            return Err(ApiError::OverQuota {
+                namespace: namespace.clone(),
+                over,
+            })
+        }
     })
+}
+
+pub fn set_quota(namespace: &Namespace, outcome: Outcome) -> Result<Response, ApiError> {
+    let Outcome::SetQuota(quota) = outcome else {
+        return Err(not_this("set-quota", outcome));
+    };
+    Ok(Json(QuotaReply::new(namespace, &quota, None)).into_response())
 }
 
 pub fn derive(outcome: Outcome) -> Result<Response, ApiError> {

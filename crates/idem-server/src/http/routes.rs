@@ -59,6 +59,14 @@ pub fn router<B: Backend>(backend: B, limits: ApiLimits, auth: AuthMode) -> Rout
             )),
         )
         .route(
+            "/v1/ns/{ns}/quota",
+            allow(s, ReadNamespace, get(namespaces::get_quota::<B>)).merge(allow(
+                s,
+                ChangeNamespace,
+                put(namespaces::put_quota::<B>),
+            )),
+        )
+        .route(
             "/v1/auth/keys",
             allow(
                 s,

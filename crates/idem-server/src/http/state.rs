@@ -11,6 +11,7 @@ use crate::http::caller::{AuthMode, MadeWith};
 use crate::http::error::ApiError;
 use crate::http::limits::ApiLimits;
 use crate::http::metrics::HttpMetrics;
+use crate::http::request_rate::RequestRates;
 
 /// The router's state.
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub struct AppState<B> {
     pub limits: ApiLimits,
     pub auth: AuthMode,
     pub metrics: Arc<HttpMetrics>,
+    /// Each namespace's request rate on this node.
+    pub rates: Arc<RequestRates>,
 }
 
 impl<B: Backend> AppState<B> {
@@ -28,6 +31,7 @@ impl<B: Backend> AppState<B> {
             limits,
             auth,
             metrics: Arc::new(HttpMetrics::default()),
+            rates: Arc::new(RequestRates::default()),
         }
     }
 
@@ -71,6 +75,7 @@ impl<B: Clone> Clone for AppState<B> {
             limits: self.limits,
             auth: self.auth,
             metrics: Arc::clone(&self.metrics),
+            rates: Arc::clone(&self.rates),
         }
     }
 }
