@@ -182,7 +182,7 @@ fn a_namespace_over_its_rate_gets_429_and_others_do_not() {
     // Each node reads the rate within a second of applying it.
     std::thread::sleep(std::time::Duration::from_millis(1_500));
     let (mut served, mut limited) = (0, Vec::new());
-    for n in 0..40 {
+    for n in 0..20 {
         let r = call(
             &c,
             0,

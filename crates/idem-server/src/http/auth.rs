@@ -74,11 +74,21 @@ async fn guard<B: Backend>(
 }
 
 /// The namespace's request rate on this node (its quota), judged after the
-/// caller is known to be allowed in it.
+/// caller is known to be allowed in it. A refusal is answered after
+/// [`RATE_LIMITED_HOLD`], so a client that ignores `Retry-After` cannot
+/// turn refusals into load: a closed loop over N connections sends at most
+/// N / hold refused requests a second, and the held ones cost only a timer.
 async fn within_rate<B: Backend>(state: &AppState<B>, parts: &mut Parts) -> Result<(), ApiError> {
     let namespace = NamespacePath::from_request_parts(parts, &()).await?.0;
-    state.rates.admit(&state.backend, &namespace)
+    let admitted = state.rates.admit(&state.backend, &namespace);
+    if admitted.is_err() {
+        tokio::time::sleep(RATE_LIMITED_HOLD).await;
+    }
+    admitted
 }
+
+/// How long a request over its namespace's rate waits for its 429.
+const RATE_LIMITED_HOLD: std::time::Duration = std::time::Duration::from_millis(500);
 
 async fn admit<B: Backend>(
     state: &AppState<B>,

@@ -2,8 +2,9 @@
 //! each node enforces on the key requests it serves: a token bucket per
 //! namespace holding up to one second's worth. Over it, the request is
 //! answered 429 `rate-limited` with the `Retry-After` a bucket refills in,
-//! before anything is read or proposed, so a tenant flooding one namespace
-//! costs the others little. The quota is read from this node's applied
+//! before anything is read or proposed (and after a pause: see
+//! `http::auth`), so a tenant flooding one namespace costs the others
+//! little. The quota is read from this node's applied
 //! state at most once a second per namespace.
 
 use std::collections::HashMap;
