@@ -73,6 +73,8 @@ one_variant() {
     local envs
     if [ "$name" = A ]; then extra=("${EXTRA_A[@]}"); envs=("${ENV_A[@]}"); else extra=("${EXTRA_B[@]}"); envs=("${ENV_B[@]}"); fi
     rm -rf "$OUT/data"
+    # The previous variant's CA (if it spoke HTTPS) is gone with its data.
+    unset IDEM_CA_CERT
     env "${envs[@]}" IDEM_BIN="$bin" IDEM_DATA="$OUT/data" scripts/cluster.sh start >/dev/null
     # A build with API keys drew an admin key; an older one has none.
     if [ -s "$OUT/data/node1/admin.key" ]; then export IDEM_API_KEY_FILE="$OUT/data/node1/admin.key"; else unset IDEM_API_KEY_FILE; fi

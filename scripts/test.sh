@@ -15,8 +15,9 @@ cd "$(dirname "$0")/.."
 ensure_build_deps
 # No module of the main crates imports another in a circle (layering).
 command -v python3 >/dev/null 2>&1 || ensure_packages python3
-for crate in idem-core idem-store idem-cluster idem-server idem-client idem-tower idem-proxy; do
-    python3 scripts/lib/module_cycles.py "crates/$crate/src"
+for src in crates/{idem-core,idem-store,idem-cluster,idem-server,idem-client,idem-tower,idem-proxy,idem-bench}/src \
+    jepsen/{checker,harness}/src; do
+    python3 scripts/lib/module_cycles.py "$src"
 done
 cargo test --workspace --release --locked "$@"
 if [ "$#" -eq 0 ]; then

@@ -12,9 +12,9 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
 
 use crate::error::OpError;
+use crate::https::HttpsConnector;
 use crate::plan::Endpoint;
 
 /// Replies larger than this are refused (the workloads' replies are small).
@@ -25,22 +25,6 @@ const MAX_REPLY_BYTES: usize = 4 * 1024 * 1024;
 pub struct HttpReply {
     pub status: u16,
     pub body: Bytes,
-}
-
-/// How connections to `https://` endpoints speak TLS.
-#[derive(Clone)]
-pub struct HttpsConnector(TlsConnector);
-
-impl HttpsConnector {
-    pub fn new(config: tokio_rustls::rustls::ClientConfig) -> HttpsConnector {
-        HttpsConnector(TlsConnector::from(std::sync::Arc::new(config)))
-    }
-}
-
-impl std::fmt::Debug for HttpsConnector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("HttpsConnector(..)")
-    }
 }
 
 /// A keep-alive connection to one endpoint.

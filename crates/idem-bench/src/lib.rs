@@ -15,6 +15,7 @@
 pub mod args;
 pub mod error;
 pub mod http_conn;
+pub mod https;
 pub mod keys;
 pub mod plan;
 pub mod progress;

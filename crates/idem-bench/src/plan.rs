@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::args::{BenchArgs, TargetKind, WorkloadKind};
 use crate::error::BenchError;
-use crate::http_conn::HttpsConnector;
+use crate::https::HttpsConnector;
 
 /// Replay keys pre-populated when `--keys` is not given.
 pub const DEFAULT_REPLAY_KEYS: u64 = 1000;
@@ -360,8 +360,9 @@ mod tests {
     #[test]
     fn bad_urls_are_refused_with_the_reason() {
         for (target, url) in [
-            ("idem", "https://127.0.0.1:8101"),
+            ("idem", "ftp://127.0.0.1:8101"),
             ("idem", "127.0.0.1:8101"),
+            ("idem", "https://127.0.0.1"),
             ("etcd", "http://127.0.0.1"),
             ("etcd", "http://127.0.0.1:2379/v3"),
             ("redis", "127.0.0.1:0"),
@@ -371,6 +372,9 @@ mod tests {
                 .to_string();
             assert!(error.contains("--url"), "{error}");
         }
+        let https = plan(&["--target", "idem", "--url", "https://127.0.0.1:8101"]).expect("ok");
+        assert!(https.endpoints[0].https && https.tls.is_some());
+        assert_eq!(https.endpoints[0].authority, "127.0.0.1:8101");
         assert_eq!(
             plan(&["--target", "redis", "--url", "redis://127.0.0.1:6390"])
                 .expect("ok")

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::runner::Phases;
+use crate::schedule::Phases;
 use crate::stats::RunStats;
 
 /// Prints a line per second until the task is aborted.

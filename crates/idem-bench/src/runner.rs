@@ -9,7 +9,7 @@ use crate::keys::{shared_key, KeySource};
 use crate::plan::{KeyMode, LoadMode, Plan};
 use crate::progress::report_progress;
 use crate::report::BenchReport;
-use crate::schedule::RateSchedule;
+use crate::schedule::{Phases, RateSchedule};
 use crate::stats::{OpResult, Outcome, Reply, RunStats};
 use crate::targets::{Reservation, TargetClient};
 use crate::workload::perform;
@@ -19,14 +19,6 @@ const POPULATE_TRIES: u32 = 5;
 /// Pause of a closed-loop connection after a transport error, so a dead
 /// server is not hammered in a tight loop.
 const TRANSPORT_ERROR_PAUSE: Duration = Duration::from_millis(50);
-
-/// When the run starts, when measuring starts, when sending stops.
-#[derive(Debug, Clone, Copy)]
-pub struct Phases {
-    pub start: Instant,
-    pub measure_start: Instant,
-    pub end: Instant,
-}
 
 /// Runs the plan on the current tokio runtime.
 pub async fn execute(plan: Plan) -> Result<BenchReport, BenchError> {

@@ -90,3 +90,11 @@ mod tests {
         assert_eq!(schedule.offset_of(10), Duration::from_secs(7));
     }
 }
+
+/// When the run starts, when measuring starts, when sending stops.
+#[derive(Debug, Clone, Copy)]
+pub struct Phases {
+    pub start: Instant,
+    pub measure_start: Instant,
+    pub end: Instant,
+}

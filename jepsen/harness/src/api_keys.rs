@@ -1,27 +1,14 @@
-//! The API keys the harness talks to idem with: node 1's bootstrap admin
-//! key (for cluster status) and a client key it makes for the workload,
-//! the payments workers and the proxies. Set once, after the cluster is
-//! first ready, and read by every connection.
+//! Making the harness's API keys once the cluster is first ready: node 1's
+//! bootstrap admin key, and a client key made with it (kept in
+//! [`crate::client_keys`]).
 
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::Duration;
 
+use crate::client_keys::ApiKeys;
 use crate::error::HarnessError;
 use crate::http::Connection;
 use crate::nodes::Nodes;
-
-pub struct ApiKeys {
-    pub admin: String,
-    pub client: String,
-}
-
-static KEYS: OnceLock<ApiKeys> = OnceLock::new();
-
-/// The keys, once [`bootstrap`] made them.
-pub fn keys() -> Option<&'static ApiKeys> {
-    KEYS.get()
-}
 
 /// Waits for the admin key in `data` (node 1's data directory) to work on
 /// `node`, then makes a client key of every namespace with it.
@@ -65,7 +52,7 @@ pub async fn bootstrap(node: u32, data: &Path, within: Duration) -> Result<(), H
             reply.status
         )));
     };
-    let _ = KEYS.set(ApiKeys {
+    crate::client_keys::set(ApiKeys {
         admin,
         client: client.to_string(),
     });

@@ -45,7 +45,7 @@ impl Connection {
             authority,
             timeout,
             sender: None,
-            key: crate::api_keys::keys().map(|k| k.client.clone()),
+            key: crate::client_keys::keys().map(|k| k.client.clone()),
         }
     }
 

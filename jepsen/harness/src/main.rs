@@ -11,6 +11,7 @@
 //! ```
 
 mod api_keys;
+mod client_keys;
 mod client_tls;
 mod error;
 mod http;

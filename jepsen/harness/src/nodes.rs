@@ -272,7 +272,7 @@ pub struct ClusterView {
 
 /// Asks `node` who leads; `None` if it does not answer or knows no leader.
 pub async fn leader_seen_by(node: u32) -> Option<u32> {
-    let admin = crate::api_keys::keys().map(|k| k.admin.clone());
+    let admin = crate::client_keys::keys().map(|k| k.admin.clone());
     let mut conn = crate::http::Connection::new(Nodes::http_addr(node), Duration::from_millis(500))
         .with_key(admin);
     let reply = conn

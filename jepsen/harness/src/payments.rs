@@ -153,7 +153,7 @@ pub fn start_workers(
                 let config = ClientConfig {
                     request_timeout: Duration::from_secs(3),
                     retry_for: Duration::from_secs(5),
-                    api_key: crate::api_keys::keys().map(|k| ApiKey::new(&k.client)),
+                    api_key: crate::client_keys::keys().map(|k| ApiKey::new(&k.client)),
                     tls: crate::client_tls::tls()
                         .map(|t| t.client.clone())
                         .unwrap_or_default(),

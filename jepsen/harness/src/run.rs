@@ -235,7 +235,7 @@ async fn drive(
             .collect();
         let out = std::fs::canonicalize(&options.out)
             .map_err(|e| HarnessError::io(options.out.display(), e))?;
-        let key = crate::api_keys::keys().map(|k| k.client.clone());
+        let key = crate::client_keys::keys().map(|k| k.client.clone());
         proxies = proxy_storm::start_proxies(&binary, &urls, key.as_deref(), addr, &out)?;
         let addrs: Vec<_> = proxies.iter().map(|(a, _)| *a).collect();
         for a in &addrs {
