@@ -28,6 +28,7 @@ fn raw_db(dir: &std::path::Path) -> rocksdb::DB {
             "sm",
             "expiry",
             "auth",
+            "quotas",
         ],
     )
     .expect("raw open")
