@@ -98,8 +98,22 @@ impl ClientTls {
         self.with_identity_pem(&cert, &key)
     }
 
+    /// A configuration for a client that speaks only plain `http://`:
+    /// reqwest, built here without a default crypto provider, needs one
+    /// all the same. It trusts no root and never reads the system's, so it
+    /// works on a machine without CA certificates.
+    pub fn plain_http_config() -> Result<rustls::ClientConfig, ClientError> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        Ok(rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| ClientError::Config(format!("TLS: {e}")))?
+            .with_root_certificates(RootCertStore::empty())
+            .with_no_client_auth())
+    }
+
     /// The rustls configuration, for a tool that makes its own connections
-    /// (HTTP/1.1 only, as the nodes speak).
+    /// (HTTP/1.1 only, as the nodes speak). Without a CA given it reads the
+    /// system's roots, and fails if the system has none.
     pub fn rustls_config(&self) -> Result<rustls::ClientConfig, ClientError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let tls_error = |e: rustls::Error| ClientError::Config(format!("TLS: {e}"));

@@ -38,11 +38,13 @@ impl Forwarder {
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             // An https:// upstream is checked against the system's roots.
-            .tls_backend_preconfigured(
+            .tls_backend_preconfigured(if base.starts_with("https://") {
                 idem_client::ClientTls::default()
                     .rustls_config()
-                    .map_err(|e| e.to_string())?,
-            )
+                    .map_err(|e| e.to_string())?
+            } else {
+                idem_client::ClientTls::plain_http_config().map_err(|e| e.to_string())?
+            })
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Forwarder {

@@ -254,7 +254,7 @@ pub fn start_workers(
                 else {
                     return;
                 };
-                let Ok(tls) = idem_client::ClientTls::default().rustls_config() else {
+                let Ok(tls) = idem_client::ClientTls::plain_http_config() else {
                     return;
                 };
                 let Ok(http) = reqwest::Client::builder()
