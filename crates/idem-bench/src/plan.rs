@@ -190,21 +190,11 @@ impl Plan {
             (None, None) => None,
         };
         let tls = if endpoints.iter().any(|e| e.https) {
-            let mut tls = idem_client::ClientTls::default();
-            let bad = |flag: &'static str| {
-                move |e: idem_client::ClientError| BenchError::invalid(flag, e.to_string())
-            };
-            if let Some(ca) = &args.ca_cert {
-                tls = tls.with_ca_file(ca).map_err(bad("--ca-cert"))?;
-            }
-            if let (Some(cert), Some(key)) = (&args.client_cert, &args.client_key) {
-                tls = tls
-                    .with_identity_files(cert, key)
-                    .map_err(bad("--client-cert"))?;
-            }
-            Some(HttpsConnector::new(
-                tls.rustls_config().map_err(bad("--ca-cert"))?,
-            ))
+            let identity = args.client_cert.as_deref().zip(args.client_key.as_deref());
+            let config = idem_client::ClientTls::from_files(args.ca_cert.as_deref(), identity)
+                .and_then(|tls| tls.rustls_config())
+                .map_err(|e| BenchError::invalid("--ca-cert", e.to_string()))?;
+            Some(HttpsConnector::new(config))
         } else {
             None
         };

@@ -98,6 +98,34 @@ impl ClientTls {
         self.with_identity_pem(&cert, &key)
     }
 
+    /// The nodes' CA (`None`: the system's roots) and a client certificate
+    /// and key, from PEM files: what a command line's `--ca-cert`,
+    /// `--client-cert` and `--client-key` give.
+    pub fn from_files(
+        ca: Option<&Path>,
+        identity: Option<(&Path, &Path)>,
+    ) -> Result<Self, ClientError> {
+        let mut tls = ClientTls::default();
+        if let Some(ca) = ca {
+            tls = tls.with_ca_file(ca)?;
+        }
+        if let Some((cert, key)) = identity {
+            tls = tls.with_identity_files(cert, key)?;
+        }
+        Ok(tls)
+    }
+
+    /// The configuration for talking to `url`s of this scheme: this one for
+    /// `https`, [`ClientTls::plain_http_config`] otherwise, so the system's
+    /// roots are read only when they may be used.
+    pub fn config_for(&self, https: bool) -> Result<rustls::ClientConfig, ClientError> {
+        if https {
+            self.rustls_config()
+        } else {
+            Self::plain_http_config()
+        }
+    }
+
     /// A configuration for a client that speaks only plain `http://`:
     /// reqwest, built here without a default crypto provider, needs one
     /// all the same. It trusts no root and never reads the system's, so it

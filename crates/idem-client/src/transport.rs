@@ -25,7 +25,6 @@ use tokio::time::Instant;
 use crate::backoff::Backoff;
 use crate::config::ClientConfig;
 use crate::error::{ClientError, Problem};
-use crate::tls::ClientTls;
 
 /// Whether a call may be sent again after a failure that may have applied it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,12 +72,9 @@ impl Transport {
         // Idle connections are closed before a node would close them (it
         // does after 30 s without a request), so a request never goes out
         // on a connection the node is closing.
-        // The system's roots are read only when some node is https://.
-        let tls = if nodes.iter().any(|n| n.starts_with("https://")) {
-            config.tls.rustls_config()?
-        } else {
-            ClientTls::plain_http_config()?
-        };
+        let tls = config
+            .tls
+            .config_for(nodes.iter().any(|n| n.starts_with("https://")))?;
         let http = reqwest::Client::builder()
             .pool_idle_timeout(std::time::Duration::from_secs(20))
             .tls_backend_preconfigured(tls)

@@ -320,10 +320,9 @@ impl Lifecycle {
                 committing,
             } => (takeover, minted, policy, committing),
         };
-        // A grant on a key with no record adds one (a forgotten record was
-        // deleted before the judgement); a takeover or a minted key's grant
-        // replaces the record it finds.
-        if store.record(&cmd.id)?.is_none() {
+        // A grant on a key with no record adds one; a takeover or a minted
+        // key's grant replaces the record it finds (see `judge_reserve`).
+        if !takeover && !minted {
             if let Some(over) = over_records_quota(store, &cmd.id.namespace)? {
                 return Ok(ReserveOutcome::OverQuota(over));
             }

@@ -24,14 +24,6 @@ pub struct NamespaceQuota {
     pub max_requests_per_s: Option<u32>,
 }
 
-impl NamespaceQuota {
-    /// Whether the quota limits what the namespace holds (so its usage
-    /// must be counted).
-    pub fn limits_holdings(&self) -> bool {
-        self.max_records.is_some() || self.max_stored_bytes.is_some()
-    }
-}
-
 /// What a namespace holds.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NamespaceUsage {

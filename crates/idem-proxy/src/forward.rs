@@ -38,13 +38,11 @@ impl Forwarder {
             .timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
             // An https:// upstream is checked against the system's roots.
-            .tls_backend_preconfigured(if base.starts_with("https://") {
+            .tls_backend_preconfigured(
                 idem_client::ClientTls::default()
-                    .rustls_config()
-                    .map_err(|e| e.to_string())?
-            } else {
-                idem_client::ClientTls::plain_http_config().map_err(|e| e.to_string())?
-            })
+                    .config_for(base.starts_with("https://"))
+                    .map_err(|e| e.to_string())?,
+            )
             .build()
             .map_err(|e| e.to_string())?;
         Ok(Forwarder {

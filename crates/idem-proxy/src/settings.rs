@@ -77,22 +77,17 @@ impl ProxySettings {
             })?),
             (None, None) => None,
         };
-        let mut tls = ClientTls::default();
-        if let Some(ca) = pick(&a.ca_cert, &f.ca_cert) {
-            tls = tls.with_ca_file(ca).map_err(|e| bad(e.to_string()))?;
-        }
-        match (
+        let ca = pick(&a.ca_cert, &f.ca_cert);
+        let identity = match (
             pick(&a.client_cert, &f.client_cert),
             pick(&a.client_key, &f.client_key),
         ) {
-            (Some(cert), Some(key)) => {
-                tls = tls
-                    .with_identity_files(cert, key)
-                    .map_err(|e| bad(e.to_string()))?;
-            }
-            (None, None) => {}
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
             _ => return Err(bad("give --client-cert and --client-key together".into())),
-        }
+        };
+        let identity = identity.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
+        let tls = ClientTls::from_files(ca.as_deref(), identity).map_err(|e| bad(e.to_string()))?;
         let namespace = pick(&a.namespace, &f.namespace)
             .ok_or_else(|| bad("--namespace is required (where the keys live in idem)".into()))?;
         let metrics_listen = pick(&a.metrics_listen, &f.metrics_listen)

@@ -119,9 +119,6 @@ impl StateReader {
         self.applied.get().clock
     }
 
-    /// The last log entry applied, as stored with the state it produced
-    /// (written in the same batch, so every command whose outcome has been
-    /// answered is at or below it).
     /// The namespace's quota (unlimited if never set).
     pub fn namespace_quota(&self, ns: &Namespace) -> Result<idem_core::NamespaceQuota, StoreError> {
         Ok(read_quota(&self.db, ns)?.unwrap_or_default())
@@ -132,6 +129,9 @@ impl StateReader {
         crate::usage::count(&self.db, ns)
     }
 
+    /// The last log entry applied, as stored with the state it produced
+    /// (written in the same batch, so every command whose outcome has been
+    /// answered is at or below it).
     pub fn applied_log_id(&self) -> Option<LogId<NodeId>> {
         self.applied.get().last_applied
     }
@@ -206,6 +206,6 @@ impl idem_core::RecordStore for StateReader {
     }
 
     fn usage(&self, ns: &Namespace) -> Result<idem_core::NamespaceUsage, StoreError> {
-        crate::usage::count(&self.db, ns)
+        self.namespace_usage(ns)
     }
 }

@@ -458,9 +458,8 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
                 ));
             }
             let path = snapshots.publish(&temp, &got)?;
-            // Counts of the records being replaced no longer hold (also if
-            // the load fails part-way).
-            usage.forget();
+            // Counts of the replaced records no longer hold (also if the
+            // load fails part-way).
             let loaded = load_snapshot::<C>(&db, &path);
             usage.forget();
             loaded?;

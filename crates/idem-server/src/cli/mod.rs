@@ -96,27 +96,18 @@ impl Target {
 
     /// How to speak TLS to https:// nodes.
     pub fn tls(&self) -> Result<idem_client::ClientTls, String> {
-        let mut tls = idem_client::ClientTls::default();
-        if let Some(ca) = &self.ca_cert {
-            tls = tls.with_ca_file(ca).map_err(|e| e.to_string())?;
-        }
-        if let (Some(cert), Some(key)) = (&self.client_cert, &self.client_key) {
-            tls = tls
-                .with_identity_files(cert, key)
-                .map_err(|e| e.to_string())?;
-        }
-        Ok(tls)
+        let identity = self.client_cert.as_deref().zip(self.client_key.as_deref());
+        idem_client::ClientTls::from_files(self.ca_cert.as_deref(), identity)
+            .map_err(|e| e.to_string())
     }
 
     /// `method url`, ready to send with the target's TLS and API key (the
     /// system's roots are read only for an https:// URL).
     pub fn request(&self, method: &str, url: &str) -> Result<ureq::Request, String> {
-        let tls = if url.starts_with("https://") {
-            self.tls()?.rustls_config()
-        } else {
-            idem_client::ClientTls::plain_http_config()
-        }
-        .map_err(|e| e.to_string())?;
+        let tls = self
+            .tls()?
+            .config_for(url.starts_with("https://"))
+            .map_err(|e| e.to_string())?;
         let agent = ureq::AgentBuilder::new()
             .tls_config(std::sync::Arc::new(tls))
             .build();

@@ -27,7 +27,8 @@ use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodRouter;
 use idem_core::{
-    authenticate, authorize, in_force, Action, ApiKeyRecord, NotAuthenticated, PresentedKey,
+    authenticate, authorize, in_force, Action, ApiKeyRecord, Namespace, NotAuthenticated,
+    PresentedKey,
 };
 
 use crate::backend::{AuthView, Backend, Freshness};
@@ -59,10 +60,12 @@ async fn guard<B: Backend>(
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     let admitted = match admit(&state, need, &mut parts).await {
-        Ok(made_with) if need == Need::UseKeys => {
-            within_rate(&state, &mut parts).await.map(|()| made_with)
+        Ok((made_with, namespace)) if need == Need::UseKeys => {
+            within_rate(&state, namespace, &mut parts)
+                .await
+                .map(|()| made_with)
         }
-        other => other,
+        other => other.map(|(made_with, _)| made_with),
     };
     match admitted {
         Ok(made_with) => {
@@ -78,8 +81,16 @@ async fn guard<B: Backend>(
 /// [`RATE_LIMITED_HOLD`], so a client that ignores `Retry-After` cannot
 /// turn refusals into load: a closed loop over N connections sends at most
 /// N / hold refused requests a second, and the held ones cost only a timer.
-async fn within_rate<B: Backend>(state: &AppState<B>, parts: &mut Parts) -> Result<(), ApiError> {
-    let namespace = NamespacePath::from_request_parts(parts, &()).await?.0;
+async fn within_rate<B: Backend>(
+    state: &AppState<B>,
+    namespace: Option<Namespace>,
+    parts: &mut Parts,
+) -> Result<(), ApiError> {
+    // Without API keys the guard has not read the path's namespace yet.
+    let namespace = match namespace {
+        Some(ns) => ns,
+        None => NamespacePath::from_request_parts(parts, &()).await?.0,
+    };
     let admitted = state.rates.admit(&state.backend, &namespace);
     if admitted.is_err() {
         tokio::time::sleep(RATE_LIMITED_HOLD).await;
@@ -90,13 +101,15 @@ async fn within_rate<B: Backend>(state: &AppState<B>, parts: &mut Parts) -> Resu
 /// How long a request over its namespace's rate waits for its 429.
 const RATE_LIMITED_HOLD: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// The caller admitted, and the path's namespace if the route has one
+/// (read once the caller is authenticated).
 async fn admit<B: Backend>(
     state: &AppState<B>,
     need: Need,
     parts: &mut Parts,
-) -> Result<MadeWith, ApiError> {
+) -> Result<(MadeWith, Option<Namespace>), ApiError> {
     if state.auth == AuthMode::Off {
-        return Ok(MadeWith(None));
+        return Ok((MadeWith(None), None));
     }
     let key = caller(state, &parts.headers).await?;
     let namespace = match need {
@@ -116,7 +129,7 @@ async fn admit<B: Backend>(
     if need.confirms() {
         confirm(state, need, &key).await?;
     }
-    Ok(MadeWith(Some(key.id)))
+    Ok((MadeWith(Some(key.id)), namespace))
 }
 
 /// The record of the key `headers` present, known and in force.
