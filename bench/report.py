@@ -53,6 +53,13 @@ def comparisons(runs):
             run = by_key.get((workload, connections, target))
             row[f"{target}_ops_per_s"] = run["throughput_ops_per_s"] if run else None
             row[f"{target}_p99_us"] = run["latency_us"]["p99"] if run else None
+            row[f"{target}_p50_us"] = run["latency_us"]["p50"] if run else None
+            row[f"{target}_p50_over_floor"] = run.get("p50_over_floor") if run else None
+            cpu = (run or {}).get("node_cpu") or {}
+            row[f"{target}_node_cpu_us_per_op"] = round(cpu["us_per_op"], 1) if cpu else None
+        floors = [r["floor"]["floor_us"] for r in runs
+                  if (r["workload"], r["connections"]) == (workload, connections) and r.get("floor")]
+        row["floor_us"] = sorted(floors)[len(floors) // 2] if floors else None
         for other in ("etcd", "redis"):
             run = by_key.get((workload, connections, other))
             if idem and run:
@@ -69,7 +76,8 @@ def ms(us):
 def print_table(runs, comparison):
     by_group = {(c["workload"], c["connections"]): c for c in comparison}
     header = (f"{'target':<6} {'workload':<17} {'conns':>5} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
-              f"{'p99.9 ms':>9} {'conflicts':>9} {'errors':>7}   {'idem/etcd ops/s':>15} {'etcd/idem p99':>13}")
+              f"{'p99.9 ms':>9} {'conflicts':>9} {'errors':>7} {'p50/floor':>9} {'cpu us/op':>9}"
+              f"   {'idem/etcd ops/s':>15} {'etcd/idem p99':>13}")
     print(header)
     print("-" * len(header))
     previous = None
@@ -87,12 +95,20 @@ def print_table(runs, comparison):
                 thr_ratio = f"{c['throughput_ratio_idem_over_etcd']:.2f}x"
             if c.get("p99_ratio_etcd_over_idem") is not None:
                 p99_ratio = f"{c['p99_ratio_etcd_over_idem']:.2f}x"
+        over_floor = f"{run['p50_over_floor']:.2f}x" if run.get("p50_over_floor") else ""
+        cpu = f"{run['node_cpu']['us_per_op']:.0f}" if run.get("node_cpu") else ""
         print(f"{run['target']:<6} {run['workload']:<17} {run['connections']:>5} "
               f"{run['throughput_ops_per_s']:>10.1f} {ms(latency['p50']):>8} {ms(latency['p99']):>8} "
-              f"{ms(latency['p999']):>9} {run['counts']['conflict']:>9} {errors:>7}   {thr_ratio:>15} {p99_ratio:>13}")
+              f"{ms(latency['p999']):>9} {run['counts']['conflict']:>9} {errors:>7} {over_floor:>9} {cpu:>9}"
+              f"   {thr_ratio:>15} {p99_ratio:>13}")
     print()
     print("ops/s counts answered operations (ok + conflict); errors include open-loop operations never sent.")
     print("idem/etcd ops/s > 1: idem serves more; etcd/idem p99 > 1: idem's p99 is lower.")
+    floors = sorted(r["floor"]["floor_us"] for r in runs if r.get("floor"))
+    if floors:
+        print(f"p50/floor: p50 over the floor measured just before the run (median floor {ms(floors[len(floors) // 2])} ms:"
+              " concurrent fdatasyncs in the three data directories + a loopback round trip);"
+              " cpu us/op: the servers' CPU in the measured window per answered operation.")
 
 
 # --- chart -------------------------------------------------------------------

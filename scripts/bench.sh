@@ -4,7 +4,8 @@
 #
 #   bash scripts/bench.sh                  # 3 workloads x 16 and 64 connections x 3 targets
 #   BENCH_SECONDS=3 bash scripts/bench.sh  # shorter runs (default 10 s each, plus 1 s warm-up)
-#   BENCH_QUICK=1 bash scripts/bench.sh    # smoke test: reserve only, 16 connections, 2 s
+#   BENCH_QUICK=1 bash scripts/bench.sh    # smoke test: reserve only, 1 and 16 connections, 2 s
+#   BENCH_WORKLOADS="reserve replay" bash scripts/bench.sh   # some workloads only
 #
 # It installs what a fresh Debian machine lacks (etcd-server, redis-server,
 # the Rust build dependencies), builds idem and idem-bench in release
@@ -19,6 +20,12 @@
 #     appendfsync always, data under bench/out/redis.
 # Everything it started is stopped when it exits (also on Ctrl-C).
 #
+# Every run also reports the hardware's floor for a replicated write
+# (concurrent fdatasyncs in the three idem data directories, on the disk all
+# servers share, plus a loopback round trip, measured by idem-bench just
+# before the load), p50 as a ratio to it, and the servers' CPU per operation.
+# Reserve also runs with one connection: a lone write's latency.
+#
 # Workloads: reserve (put-if-absent of fresh keys), reserve-complete
 # (reserve, then store the response under the token), replay (read back
 # 1000 completed keys, linearizably). Output: a table on stdout,
@@ -31,8 +38,10 @@ OUT=bench/out
 RUNS="$OUT/runs"
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 WARMUP=1s
-WORKLOADS="reserve reserve-complete replay"
+WORKLOADS=${BENCH_WORKLOADS:-reserve reserve-complete replay}
 CONNECTIONS="16 64"
+# Reserve also with one connection (latency against the floor).
+RESERVE_CONNECTIONS="1 16 64"
 TARGETS="idem etcd redis"
 REPLAY_KEYS=1000
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
@@ -40,6 +49,7 @@ if [ "${BENCH_QUICK:-0}" = 1 ]; then
     WARMUP=500ms
     WORKLOADS="reserve"
     CONNECTIONS="16"
+    RESERVE_CONNECTIONS="1 16"
 fi
 case "$SECONDS_PER_RUN" in
     '' | *[!0-9]*) echo "BENCH_SECONDS must be a whole number of seconds, got '$SECONDS_PER_RUN'" >&2; exit 2 ;;
@@ -195,6 +205,14 @@ start_redis() {
 
 # --- the runs ----------------------------------------------------------------
 
+pids_of() {
+    case "$1" in
+        idem) cat "$IDEM_DATA"/node*/pid | paste -sd, ;;
+        etcd) local IFS=,; echo "${ETCD_PIDS[*]}" ;;
+        redis) echo "$REDIS_PID" ;;
+    esac
+}
+
 url_of() {
     case "$1" in
         idem) echo "$IDEM_URLS" ;;
@@ -213,6 +231,8 @@ run_one() {
     if ! timeout $((SECONDS_PER_RUN + 120)) "$BENCH_BIN" --target "$target" --url "$(url_of "$target")" \
         --workload "$workload" --connections "$connections" --duration "${SECONDS_PER_RUN}s" \
         --warmup "$WARMUP" "${keys[@]}" --run-id "$RUN_ID-$workload-$connections" --quiet --json "$json" \
+        --floor-dir "$IDEM_DATA/node1" --floor-dir "$IDEM_DATA/node2" --floor-dir "$IDEM_DATA/node3" \
+        --floor-rounds 500 --node-pid "$(pids_of "$target")" \
         | sed 's/^/    /' >&2; then
         say "$target $workload $connections: the run failed (see above)"
         FAILED=$((FAILED + 1))
@@ -259,7 +279,9 @@ main() {
     FAILED=0
     local workload connections target
     for workload in $WORKLOADS; do
-        for connections in $CONNECTIONS; do
+        local conns=$CONNECTIONS
+        if [ "$workload" = reserve ]; then conns=$RESERVE_CONNECTIONS; fi
+        for connections in $conns; do
             for target in $TARGETS; do
                 run_one "$target" "$workload" "$connections"
             done

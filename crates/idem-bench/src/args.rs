@@ -101,6 +101,21 @@ pub struct BenchArgs {
     #[arg(long)]
     pub run_id: Option<String>,
 
+    /// Before the load, measure the hardware's floor for a replicated write
+    /// in these directories (one per node's data directory, on the disk
+    /// the nodes use): concurrent append + fdatasync in each, plus a
+    /// loopback round trip. The report gives it and p50 as a ratio to it.
+    #[arg(long = "floor-dir")]
+    pub floor_dirs: Vec<PathBuf>,
+    /// Rounds of the floor measurement.
+    #[arg(long, default_value_t = 1000)]
+    pub floor_rounds: usize,
+
+    /// Server processes (comma-separated pids) whose CPU time over the
+    /// measured window is reported, per operation.
+    #[arg(long = "node-pid", value_delimiter = ',')]
+    pub node_pids: Vec<u32>,
+
     /// Also write the result as one JSON object to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,

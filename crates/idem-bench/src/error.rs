@@ -18,6 +18,10 @@ pub enum BenchError {
     },
     #[error("a connection task failed: {0}")]
     Task(String),
+    #[error("could not measure the floor: {0}")]
+    Floor(String),
+    #[error("could not read the nodes' CPU time: {0}")]
+    NodeCpu(String),
     #[error("could not start the async runtime: {0}")]
     Runtime(#[source] std::io::Error),
 }

@@ -14,9 +14,11 @@
 
 pub mod args;
 pub mod error;
+pub mod floor;
 pub mod http_conn;
 pub mod https;
 pub mod keys;
+pub mod node_cpu;
 pub mod plan;
 pub mod progress;
 pub mod report;
@@ -32,6 +34,7 @@ use std::process::ExitCode;
 
 pub use args::{BenchArgs, TargetKind, WorkloadKind};
 pub use error::BenchError;
+pub use floor::Floor;
 pub use plan::Plan;
 pub use report::BenchReport;
 pub use runner::execute;
@@ -60,13 +63,29 @@ pub fn run(args: BenchArgs) -> ExitCode {
 /// [`run`] without the printing: plan, run, write `--json`.
 pub fn run_to_report(args: &BenchArgs) -> Result<BenchReport, BenchError> {
     let plan = Plan::from_args(args)?;
+    // Before the load, on a quiet machine: the floor must not compete with it.
+    let floor = if plan.floor_dirs.is_empty() {
+        None
+    } else {
+        if !plan.quiet {
+            eprintln!(
+                "idem-bench: measuring the floor ({} rounds in {} directories)",
+                plan.floor_rounds,
+                plan.floor_dirs.len()
+            );
+        }
+        Some(Floor::measure(&plan.floor_dirs, plan.floor_rounds)?)
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(plan.threads)
         .enable_all()
         .build()
         .map_err(BenchError::Runtime)?;
     let json = plan.json.clone();
-    let report = runtime.block_on(execute(plan))?;
+    let mut report = runtime.block_on(execute(plan))?;
+    if let Some(floor) = floor {
+        report.set_floor(floor);
+    }
     if let Some(path) = json {
         report.write_json(&path)?;
     }

@@ -37,6 +37,11 @@ pub struct Plan {
     pub run_id: String,
     pub json: Option<PathBuf>,
     pub quiet: bool,
+    /// Measure the floor in these directories before the load.
+    pub floor_dirs: Vec<PathBuf>,
+    pub floor_rounds: usize,
+    /// Report these processes' CPU per operation.
+    pub node_pids: Vec<u32>,
 }
 
 /// One server to connect to.
@@ -219,6 +224,9 @@ impl Plan {
             run_id,
             json: args.json.clone(),
             quiet: args.quiet,
+            floor_dirs: args.floor_dirs.clone(),
+            floor_rounds: args.floor_rounds,
+            node_pids: args.node_pids.clone(),
         })
     }
 

@@ -8,6 +8,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::BenchError;
+use crate::floor::Floor;
+use crate::node_cpu::NodeCpuReport;
 use crate::plan::{KeyMode, LoadMode, Plan};
 use crate::stats::RunStats;
 
@@ -34,6 +36,13 @@ pub struct BenchReport {
     /// Latency of answered operations.
     pub latency_us: LatencyReport,
     pub first_error: Option<String>,
+    /// The hardware's floor for a replicated write, measured before the
+    /// load (`--floor-dir`).
+    pub floor: Option<Floor>,
+    /// Latency p50 divided by the floor.
+    pub p50_over_floor: Option<f64>,
+    /// The nodes' CPU over the measured window (`--node-pid`).
+    pub node_cpu: Option<NodeCpuReport>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,7 +133,17 @@ impl BenchReport {
                 },
             },
             first_error: stats.first_error.clone(),
+            floor: None,
+            p50_over_floor: None,
+            node_cpu: None,
         }
+    }
+
+    /// Adds the floor measured before the run, and p50 as a ratio to it.
+    pub fn set_floor(&mut self, floor: Floor) {
+        self.p50_over_floor =
+            (floor.floor_us > 0).then(|| self.latency_us.p50 as f64 / floor.floor_us as f64);
+        self.floor = Some(floor);
     }
 
     pub fn answered(&self) -> u64 {
@@ -195,6 +214,27 @@ impl fmt::Display for BenchReport {
             ms(l.max),
             ms(l.mean.round() as u64)
         )?;
+        if let Some(floor) = &self.floor {
+            writeln!(
+                f,
+                "  floor       {}: {} concurrent fdatasyncs (p50 {}, one alone {}) + loopback round trip {} us; p50 is {:.2}x it",
+                ms(floor.floor_us),
+                floor.dirs.len(),
+                ms(floor.sync_round_p50_us),
+                ms(floor.single_sync_p50_us),
+                floor.loopback_rtt_p50_us,
+                self.p50_over_floor.unwrap_or(0.0)
+            )?;
+        }
+        if let Some(cpu) = &self.node_cpu {
+            writeln!(
+                f,
+                "  node CPU    {:.0} us per operation ({:.2} CPU-s over {} processes)",
+                cpu.us_per_op,
+                cpu.cpu_s,
+                cpu.pids.len()
+            )?;
+        }
         if self.keys == "unique" && self.counts.conflict > 0 {
             writeln!(f, "  note        fresh keys conflicted: were they used before (the same --run-id twice)?")?;
         }
@@ -267,10 +307,13 @@ mod tests {
                 "counts",
                 "duration_s",
                 "first_error",
+                "floor",
                 "key_space",
                 "keys",
                 "latency_us",
                 "mode",
+                "node_cpu",
+                "p50_over_floor",
                 "rate_per_s",
                 "target",
                 "throughput_ops_per_s",

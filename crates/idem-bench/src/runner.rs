@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::BenchError;
 use crate::keys::{shared_key, KeySource};
+use crate::node_cpu::{CpuSample, NodeCpuReport};
 use crate::plan::{KeyMode, LoadMode, Plan};
 use crate::progress::report_progress;
 use crate::report::BenchReport;
@@ -38,6 +39,8 @@ pub async fn execute(plan: Plan) -> Result<BenchReport, BenchError> {
     };
     let stats = Arc::new(Mutex::new(RunStats::default()));
     let progress = (!plan.quiet).then(|| tokio::spawn(report_progress(stats.clone(), phases)));
+    let node_cpu = (!plan.node_pids.is_empty())
+        .then(|| tokio::spawn(node_cpu_in_window(plan.node_pids.clone(), phases)));
 
     let tasks: Vec<_> = clients
         .into_iter()
@@ -63,7 +66,26 @@ pub async fn execute(plan: Plan) -> Result<BenchReport, BenchError> {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .clone();
-    Ok(BenchReport::new(&plan, &stats))
+    let mut report = BenchReport::new(&plan, &stats);
+    if let Some(task) = node_cpu {
+        let used = task
+            .await
+            .map_err(|error| BenchError::Task(error.to_string()))??;
+        report.node_cpu = Some(NodeCpuReport::new(
+            &plan.node_pids,
+            used,
+            stats.counts.answered(),
+        ));
+    }
+    Ok(report)
+}
+
+/// The nodes' CPU time from the start to the end of the measured window.
+async fn node_cpu_in_window(pids: Vec<u32>, phases: Phases) -> Result<Duration, BenchError> {
+    tokio::time::sleep_until(phases.measure_start.into()).await;
+    let before = CpuSample::take(&pids)?;
+    tokio::time::sleep_until(phases.end.into()).await;
+    Ok(CpuSample::take(&pids)?.since(before))
 }
 
 async fn drive_connection(
