@@ -1,10 +1,9 @@
 //! Commands that travel together: many concurrent proposals, one submission.
 //!
 //! Used twice:
-//! - On the leader, group commit above Raft. openraft 0.9 makes one log
-//!   entry per `client_write` and waits for each append to be synced before
-//!   it handles the next write, so each entry costs one fsync; the batcher
-//!   turns concurrent proposals into few entries.
+//! - On the leader, group commit above Raft: one log entry (one append, one
+//!   sync on every node, one round of replication) carries many commands;
+//!   the batcher turns concurrent proposals into few entries.
 //! - On a follower, forwarding: the commands its clients send are carried to
 //!   the leader in one request per batch instead of one round trip each.
 //!

@@ -6,6 +6,7 @@
 //! 100 ms while unsynced. Logs a warning when a member's wall clock is
 //! further from cluster time than the tolerance, and again when it is back.
 
+use openraft::type_config::async_runtime::WatchReceiver;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +34,7 @@ pub(crate) async fn measure_clock_offsets(
     loop {
         let members: BTreeMap<NodeId, NodeAddr> = {
             let m = raft.metrics();
-            let m = m.borrow();
+            let m = m.borrow_watched();
             if m.running_state.is_err() {
                 return;
             }

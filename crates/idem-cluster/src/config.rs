@@ -84,6 +84,10 @@ impl ClusterConfig {
             // little behind: 1,000, or fewer when snapshots are more frequent.
             max_in_snapshot_log_to_keep: self.snapshot_every.min(1_000),
             max_payload_entries: 512,
+            // A node that led before a restart must not resume leading
+            // without an election: its leader lease (and the cluster's
+            // time) restart with it (see `node::step_down_after_restart`).
+            enable_leader_restore: Some(false),
             ..Default::default()
         };
         config.validate().map_err(|e| e.to_string())

@@ -57,12 +57,12 @@ impl ClusterError {
     /// when it says so (openraft answers that only for a write it did not
     /// keep: refused at once, or truncated from the log), otherwise
     /// unavailable.
-    pub(crate) fn from_raft<E>(e: openraft::error::RaftError<NodeId, E>) -> Self
+    pub(crate) fn from_raft<E>(e: openraft::error::RaftError<crate::types::IdemTypes, E>) -> Self
     where
-        E: openraft::TryAsRef<openraft::error::ForwardToLeader<NodeId, crate::types::NodeAddr>>
+        E: openraft::TryAsRef<openraft::error::ForwardToLeader<crate::types::IdemTypes>>
             + std::error::Error,
     {
-        match e.forward_to_leader::<crate::types::NodeAddr>() {
+        match e.forward_to_leader() {
             Some(f) => ClusterError::NotLeader(f.leader_id),
             None => ClusterError::Unavailable(e.to_string()),
         }

@@ -30,6 +30,7 @@
 //! node's clock than the cluster allows, the read is refused (the caller
 //! tries again or answers 503) rather than judged at a doubtful time.
 
+use openraft::type_config::async_runtime::WatchReceiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,8 +136,8 @@ impl ReadIndexAsker {
 
     /// Waits until this node has applied `index`.
     async fn wait_applied(&self, index: u64) -> Result<(), ClusterError> {
-        let applied = |m: &openraft::RaftMetrics<_, _>| m.last_applied.map_or(0, |l| l.index);
-        if applied(&self.raft.metrics().borrow()) >= index {
+        let applied = |m: &openraft::RaftMetrics<_>| m.last_applied.map_or(0, |l| l.index);
+        if applied(&self.raft.metrics().borrow_watched()) >= index {
             return Ok(());
         }
         self.raft

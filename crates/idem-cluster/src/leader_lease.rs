@@ -5,7 +5,7 @@
 //! Why no other leader can exist during the lease:
 //! - A follower that accepts AppendEntries from the leader refuses to vote
 //!   for anyone else for `election_timeout_max` after it received them
-//!   (openraft 0.9's own leader lease on followers, `handle_vote_req`).
+//!   (openraft's own leader lease on followers, `Engine::handle_vote_req`).
 //! - The leader counts an acknowledgement from the moment it *sent* the
 //!   request, which is before the follower received it; its lease ends
 //!   `lease` after the newest moment a quorum (itself included) had
@@ -28,7 +28,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use openraft::Vote;
+use crate::types::Vote;
 use tokio::time::Instant;
 
 use crate::time_source::TimeSource;
@@ -43,7 +43,7 @@ pub(crate) struct LeaderLease {
     quiet_until: Instant,
     /// Per peer: the vote a request went out under, and when the newest
     /// request that peer accepted was sent.
-    acks: Mutex<HashMap<NodeId, (Vote<NodeId>, Instant)>>,
+    acks: Mutex<HashMap<NodeId, (Vote, Instant)>>,
 }
 
 impl LeaderLease {
@@ -73,7 +73,7 @@ impl LeaderLease {
     }
 
     /// `peer` accepted an AppendEntries sent at `sent` under `vote`.
-    pub(crate) fn acknowledged(&self, peer: NodeId, vote: Vote<NodeId>, sent: Instant) {
+    pub(crate) fn acknowledged(&self, peer: NodeId, vote: Vote, sent: Instant) {
         let Ok(mut acks) = self.acks.lock() else {
             return;
         };
@@ -93,23 +93,12 @@ impl LeaderLease {
 
     /// Whether `me`, leading under `vote` with the voter sets `config` (one
     /// set, or two during a joint change), holds the lease now.
-    pub(crate) fn holds(
-        &self,
-        me: NodeId,
-        vote: &Vote<NodeId>,
-        config: &[BTreeSet<NodeId>],
-    ) -> bool {
+    pub(crate) fn holds(&self, me: NodeId, vote: &Vote, config: &[BTreeSet<NodeId>]) -> bool {
         self.holds_at(me, vote, config, self.time.monotonic())
     }
 
-    fn holds_at(
-        &self,
-        me: NodeId,
-        vote: &Vote<NodeId>,
-        config: &[BTreeSet<NodeId>],
-        now: Instant,
-    ) -> bool {
-        if !vote.is_committed() || vote.leader_id().voted_for() != Some(me) {
+    fn holds_at(&self, me: NodeId, vote: &Vote, config: &[BTreeSet<NodeId>], now: Instant) -> bool {
+        if !vote.is_committed() || vote.leader_id().node_id != me {
             return false;
         }
         let [voters] = config else {
@@ -160,7 +149,7 @@ mod tests {
         vec![ids.iter().copied().collect()]
     }
 
-    fn leader_vote(term: u64, id: NodeId) -> Vote<NodeId> {
+    fn leader_vote(term: u64, id: NodeId) -> Vote {
         Vote::new_committed(term, id)
     }
 

@@ -4,12 +4,14 @@
 //! (under the leader lease without a round, otherwise by a shared quorum
 //! round), changes the membership, and decides whether to refuse votes.
 
+use openraft::type_config::async_runtime::WatchReceiver;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::types::Vote;
 use idem_core::{Command, Outcome};
 use idem_store::StateReader;
-use openraft::{ServerState, Vote};
+use openraft::ServerState;
 
 use crate::clock::ClusterClock;
 use crate::error::ClusterError;
@@ -118,9 +120,9 @@ impl LeaderService {
     }
 
     /// This node's vote, if it leads and holds the leader lease.
-    fn leads_under_lease(&self) -> Option<Vote<NodeId>> {
+    fn leads_under_lease(&self) -> Option<Vote> {
         let metrics = self.raft.metrics();
-        let m = metrics.borrow();
+        let m = metrics.borrow_watched();
         if m.state != ServerState::Leader {
             return None;
         }
@@ -157,9 +159,14 @@ impl LeaderService {
 /// has applied everything committed before the confirmation, whose index it
 /// returns.
 async fn confirm_leadership(raft: Raft, timeout: Duration) -> Result<u64, ClusterError> {
-    match tokio::time::timeout(timeout, raft.ensure_linearizable()).await {
+    match tokio::time::timeout(
+        timeout,
+        raft.ensure_linearizable(openraft::raft::ReadPolicy::ReadIndex),
+    )
+    .await
+    {
         Err(_) => Err(ClusterError::Timeout),
         Ok(Err(e)) => Err(ClusterError::from_raft(e)),
-        Ok(Ok(read_log_id)) => Ok(read_log_id.map_or(0, |l| l.index)),
+        Ok(Ok(read_log_id)) => Ok(read_log_id.index()),
     }
 }

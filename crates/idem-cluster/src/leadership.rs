@@ -7,6 +7,7 @@
 //! stamps must not fall behind them (the lateness bound counts on a new
 //! leader's cluster time being past every stamp in its state).
 
+use openraft::type_config::async_runtime::WatchReceiver;
 use std::sync::Arc;
 
 use idem_store::StateReader;
@@ -18,7 +19,7 @@ use crate::types::{NodeAddr, NodeId, Raft};
 /// The leader as this node knows it, with its address.
 pub(crate) fn known_leader(raft: &Raft) -> Option<(NodeId, NodeAddr)> {
     let metrics = raft.metrics();
-    let metrics = metrics.borrow();
+    let metrics = metrics.borrow_watched();
     let id = metrics.current_leader?;
     let addr = metrics
         .membership_config
@@ -40,7 +41,7 @@ pub(crate) async fn track_leadership(
     let mut rx = raft.server_metrics();
     loop {
         let leader_term = {
-            let m = rx.borrow_and_update();
+            let m = rx.borrow_watched();
             let leading = m.state == ServerState::Leader && m.current_leader == Some(me);
             leading.then_some(m.vote.leader_id().term)
         };

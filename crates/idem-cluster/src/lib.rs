@@ -63,6 +63,7 @@ mod read_barrier;
 mod rpc;
 mod rpc_server;
 mod snapshot_policy;
+mod snapshot_transfer;
 mod status;
 mod tasks;
 mod time_source;

@@ -1,6 +1,7 @@
 //! Membership changes, carried out by the leader: add a node (as a learner
 //! first, promoted to voter once it has caught up) and remove one.
 
+use openraft::type_config::async_runtime::WatchReceiver;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -69,7 +70,7 @@ fn maybe_applied(e: ClusterError) -> ClusterError {
 /// Waits until the learner `id` has replicated close to the leader's log.
 async fn wait_caught_up(raft: &Raft, id: NodeId) -> Result<(), ClusterError> {
     loop {
-        let m = raft.metrics().borrow().clone();
+        let m = raft.metrics().borrow_watched().clone();
         let Some(replication) = m.replication.as_ref() else {
             return Err(ClusterError::NotLeader(m.current_leader));
         };

@@ -1,21 +1,25 @@
 //! openraft's network traits over the inter-node transport.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+    NetworkError, RPCError, ReplicationClosed, StreamingError, Timeout, Unreachable,
 };
-use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
 use openraft::RPCTypes;
+use tokio::io::AsyncReadExt;
 
 use crate::leader_lease::LeaderLease;
-use crate::rpc::{Request, Response};
+use crate::rpc::{Request, Response, SnapshotChunk};
 use crate::transport::{CallError, Transport};
-use crate::types::{IdemTypes, NodeAddr, NodeId};
+use crate::types::{IdemTypes, NodeAddr, NodeId, Snapshot, Vote};
+
+/// Bytes of snapshot per message (the frame limit is far above it).
+const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 
 pub struct Network {
     pub(crate) self_id: NodeId,
@@ -46,7 +50,7 @@ impl RaftNetworkFactory<IdemTypes> for Network {
     }
 }
 
-type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, NodeAddr, RaftError<NodeId, E>>;
+type RpcErr = RPCError<IdemTypes>;
 
 impl PeerConnection {
     async fn call(&self, request: &Request, option: &RPCOption) -> Result<Response, CallError> {
@@ -56,12 +60,7 @@ impl PeerConnection {
             .await
     }
 
-    fn call_error<E: std::error::Error>(
-        &self,
-        action: RPCTypes,
-        option: &RPCOption,
-        e: CallError,
-    ) -> RPCError<NodeId, NodeAddr, E> {
+    fn call_error(&self, action: RPCTypes, option: &RPCOption, e: CallError) -> RpcErr {
         match e {
             CallError::Unreachable { .. } => RPCError::Unreachable(Unreachable::new(&e)),
             CallError::Timeout { .. } => RPCError::Timeout(Timeout {
@@ -74,29 +73,84 @@ impl PeerConnection {
         }
     }
 
-    fn unexpected<E: std::error::Error>(&self, resp: Response) -> RPCError<NodeId, NodeAddr, E> {
+    /// An answer that is not the one asked for, a refusal, or the peer's
+    /// Raft failing: the leader retries after a backoff.
+    fn unexpected(&self, resp: Response) -> RpcErr {
         let why = match resp {
             Response::Refused(why) => why,
             other => format!("unexpected answer {other:?}"),
         };
-        RPCError::Network(NetworkError::new(&std::io::Error::other(why)))
+        RPCError::Network(NetworkError::from_string(why))
     }
 
-    fn remote<E: std::error::Error>(&self, e: E) -> RPCError<NodeId, NodeAddr, E> {
-        RPCError::RemoteError(RemoteError::new_with_node(
-            self.target,
-            self.target_node.clone(),
-            e,
-        ))
+    fn remote_failed(&self, e: impl std::fmt::Display) -> RpcErr {
+        RPCError::Network(NetworkError::from_string(format!(
+            "node {}'s Raft failed: {e}",
+            self.target
+        )))
+    }
+
+    /// Sends `snapshot` in pieces, each answered before the next; the last
+    /// one's answer is Raft's.
+    async fn send_snapshot(
+        &self,
+        vote: Vote,
+        mut snapshot: Snapshot,
+        option: &RPCOption,
+    ) -> Result<SnapshotResponse<IdemTypes>, RpcErr> {
+        let read_error = |e: std::io::Error| {
+            RPCError::Network(NetworkError::from_string(format!(
+                "reading the snapshot to send: {e}"
+            )))
+        };
+        let mut offset = 0u64;
+        let mut buf = vec![0u8; SNAPSHOT_CHUNK_BYTES];
+        loop {
+            let mut filled = 0;
+            while filled < buf.len() {
+                let n = snapshot
+                    .snapshot
+                    .read(&mut buf[filled..])
+                    .await
+                    .map_err(read_error)?;
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            let done = filled < buf.len();
+            let chunk = SnapshotChunk {
+                vote,
+                meta: snapshot.meta.clone(),
+                offset,
+                data: buf[..filled].to_vec(),
+                done,
+            };
+            let resp = self
+                .call(&Request::InstallSnapshot(chunk), option)
+                .await
+                .map_err(|e| self.call_error(RPCTypes::InstallSnapshot, option, e))?;
+            match resp {
+                Response::InstallSnapshot(Ok(Some(installed))) if done => return Ok(installed),
+                Response::InstallSnapshot(Ok(None)) if !done => {}
+                Response::InstallSnapshot(Err(why)) => {
+                    return Err(self.unexpected(Response::Refused(why)))
+                }
+                other => return Err(self.unexpected(other)),
+            }
+            offset += filled as u64;
+        }
     }
 }
 
-impl RaftNetwork<IdemTypes> for PeerConnection {
+impl RaftNetworkV2<IdemTypes> for PeerConnection {
+    type SnapshotData = tokio::fs::File;
+
     async fn append_entries(
         &mut self,
         rpc: AppendEntriesRequest<IdemTypes>,
         option: RPCOption,
-    ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+    ) -> Result<AppendEntriesResponse<IdemTypes>, RpcErr> {
         let (vote, sent) = (rpc.vote, self.lease.now());
         let resp = self
             .call(&Request::AppendEntries(rpc), &option)
@@ -112,40 +166,37 @@ impl RaftNetwork<IdemTypes> for PeerConnection {
                 }
                 Ok(r)
             }
-            Response::AppendEntries(Err(e)) => Err(self.remote(e)),
-            other => Err(self.unexpected(other)),
-        }
-    }
-
-    async fn install_snapshot(
-        &mut self,
-        rpc: InstallSnapshotRequest<IdemTypes>,
-        option: RPCOption,
-    ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
-        let resp = self
-            .call(&Request::InstallSnapshot(rpc), &option)
-            .await
-            .map_err(|e| self.call_error(RPCTypes::InstallSnapshot, &option, e))?;
-        match resp {
-            Response::InstallSnapshot(Ok(r)) => Ok(r),
-            Response::InstallSnapshot(Err(e)) => Err(self.remote(e)),
+            Response::AppendEntries(Err(e)) => Err(self.remote_failed(e)),
             other => Err(self.unexpected(other)),
         }
     }
 
     async fn vote(
         &mut self,
-        rpc: VoteRequest<NodeId>,
+        rpc: VoteRequest<IdemTypes>,
         option: RPCOption,
-    ) -> Result<VoteResponse<NodeId>, RpcErr> {
+    ) -> Result<VoteResponse<IdemTypes>, RpcErr> {
         let resp = self
             .call(&Request::Vote(rpc), &option)
             .await
             .map_err(|e| self.call_error(RPCTypes::Vote, &option, e))?;
         match resp {
             Response::Vote(Ok(r)) => Ok(r),
-            Response::Vote(Err(e)) => Err(self.remote(e)),
+            Response::Vote(Err(e)) => Err(self.remote_failed(e)),
             other => Err(self.unexpected(other)),
+        }
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + openraft::OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<IdemTypes>, StreamingError<IdemTypes>> {
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            sent = self.send_snapshot(vote, snapshot, &option) => sent.map_err(StreamingError::from),
         }
     }
 }

@@ -8,13 +8,15 @@
 //! handles it needs, never the node, and [`ClusterNode::shutdown`] joins
 //! them all.
 
+use openraft::type_config::async_runtime::WatchReceiver;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::snapshot_transfer::SnapshotReceiver;
+use crate::types::Vote;
 use idem_core::{ApiKeyId, ApiKeyRecord, AuthSecret, Command, Namespace, Outcome, Reserve, Stamp};
 use idem_store::{KeyWatch, StartupReport, StateReader, SyncStats};
-use openraft::Vote;
 use tokio::net::TcpListener;
 
 use crate::clock::ClusterClock;
@@ -125,6 +127,7 @@ impl ClusterNode {
             lease: lease.clone(),
         };
         let log_sync = store.log.sync_stats();
+        let snapshot_inbox = store.state_machine.snapshot_inbox();
         let raft_config = config.raft_config().map_err(StartError::Refused)?;
         let raft = Raft::new(
             config.id,
@@ -171,6 +174,7 @@ impl ClusterNode {
         let forwarder = Forwarder::new(tasks.clone(), transport.clone(), timeout);
         let peers = Arc::new(PeerService {
             raft: raft.clone(),
+            snapshots: SnapshotReceiver::new(snapshot_inbox),
             clock: clock.clone(),
             leader: leader.clone(),
         });
@@ -246,7 +250,12 @@ impl ClusterNode {
 
     /// Whether Raft is still running on this node.
     pub fn is_running(&self) -> bool {
-        self.inner.raft.metrics().borrow().running_state.is_ok()
+        self.inner
+            .raft
+            .metrics()
+            .borrow_watched()
+            .running_state
+            .is_ok()
     }
 
     /// Resolves once Raft has stopped on this node (a fatal error, or a
@@ -409,7 +418,7 @@ impl ClusterNode {
     /// Where this node stands in the cluster.
     pub fn status(&self) -> ClusterStatus {
         let inner = &self.inner;
-        let metrics = inner.raft.metrics().borrow().clone();
+        let metrics = inner.raft.metrics().borrow_watched().clone();
         let clock = crate::status::ClockView {
             cluster_time_ms: inner.clock.cluster_ms(),
             synced: inner.clock.is_synced(),
@@ -426,7 +435,7 @@ impl ClusterNode {
     /// Whether this node can serve: a leader is known, Raft runs, and its
     /// cluster time has agreed with a majority (so it could stamp if it led).
     pub fn is_ready(&self) -> bool {
-        let m = self.inner.raft.metrics().borrow().clone();
+        let m = self.inner.raft.metrics().borrow_watched().clone();
         m.current_leader.is_some() && m.running_state.is_ok() && self.inner.clock.is_synced()
     }
 }
@@ -465,11 +474,12 @@ fn leader_lease(config: &ClusterConfig, time: Arc<dyn TimeSource>) -> LeaderLeas
     lease
 }
 
-/// openraft 0.9 restores a node whose stored vote is its own committed vote
-/// straight back to leader of the same term. Its monotonic clock restarted,
-/// so its stamps could not be compared with its earlier ones. Raising the
-/// term (as a candidate does) makes it start as a follower and lets a fresh
-/// election pick a leader for a new term.
+/// openraft can restore a node whose stored vote is its own committed vote
+/// straight back to leader of the same term (0.10's `enable_leader_restore`,
+/// which `Config::raft_config` also turns off). Its monotonic clock
+/// restarted, so its stamps could not be compared with its earlier ones.
+/// Raising the term (as a candidate does) makes it start as a follower and
+/// lets a fresh election pick a leader for a new term.
 fn step_down_after_restart(store: &Store, id: NodeId) -> Result<(), StartError> {
     if let Some(vote) = store.log.read_vote_now()? {
         if vote.is_committed() && vote.leader_id().node_id == id {

@@ -12,12 +12,14 @@ use openraft::EntryPayload;
 use crate::clock::ClusterClock;
 use crate::leader_service::LeaderService;
 use crate::rpc::{Request, Response};
+use crate::snapshot_transfer::SnapshotReceiver;
 use crate::types::Raft;
 
 pub(crate) struct PeerService {
     pub(crate) raft: Raft,
     pub(crate) clock: Arc<ClusterClock>,
     pub(crate) leader: Arc<LeaderService>,
+    pub(crate) snapshots: SnapshotReceiver,
 }
 
 impl PeerService {
@@ -62,8 +64,8 @@ impl PeerService {
                 }
                 Response::Vote(raft.vote(req).await)
             }
-            Request::InstallSnapshot(req) => {
-                Response::InstallSnapshot(raft.install_snapshot(req).await)
+            Request::InstallSnapshot(chunk) => {
+                Response::InstallSnapshot(self.snapshots.receive(raft, chunk).await)
             }
             Request::Forward(commands) => {
                 let each = commands.into_iter().map(|c| self.leader.execute(c));

@@ -3,6 +3,7 @@
 //! proposer gets its own command's outcome once the entry is committed
 //! (fsynced on a majority) and applied.
 
+use openraft::type_config::async_runtime::WatchReceiver;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,7 +58,7 @@ async fn write_batch(
 ) -> BatchResult {
     let stamp = clock
         .stamp()
-        .map_err(|no| no.into_error(raft.metrics().borrow().current_leader))?;
+        .map_err(|no| no.into_error(raft.metrics().borrow_watched().current_leader))?;
     let batch =
         StampedBatch::new(stamp, commands).map_err(|e| ClusterError::Unavailable(e.to_string()))?;
     match tokio::time::timeout(timeout, raft.client_write(batch)).await {

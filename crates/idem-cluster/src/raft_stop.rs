@@ -15,18 +15,18 @@
 //! leaves its fatal error before it exits.
 
 use openraft::metrics::RaftServerMetrics;
+use openraft::type_config::async_runtime::WatchReceiver;
 use openraft::RaftMetrics;
-use tokio::sync::watch;
 
-use crate::types::{NodeAddr, NodeId};
+use crate::types::{IdemTypes, Watched};
 
 /// Resolves once Raft's core has exited, with why.
 pub(crate) async fn stopped(
-    mut server: watch::Receiver<RaftServerMetrics<NodeId, NodeAddr>>,
-    metrics: watch::Receiver<RaftMetrics<NodeId, NodeAddr>>,
+    mut server: Watched<RaftServerMetrics<IdemTypes>>,
+    metrics: Watched<RaftMetrics<IdemTypes>>,
 ) -> String {
     while server.changed().await.is_ok() {}
-    let state = metrics.borrow().running_state.clone();
+    let state = metrics.borrow_watched().running_state.clone();
     match state {
         Err(fatal) => fatal.to_string(),
         Ok(()) => "Raft's core has exited".to_string(),
@@ -38,22 +38,45 @@ mod tests {
     use std::time::Duration;
 
     use openraft::error::Fatal;
+    use openraft::type_config::async_runtime::WatchSender;
+    use openraft::type_config::TypeConfigExt;
 
     use super::*;
 
-    type Server = RaftServerMetrics<NodeId, NodeAddr>;
-    type Metrics = RaftMetrics<NodeId, NodeAddr>;
+    type Server = RaftServerMetrics<IdemTypes>;
+    type Metrics = RaftMetrics<IdemTypes>;
+
+    fn server_metrics() -> Server {
+        let m = Metrics::new_initial(1);
+        Server {
+            id: m.id,
+            vote: m.vote,
+            state: m.state,
+            current_leader: m.current_leader,
+            membership_config: m.membership_config.clone(),
+            committed_membership_config: m.membership_config,
+        }
+    }
 
     #[tokio::test]
     async fn resolves_when_the_core_exits_with_its_fatal_error_and_not_before() {
-        let (server_tx, server_rx) = watch::channel(Server::default());
-        let (metrics_tx, metrics_rx) = watch::channel(Metrics::new_initial(1));
+        let (server_tx, server_rx) = IdemTypes::watch_channel(server_metrics());
+        let (metrics_tx, metrics_rx) = IdemTypes::watch_channel(Metrics::new_initial(1));
         let waiter = tokio::spawn(stopped(server_rx, metrics_rx));
-        server_tx.send_modify(|m| m.current_leader = Some(2));
-        metrics_tx.send_modify(|m| m.current_term = 3);
+        server_tx.send_if_modified(|m| {
+            m.current_leader = Some(2);
+            true
+        });
+        metrics_tx.send_if_modified(|m| {
+            m.current_term = 3;
+            true
+        });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished(), "Raft still runs");
-        metrics_tx.send_modify(|m| m.running_state = Err(Fatal::Panicked));
+        metrics_tx.send_if_modified(|m| {
+            m.running_state = Err(Fatal::Panicked);
+            true
+        });
         drop(server_tx);
         let why = tokio::time::timeout(Duration::from_secs(5), waiter)
             .await
@@ -64,8 +87,8 @@ mod tests {
 
     #[tokio::test]
     async fn resolves_when_the_core_is_gone_without_a_reason() {
-        let (server_tx, server_rx) = watch::channel(Server::default());
-        let (_metrics_tx, metrics_rx) = watch::channel(Metrics::new_initial(1));
+        let (server_tx, server_rx) = IdemTypes::watch_channel(server_metrics());
+        let (_metrics_tx, metrics_rx) = IdemTypes::watch_channel(Metrics::new_initial(1));
         drop(server_tx);
         assert_eq!(
             stopped(server_rx, metrics_rx).await,

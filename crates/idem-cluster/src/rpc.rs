@@ -7,21 +7,21 @@ use idem_core::{
     ApiKeyId, ApiKeyRecord, AuthSecret, Command, KeyId, Namespace, NamespacePolicy, Outcome,
     Record, Stamp,
 };
-use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::error::RaftError;
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
-    VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::error::ClusterError;
-use crate::types::{IdemTypes, NodeAddr, NodeId};
+use crate::types::{IdemTypes, NodeAddr, NodeId, Vote};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Request {
     AppendEntries(AppendEntriesRequest<IdemTypes>),
-    Vote(VoteRequest<NodeId>),
-    InstallSnapshot(InstallSnapshotRequest<IdemTypes>),
+    Vote(VoteRequest<IdemTypes>),
+    /// One piece of a snapshot the leader sends (see `snapshot_transfer`).
+    InstallSnapshot(SnapshotChunk),
     /// A follower hands its clients' commands to the leader (one or more,
     /// carried out concurrently, answered in order).
     Forward(Vec<Command>),
@@ -32,6 +32,18 @@ pub enum Request {
     Membership(MembershipChange),
     /// What time does your wall clock say?
     ClockProbe,
+}
+
+/// A piece of the leader's snapshot: `data` belongs at `offset` of the
+/// snapshot file described by `meta`; the last piece has `done`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SnapshotChunk {
+    /// The leader's vote, as Raft's snapshot install takes it.
+    pub vote: Vote,
+    pub meta: idem_store::SnapshotMeta<NodeAddr>,
+    pub offset: u64,
+    pub data: Vec<u8>,
+    pub done: bool,
 }
 
 /// The leader's answer to [`Request::ReadIndex`]: after confirming with a
@@ -87,11 +99,11 @@ pub enum MembershipChange {
 
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Response {
-    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
-    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
-    InstallSnapshot(
-        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
-    ),
+    AppendEntries(Result<AppendEntriesResponse<IdemTypes>, RaftError<IdemTypes>>),
+    Vote(Result<VoteResponse<IdemTypes>, RaftError<IdemTypes>>),
+    /// A piece was taken (`None`: send the next), or the whole snapshot was
+    /// installed (Raft's answer), or refused (why).
+    InstallSnapshot(Result<Option<SnapshotResponse<IdemTypes>>, String>),
     Forward(Vec<Result<Outcome, ClusterError>>),
     ReadIndex(Result<ReadIndex, ClusterError>),
     Membership(Result<(), ClusterError>),

@@ -14,6 +14,7 @@
 //! snapshot writing, however large the state grows, and keeps the log that
 //! is not yet covered by a snapshot within about a quarter of the state.
 
+use openraft::type_config::async_runtime::WatchReceiver;
 use std::time::Duration;
 
 use idem_store::StateReader;
@@ -50,7 +51,7 @@ pub(crate) async fn take_snapshots(raft: Raft, reader: StateReader, snapshot_eve
         tick.tick().await;
         let (applied, snapshot) = {
             let m = raft.metrics();
-            let m = m.borrow();
+            let m = m.borrow_watched();
             if m.running_state.is_err() {
                 return;
             }

@@ -8,7 +8,7 @@ use idem_store::SyncStats;
 use serde::Serialize;
 
 use crate::clock::WallReading;
-use crate::types::{NodeAddr, NodeId};
+use crate::types::{IdemTypes, NodeId};
 
 /// This node's clock, for status.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -68,7 +68,7 @@ pub struct MemberStatus {
 /// wall-clock readings and its log's sync counters.
 pub(crate) fn status(
     me: NodeId,
-    m: &openraft::RaftMetrics<NodeId, NodeAddr>,
+    m: &openraft::RaftMetrics<IdemTypes>,
     clock: ClockView,
     walls: &BTreeMap<NodeId, WallReading>,
     log: &SyncStats,

@@ -28,9 +28,13 @@ openraft::declare_raft_types!(
         R = idem_store::AppliedOutcomes,
         NodeId = NodeId,
         Node = NodeAddr,
-        Entry = openraft::Entry<IdemTypes>,
-        SnapshotData = tokio::fs::File,
 );
 
-pub type Raft = openraft::Raft<IdemTypes>;
+pub type StateMachine = idem_store::StateMachineStore<IdemTypes>;
+pub type Raft = openraft::Raft<IdemTypes, StateMachine>;
 pub type Store = idem_store::Store<IdemTypes>;
+/// A watch on one of Raft's metrics (openraft's own channel type).
+pub type Watched<T> = openraft::type_config::alias::WatchReceiverOf<IdemTypes, T>;
+pub use idem_store::{LogId, Vote};
+/// A snapshot of this cluster's state machine, with its file.
+pub type Snapshot = idem_store::Snapshot<NodeAddr>;

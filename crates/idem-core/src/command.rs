@@ -264,6 +264,18 @@ impl TryFrom<UncheckedBatch> for StampedBatch {
     }
 }
 
+/// For logs: how many commands, stamped in which term.
+impl fmt::Display for StampedBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} command(s) stamped in term {}",
+            self.commands.len(),
+            self.stamp.term
+        )
+    }
+}
+
 impl StampedBatch {
     /// A batch of 1 to [`MAX_BATCH`] commands under one stamp.
     pub fn new(stamp: Stamp, commands: Vec<Command>) -> Result<Self, BadBatchSize> {

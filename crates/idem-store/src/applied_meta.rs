@@ -25,21 +25,20 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use crate::types::LogId;
 use idem_core::AppliedClock;
-use openraft::LogId;
 use rocksdb::DB;
 
 use crate::codec::decode;
 use crate::db::{cf, CF_SM, KEY_LAST_APPLIED};
 use crate::error::StoreError;
 use crate::pending::read_clock;
-use crate::types::NodeId;
 
 /// What the last write of the state machine stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct AppliedMeta {
     pub(crate) clock: AppliedClock,
-    pub(crate) last_applied: Option<LogId<NodeId>>,
+    pub(crate) last_applied: Option<LogId>,
 }
 
 impl AppliedMeta {
@@ -53,7 +52,7 @@ impl AppliedMeta {
 }
 
 /// The last-applied log id as stored in `db`.
-pub(crate) fn read_last_applied(db: &DB) -> Result<Option<LogId<NodeId>>, StoreError> {
+pub(crate) fn read_last_applied(db: &DB) -> Result<Option<LogId>, StoreError> {
     match db.get_pinned_cf(cf(db, CF_SM)?, KEY_LAST_APPLIED)? {
         None => Ok(None),
         Some(b) => decode(&b, "last applied log id"),

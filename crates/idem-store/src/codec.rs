@@ -7,13 +7,12 @@
 
 use bincode::Options;
 use idem_core::{AppliedClock, IdemKey, KeyId, Namespace, NamespaceRecord, Record};
-use openraft::{LogId, SnapshotMeta, StoredMembership, Vote};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::error::StoreError;
 use crate::format2::{EntryV2, RecordV2};
-use crate::types::{IdemRaftTypes, NodeId};
+use crate::types::{Entry, LogId, SnapshotMeta, StoredMembership, Vote};
 
 /// Bumped when the on-disk encoding changes. 3: attempts and committing
 /// marks (see [`crate::format2`]); values written in format 2 are still
@@ -41,9 +40,9 @@ impl Stored for Record {
     }
 }
 
-impl<C: IdemRaftTypes> Stored for openraft::Entry<C> {
+impl<N: openraft::Node> Stored for Entry<N> {
     fn decode_format2(bytes: &[u8]) -> Result<Self, String> {
-        let old: EntryV2<C> = options().deserialize(bytes).map_err(|e| e.to_string())?;
+        let old: EntryV2<N> = options().deserialize(bytes).map_err(|e| e.to_string())?;
         old.try_into()
             .map_err(|e: idem_core::BadBatchSize| e.to_string())
     }
@@ -54,11 +53,11 @@ impl Stored for idem_core::ApiKeyRecord {}
 impl Stored for idem_core::AuthSecret {}
 impl Stored for idem_core::NamespaceQuota {}
 impl Stored for AppliedClock {}
-impl Stored for LogId<NodeId> {}
-impl Stored for Option<LogId<NodeId>> {}
-impl Stored for Vote<NodeId> {}
-impl<N: openraft::Node> Stored for StoredMembership<NodeId, N> {}
-impl<N: openraft::Node> Stored for SnapshotMeta<NodeId, N> {}
+impl Stored for LogId {}
+impl Stored for Option<LogId> {}
+impl Stored for Vote {}
+impl<N: openraft::Node> Stored for StoredMembership<N> {}
+impl<N: openraft::Node> Stored for SnapshotMeta<N> {}
 // Plain values the tests store.
 impl Stored for String {}
 impl Stored for (u64, String) {}

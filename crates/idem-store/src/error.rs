@@ -49,3 +49,9 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?
 }
+
+/// A store error as the `io::Error` openraft's storage traits return (which
+/// stops the Raft node); the typed error stays its source.
+pub(crate) fn to_io(e: StoreError) -> std::io::Error {
+    std::io::Error::other(e)
+}

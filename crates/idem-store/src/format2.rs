@@ -14,10 +14,10 @@ use idem_core::{
     Command, Complete, Derive, FencingToken, Fingerprint, KeyId, LeaseDuration, Mint, MintedKey,
     Purge, Record, Reservation, RetainDuration, SetPolicy, Stamp, StampedBatch,
 };
-use openraft::{EntryPayload, LogId, Membership, RaftTypeConfig};
+use openraft::{EntryPayload, Membership, Node};
 use serde::Deserialize;
 
-use crate::types::{IdemRaftTypes, NodeId};
+use crate::types::{Entry, LogId, NodeId};
 
 #[derive(Deserialize)]
 pub(crate) enum RecordV2 {
@@ -131,23 +131,23 @@ struct BatchV2 {
 /// A format-2 log entry: openraft's `Entry` with a format-2 batch.
 #[derive(Deserialize)]
 #[serde(bound = "")]
-pub(crate) struct EntryV2<C: RaftTypeConfig> {
-    log_id: LogId<NodeId>,
-    payload: PayloadV2<C>,
+pub(crate) struct EntryV2<N: Node> {
+    log_id: LogId,
+    payload: PayloadV2<N>,
 }
 
 #[derive(Deserialize)]
 #[serde(bound = "")]
-enum PayloadV2<C: RaftTypeConfig> {
+enum PayloadV2<N: Node> {
     Blank,
     Normal(BatchV2),
-    Membership(Membership<NodeId, C::Node>),
+    Membership(Membership<NodeId, N>),
 }
 
-impl<C: IdemRaftTypes> TryFrom<EntryV2<C>> for openraft::Entry<C> {
+impl<N: Node> TryFrom<EntryV2<N>> for Entry<N> {
     type Error = idem_core::BadBatchSize;
 
-    fn try_from(e: EntryV2<C>) -> Result<Self, Self::Error> {
+    fn try_from(e: EntryV2<N>) -> Result<Self, Self::Error> {
         let payload = match e.payload {
             PayloadV2::Blank => EntryPayload::Blank,
             PayloadV2::Membership(m) => EntryPayload::Membership(m),
@@ -156,7 +156,7 @@ impl<C: IdemRaftTypes> TryFrom<EntryV2<C>> for openraft::Entry<C> {
                 b.commands.into_iter().map(Command::from).collect(),
             )?),
         };
-        Ok(openraft::Entry {
+        Ok(Entry {
             log_id: e.log_id,
             payload,
         })

@@ -24,9 +24,12 @@
 //! fire in the order they were submitted. Synced writes made elsewhere (the
 //! vote, truncation, purge) sync the same WAL and so also make earlier
 //! queued appends durable; that is harmless, their completions still fire
-//! from here, in order, after the next sync. (openraft 0.9 waits for an
-//! append's completion before its next log call, so a truncation never
-//! overtakes a pending append of the entries it removes.)
+//! from here, in order, after the next sync. openraft 0.10 does not wait
+//! for an append's completion before its next log call, so a truncation
+//! (synced at once) can come while an earlier append's completion is still
+//! queued: the WAL keeps the two writes in their order, and the completion,
+//! fired later, reports an I/O that openraft has already superseded (it
+//! tracks flushes by vote and log id, and never moves them backwards).
 
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};

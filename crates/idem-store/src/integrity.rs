@@ -75,7 +75,7 @@ pub(crate) fn check<C: IdemRaftTypes>(
     report.last_applied_index = last_applied.map(|l| l.index);
 
     if let Some((path, meta)) = snapshots.current::<C::Node>()? {
-        let (_, reader): (openraft::SnapshotMeta<u64, C::Node>, _) = SnapshotReader::open(&path)?;
+        let (_, reader): (crate::types::SnapshotMeta<C::Node>, _) = SnapshotReader::open(&path)?;
         reader.verify()?;
         report.snapshot_index = meta.last_log_id.map(|l| l.index);
     }

@@ -43,8 +43,11 @@ pub use integrity::StartupReport;
 pub use key_watch::{KeyChange, KeyWatch, KeyWatcher};
 pub use log_store::LogStore;
 pub use reader::StateReader;
-pub use state_machine::{SnapshotBuilder, StateMachineStore};
-pub use types::{AppliedOutcomes, IdemRaftTypes, NodeId};
+pub use state_machine::{SnapshotBuilder, SnapshotInbox, StateMachineStore};
+pub use types::{
+    AppliedOutcomes, Entry, IdemRaftTypes, LeaderId, LogId, NodeId, Payload, Snapshot,
+    SnapshotMeta, StoredMembership, Term, Vote,
+};
 
 /// The most requests one node holds waiting for a key at a time.
 pub const MAX_KEY_WATCHERS: usize = 10_000;

@@ -13,15 +13,15 @@ use std::marker::PhantomData;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
-use openraft::storage::{LogFlushed, LogState, RaftLogReader, RaftLogStorage};
-use openraft::{LogId, OptionalSend, StorageError, StorageIOError, Vote};
+use openraft::storage::{IOFlushed, LogState, RaftLogReader, RaftLogStorage};
+use openraft::OptionalSend;
 use rocksdb::{Direction, IteratorMode, WriteBatch, DB};
 
 use crate::codec::{decode, encode, index_from_key, index_key};
 use crate::db::{cf, synced, CF_LOG, CF_RAFT, KEY_COMMITTED, KEY_LAST_PURGED, KEY_VOTE};
-use crate::error::{blocking, StoreError};
+use crate::error::{blocking, to_io, StoreError};
 use crate::group_commit::{Completion, GroupCommit, SyncFn, SyncStats};
-use crate::types::{IdemRaftTypes, NodeId};
+use crate::types::{IdemRaftTypes, LogId, Vote};
 
 pub struct LogStore<C> {
     db: Arc<DB>,
@@ -71,28 +71,26 @@ impl<C: IdemRaftTypes> LogStore<C> {
         }
     }
 
-    pub(crate) fn last_purged(&self) -> Result<Option<LogId<NodeId>>, StoreError> {
-        Ok(self
-            .meta::<Option<LogId<NodeId>>>(KEY_LAST_PURGED)?
-            .flatten())
+    pub(crate) fn last_purged(&self) -> Result<Option<LogId>, StoreError> {
+        Ok(self.meta::<Option<LogId>>(KEY_LAST_PURGED)?.flatten())
     }
 
     /// The stored vote, read directly (used at start-up; see the cluster
     /// crate).
-    pub fn read_vote_now(&self) -> Result<Option<Vote<NodeId>>, StoreError> {
+    pub fn read_vote_now(&self) -> Result<Option<Vote>, StoreError> {
         self.meta(KEY_VOTE)
     }
 
     /// Overwrites the stored vote (used at start-up; see the cluster crate).
-    pub fn store_vote(&self, vote: &Vote<NodeId>) -> Result<(), StoreError> {
+    pub fn store_vote(&self, vote: &Vote) -> Result<(), StoreError> {
         let raft = cf(&self.db, CF_RAFT)?;
         self.db
             .put_cf_opt(raft, KEY_VOTE, encode(vote)?, &synced())?;
         Ok(())
     }
 
-    pub(crate) fn committed(&self) -> Result<Option<LogId<NodeId>>, StoreError> {
-        Ok(self.meta::<Option<LogId<NodeId>>>(KEY_COMMITTED)?.flatten())
+    pub(crate) fn committed(&self) -> Result<Option<LogId>, StoreError> {
+        Ok(self.meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
     }
 
     pub(crate) fn last_entry(&self) -> Result<Option<C::Entry>, StoreError> {
@@ -165,6 +163,7 @@ impl<C: IdemRaftTypes> LogStore<C> {
         }
     }
 
+    /// Removes every entry from index `from` on, synced.
     fn truncate_synced(&self, from: u64) -> Result<(), StoreError> {
         let log = cf(&self.db, CF_LOG)?;
         let mut batch = WriteBatch::default();
@@ -174,7 +173,7 @@ impl<C: IdemRaftTypes> LogStore<C> {
         Ok(())
     }
 
-    fn purge_synced(&self, upto: &LogId<NodeId>) -> Result<(), StoreError> {
+    fn purge_synced(&self, upto: &LogId) -> Result<(), StoreError> {
         let log = cf(&self.db, CF_LOG)?;
         let raft = cf(&self.db, CF_RAFT)?;
         let mut batch = WriteBatch::default();
@@ -187,19 +186,11 @@ impl<C: IdemRaftTypes> LogStore<C> {
     }
 }
 
-fn log_read_error(e: StoreError) -> StorageError<NodeId> {
-    StorageIOError::read_logs(&e).into()
-}
-
-fn log_write_error(e: StoreError) -> StorageError<NodeId> {
-    StorageIOError::write_logs(&e).into()
-}
-
 impl<C: IdemRaftTypes> RaftLogReader<C> for LogStore<C> {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
-    ) -> Result<Vec<C::Entry>, StorageError<NodeId>> {
+    ) -> Result<Vec<C::Entry>, io::Error> {
         let start = match range.start_bound() {
             Bound::Included(i) => *i,
             Bound::Excluded(i) => i.saturating_add(1),
@@ -210,16 +201,20 @@ impl<C: IdemRaftTypes> RaftLogReader<C> for LogStore<C> {
             Bound::Excluded(i) => Some(*i),
             Bound::Unbounded => None,
         };
-        self.entries(start, end).map_err(log_read_error)
+        self.entries(start, end).map_err(to_io)
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, io::Error> {
+        self.read_vote_now().map_err(to_io)
     }
 }
 
 impl<C: IdemRaftTypes> RaftLogStorage<C> for LogStore<C> {
     type LogReader = Self;
 
-    async fn get_log_state(&mut self) -> Result<LogState<C>, StorageError<NodeId>> {
-        let last_purged_log_id = self.last_purged().map_err(log_read_error)?;
-        let last = self.last_entry().map_err(log_read_error)?;
+    async fn get_log_state(&mut self) -> Result<LogState<C>, io::Error> {
+        let last_purged_log_id = self.last_purged().map_err(to_io)?;
+        let last = self.last_entry().map_err(to_io)?;
         let last_log_id = last.map(|e| e.log_id).or(last_purged_log_id);
         Ok(LogState {
             last_purged_log_id,
@@ -231,23 +226,15 @@ impl<C: IdemRaftTypes> RaftLogStorage<C> for LogStore<C> {
         self.clone()
     }
 
-    async fn save_vote(&mut self, vote: &Vote<NodeId>) -> Result<(), StorageError<NodeId>> {
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), io::Error> {
         let this = self.clone();
         let vote = *vote;
         blocking(move || this.store_vote(&vote))
             .await
-            .map_err(|e| StorageIOError::write_vote(&e).into())
+            .map_err(to_io)
     }
 
-    async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
-        self.read_vote_now()
-            .map_err(|e| StorageIOError::read_vote(&e).into())
-    }
-
-    async fn save_committed(
-        &mut self,
-        committed: Option<LogId<NodeId>>,
-    ) -> Result<(), StorageError<NodeId>> {
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), io::Error> {
         // Not synced: the committed id is a hint that speeds up restart; Raft
         // recomputes it from a quorum if it is lost.
         let write = || -> Result<(), StoreError> {
@@ -255,45 +242,42 @@ impl<C: IdemRaftTypes> RaftLogStorage<C> for LogStore<C> {
             self.db.put_cf(raft, KEY_COMMITTED, encode(&committed)?)?;
             Ok(())
         };
-        write().map_err(log_write_error)
+        write().map_err(to_io)
     }
 
-    async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
-        self.committed().map_err(log_read_error)
+    async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
+        self.committed().map_err(to_io)
     }
 
-    async fn append<I>(
-        &mut self,
-        entries: I,
-        callback: LogFlushed<C>,
-    ) -> Result<(), StorageError<NodeId>>
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<C>) -> Result<(), io::Error>
     where
         I: IntoIterator<Item = C::Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        // Returns once the entries are readable; the callback fires when
-        // they are durable (openraft 0.9's RaftCore waits for it before it
-        // does anything else, see `docs/ARCHITECTURE.md`).
+        // Returns once the entries are readable (RaftCore then replicates
+        // them at once); the callback fires when they are durable, and only
+        // then does the leader count its own copy towards a quorum.
         let entries: Vec<C::Entry> = entries.into_iter().collect();
         self.append_then(
             entries,
-            Box::new(move |result| callback.log_io_completed(result)),
+            Box::new(move |result| callback.io_completed(result)),
         )
-        .map_err(log_write_error)
+        .map_err(to_io)
     }
 
-    async fn truncate(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+    async fn truncate_after(&mut self, last_kept: Option<LogId>) -> Result<(), io::Error> {
+        let from = last_kept.map_or(0, |l| l.index.saturating_add(1));
         let this = self.clone();
-        blocking(move || this.truncate_synced(log_id.index))
+        blocking(move || this.truncate_synced(from))
             .await
-            .map_err(log_write_error)
+            .map_err(to_io)
     }
 
-    async fn purge(&mut self, log_id: LogId<NodeId>) -> Result<(), StorageError<NodeId>> {
+    async fn purge(&mut self, log_id: LogId) -> Result<(), io::Error> {
         let this = self.clone();
         blocking(move || this.purge_synced(&log_id))
             .await
-            .map_err(log_write_error)
+            .map_err(to_io)
     }
 }
 
@@ -304,21 +288,26 @@ mod tests {
     use std::sync::{Barrier, Mutex};
     use std::time::Duration;
 
-    use openraft::{CommittedLeaderId, Entry, EntryPayload};
+    use crate::types::LeaderId;
+    use openraft::EntryPayload;
 
     openraft::declare_raft_types!(
         Types:
             D = idem_core::StampedBatch,
             R = crate::AppliedOutcomes,
             NodeId = u64,
-            Node = openraft::BasicNode,
-            Entry = openraft::Entry<Types>,
-            SnapshotData = tokio::fs::File,
+            Node = openraft::impls::BasicNode,
     );
 
-    fn blank(index: u64) -> Entry<Types> {
-        Entry {
-            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+    fn blank(index: u64) -> crate::Entry<openraft::impls::BasicNode> {
+        crate::Entry {
+            log_id: LogId::new(
+                LeaderId {
+                    term: 1,
+                    node_id: 1,
+                },
+                index,
+            ),
             payload: EntryPayload::Blank,
         }
     }

@@ -4,16 +4,15 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::types::LogId;
 use idem_core::{
     ApiKeyId, ApiKeyRecord, AppliedClock, AuthSecret, KeyId, Namespace, NamespacePolicy, Record,
 };
-use openraft::LogId;
 use rocksdb::{IteratorMode, DB};
 
 use crate::applied_meta::AppliedMetaCell;
 use crate::codec::{decode, expiry_key_parts};
 use crate::db::{cf, API_KEY_PREFIX, CF_AUTH, CF_EXPIRY, CF_RECORDS};
-use crate::types::NodeId;
 
 use crate::error::StoreError;
 use crate::pending::{read_api_key, read_auth_secret, read_namespace, read_quota, read_record};
@@ -132,7 +131,7 @@ impl StateReader {
     /// The last log entry applied, as stored with the state it produced
     /// (written in the same batch, so every command whose outcome has been
     /// answered is at or below it).
-    pub fn applied_log_id(&self) -> Option<LogId<NodeId>> {
+    pub fn applied_log_id(&self) -> Option<LogId> {
         self.applied.get().last_applied
     }
 }

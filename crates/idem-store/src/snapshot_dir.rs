@@ -5,11 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use openraft::SnapshotMeta;
-
 use crate::error::StoreError;
 use crate::snapshot_file::SnapshotReader;
-use crate::types::NodeId;
+use crate::types::{LogId, SnapshotMeta};
 
 #[derive(Clone)]
 pub(crate) struct SnapshotDir {
@@ -19,7 +17,7 @@ pub(crate) struct SnapshotDir {
 }
 
 /// The newest snapshot file and its metadata.
-pub(crate) type CurrentSnapshot<N> = (PathBuf, SnapshotMeta<NodeId, N>);
+pub(crate) type CurrentSnapshot<N> = (PathBuf, SnapshotMeta<N>);
 
 const SUFFIX: &str = ".snap";
 const PART: &str = ".part";
@@ -51,12 +49,12 @@ impl SnapshotDir {
     pub(crate) fn current<N: openraft::Node>(
         &self,
     ) -> Result<Option<CurrentSnapshot<N>>, StoreError> {
-        let mut best: Option<(PathBuf, SnapshotMeta<NodeId, N>)> = None;
+        let mut best: Option<(PathBuf, SnapshotMeta<N>)> = None;
         for path in list(&self.dir)? {
             if !path.to_string_lossy().ends_with(SUFFIX) {
                 continue;
             }
-            let (meta, _): (SnapshotMeta<NodeId, N>, _) = SnapshotReader::open(&path)?;
+            let (meta, _): (SnapshotMeta<N>, _) = SnapshotReader::open(&path)?;
             if best
                 .as_ref()
                 .is_none_or(|(_, b)| meta.last_log_id > b.last_log_id)
@@ -73,7 +71,7 @@ impl SnapshotDir {
     pub(crate) fn publish<N: openraft::Node>(
         &self,
         written: &Path,
-        meta: &SnapshotMeta<NodeId, N>,
+        meta: &SnapshotMeta<N>,
     ) -> Result<PathBuf, StoreError> {
         let _guard = self
             .publish
@@ -81,18 +79,21 @@ impl SnapshotDir {
             .map_err(|_| StoreError::Task("snapshot publish lock poisoned".into()))?;
         let index = meta.last_log_id.map(|l| l.index).unwrap_or(0);
         let term = meta.last_log_id.map(|l| l.leader_id.term).unwrap_or(0);
-        let name = format!(
-            "snapshot-{index:020}-{term:020}-{}{SUFFIX}",
-            sanitize(&meta.snapshot_id)
-        );
+        // Two snapshots of the same log id (built twice, or received) get
+        // names of their own.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let name = format!("snapshot-{index:020}-{term:020}-{nanos}{SUFFIX}");
         let target = self.dir.join(name);
         std::fs::rename(written, &target).map_err(|e| StoreError::io(&target, e))?;
         sync_dir(&self.dir)?;
         // Keep only the newest.
-        let mut snaps: Vec<(PathBuf, Option<openraft::LogId<NodeId>>)> = Vec::new();
+        let mut snaps: Vec<(PathBuf, Option<LogId>)> = Vec::new();
         for path in list(&self.dir)? {
             if path.to_string_lossy().ends_with(SUFFIX) {
-                let (m, _): (SnapshotMeta<NodeId, N>, _) = SnapshotReader::open(&path)?;
+                let (m, _): (SnapshotMeta<N>, _) = SnapshotReader::open(&path)?;
                 snaps.push((path, m.last_log_id));
             }
         }
@@ -104,18 +105,6 @@ impl SnapshotDir {
         }
         Ok(target)
     }
-}
-
-fn sanitize(id: &str) -> String {
-    id.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 fn list(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {

@@ -7,18 +7,16 @@
 //! writes are not synced: the log (synced) can replay them after a crash,
 //! and a log purge syncs the shared write-ahead log first.
 
-use std::io::{Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::marker::PhantomData;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use futures::{Stream, TryStreamExt};
 use idem_core::{Command, KeyId, LogPosition, Outcome};
-use openraft::storage::{RaftStateMachine, Snapshot};
-use openraft::{
-    EntryPayload, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta, StorageError,
-    StorageIOError, StoredMembership,
-};
+use openraft::storage::{EntryResponder, RaftStateMachine};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 use rocksdb::{IteratorMode, WriteBatch, DB};
 
 use crate::applied_meta::{read_last_applied, AppliedMeta, AppliedMetaCell};
@@ -27,16 +25,19 @@ use crate::db::{
     self, cf, synced, CF_AUTH, CF_EXPIRY, CF_NAMESPACES, CF_QUOTAS, CF_RECORDS, CF_SM,
     KEY_AUTH_SECRET, KEY_CLOCK, KEY_INSTALLING, KEY_LAST_APPLIED, KEY_MEMBERSHIP,
 };
-use crate::error::{blocking, StoreError};
+use crate::error::{blocking, to_io, StoreError};
 use crate::key_watch::KeyWatch;
 use crate::pending::PendingWrites;
 use crate::snapshot_dir::SnapshotDir;
 use crate::snapshot_file::{FrameKind, SnapshotReader, SnapshotWriter};
-use crate::types::{AppliedOutcomes, IdemRaftTypes, NodeId};
+use crate::types::{
+    AppliedOutcomes, IdemRaftTypes, LogId, Snapshot, SnapshotMeta, StoredMembership,
+};
 use crate::usage::UsageCounts;
 
-type Meta<C> = SnapshotMeta<NodeId, <C as openraft::RaftTypeConfig>::Node>;
-type Membership<C> = StoredMembership<NodeId, <C as openraft::RaftTypeConfig>::Node>;
+type Meta<C> = SnapshotMeta<<C as openraft::RaftTypeConfig>::Node>;
+type Membership<C> = StoredMembership<<C as openraft::RaftTypeConfig>::Node>;
+type SnapshotOf<C> = Snapshot<<C as openraft::RaftTypeConfig>::Node>;
 
 pub struct StateMachineStore<C> {
     db: Arc<DB>,
@@ -68,22 +69,10 @@ fn keys_of<C: IdemRaftTypes>(entry: &C::Entry) -> Vec<Vec<KeyId>> {
         .collect()
 }
 
-fn sm_read_error(e: StoreError) -> StorageError<NodeId> {
-    StorageIOError::read_state_machine(&e).into()
-}
-
-fn sm_write_error(e: StoreError) -> StorageError<NodeId> {
-    StorageIOError::write_state_machine(&e).into()
-}
-
-fn snapshot_error(e: StoreError) -> StorageError<NodeId> {
-    StorageIOError::write_snapshot(None, &e).into()
-}
-
 /// The last-applied log id and membership as stored in `db`.
 pub(crate) fn applied_state<C: IdemRaftTypes>(
     db: &DB,
-) -> Result<(Option<LogId<NodeId>>, Membership<C>), StoreError> {
+) -> Result<(Option<LogId>, Membership<C>), StoreError> {
     let last = read_last_applied(db)?;
     let membership = match db.get_pinned_cf(cf(db, CF_SM)?, KEY_MEMBERSHIP)? {
         None => StoredMembership::default(),
@@ -241,13 +230,11 @@ pub(crate) fn load_snapshot<C: IdemRaftTypes>(
 fn write_snapshot<C: IdemRaftTypes>(
     copy: &DB,
     path: &std::path::Path,
-    snapshot_id: String,
 ) -> Result<Meta<C>, StoreError> {
     let (last_log_id, last_membership) = applied_state::<C>(copy)?;
     let meta = SnapshotMeta {
         last_log_id,
         last_membership,
-        snapshot_id,
     };
     let mut w = SnapshotWriter::create(path, &meta)?;
     for (name, kind) in [
@@ -289,72 +276,23 @@ impl<C: IdemRaftTypes> StateMachineStore<C> {
         }
     }
 
-    async fn open_snapshot(path: PathBuf, meta: Meta<C>) -> Result<Snapshot<C>, StoreError> {
+    async fn open_snapshot(path: PathBuf, meta: Meta<C>) -> Result<SnapshotOf<C>, StoreError> {
         let file = tokio::fs::File::open(&path)
             .await
             .map_err(|e| StoreError::io(&path, e))?;
         Ok(Snapshot {
             meta,
-            snapshot: Box::new(file),
+            snapshot: file,
         })
     }
-}
 
-pub struct SnapshotBuilder<C> {
-    /// A RocksDB checkpoint taken between two apply calls, or why it failed.
-    checkpoint: Result<PathBuf, String>,
-    snapshots: SnapshotDir,
-    _types: PhantomData<C>,
-}
-
-impl<C: IdemRaftTypes> RaftSnapshotBuilder<C> for SnapshotBuilder<C> {
-    async fn build_snapshot(&mut self) -> Result<Snapshot<C>, StorageError<NodeId>> {
-        let checkpoint = self
-            .checkpoint
-            .clone()
-            .map_err(|e| snapshot_error(StoreError::Task(e)))?;
-        let snapshots = self.snapshots.clone();
-        let built = blocking(move || {
-            let copy = db::open_read_only(&checkpoint)?;
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0);
-            let (last, _) = applied_state::<C>(&copy)?;
-            let id = match last {
-                Some(l) => format!("{}-{}-{nanos}", l.leader_id.term, l.index),
-                None => format!("0-0-{nanos}"),
-            };
-            let temp = snapshots.temp_path();
-            let meta = write_snapshot::<C>(&copy, &temp, id)?;
-            drop(copy);
-            std::fs::remove_dir_all(&checkpoint).map_err(|e| StoreError::io(&checkpoint, e))?;
-            let path = snapshots.publish(&temp, &meta)?;
-            Ok((path, meta))
-        })
-        .await
-        .map_err(snapshot_error)?;
-        StateMachineStore::<C>::open_snapshot(built.0, built.1)
-            .await
-            .map_err(snapshot_error)
-    }
-}
-
-impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
-    type SnapshotBuilder = SnapshotBuilder<C>;
-
-    async fn applied_state(
+    /// Applies committed entries in one write batch; one answer per entry
+    /// (per command of its batch), in order. What Raft's `apply` does,
+    /// callable by tests without openraft's responders.
+    pub async fn apply_committed(
         &mut self,
-    ) -> Result<(Option<LogId<NodeId>>, Membership<C>), StorageError<NodeId>> {
-        applied_state::<C>(&self.db).map_err(sm_read_error)
-    }
-
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<AppliedOutcomes>, StorageError<NodeId>>
-    where
-        I: IntoIterator<Item = C::Entry> + OptionalSend,
-        I::IntoIter: OptionalSend,
-    {
-        let entries: Vec<C::Entry> = entries.into_iter().collect();
+        entries: Vec<C::Entry>,
+    ) -> Result<Vec<AppliedOutcomes>, StoreError> {
         // Collected only while someone waits. A watcher registered after
         // this point reads at a read index at or after these entries (they
         // are committed already), so it cannot miss what they did.
@@ -366,9 +304,7 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         let db = self.db.clone();
         let applied = self.applied.clone();
         let usage = self.usage.clone();
-        let outcomes = blocking(move || apply_entries::<C>(&db, &applied, &usage, entries))
-            .await
-            .map_err(sm_write_error)?;
+        let outcomes = blocking(move || apply_entries::<C>(&db, &applied, &usage, entries)).await?;
         // Only writes wake waiters: a waiter's own reserve answered
         // `in_progress` through the log must not wake it again.
         for (entry_keys, entry_outcomes) in keys.iter().zip(&outcomes) {
@@ -383,6 +319,96 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         self.applied_commands
             .fetch_add(commands as u64, Ordering::Relaxed);
         Ok(outcomes)
+    }
+
+    /// Where the network layer receives snapshots from the leader.
+    pub fn snapshot_inbox(&self) -> SnapshotInbox {
+        SnapshotInbox {
+            snapshots: self.snapshots.clone(),
+        }
+    }
+}
+
+/// Makes the files a follower receives the leader's snapshot into (the
+/// network layer writes the leader's bytes, then hands the file to Raft,
+/// whose install verifies it whole before it replaces anything).
+#[derive(Clone)]
+pub struct SnapshotInbox {
+    snapshots: SnapshotDir,
+}
+
+impl SnapshotInbox {
+    /// A new anonymous file, readable and writable: it disappears when
+    /// dropped.
+    pub fn file(&self) -> Result<tokio::fs::File, StoreError> {
+        let path = self.snapshots.temp_path();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| StoreError::io(&path, e))?;
+        std::fs::remove_file(&path).map_err(|e| StoreError::io(&path, e))?;
+        Ok(tokio::fs::File::from_std(file))
+    }
+}
+
+pub struct SnapshotBuilder<C> {
+    /// A RocksDB checkpoint taken between two apply calls, or why it failed.
+    checkpoint: Result<PathBuf, String>,
+    snapshots: SnapshotDir,
+    _types: PhantomData<C>,
+}
+
+impl<C: IdemRaftTypes> RaftSnapshotBuilder<C> for SnapshotBuilder<C> {
+    type SnapshotData = tokio::fs::File;
+
+    async fn build_snapshot(&mut self) -> Result<SnapshotOf<C>, io::Error> {
+        let checkpoint = self
+            .checkpoint
+            .clone()
+            .map_err(|e| to_io(StoreError::Task(e)))?;
+        let snapshots = self.snapshots.clone();
+        let built = blocking(move || {
+            let copy = db::open_read_only(&checkpoint)?;
+            let temp = snapshots.temp_path();
+            let meta = write_snapshot::<C>(&copy, &temp)?;
+            drop(copy);
+            std::fs::remove_dir_all(&checkpoint).map_err(|e| StoreError::io(&checkpoint, e))?;
+            let path = snapshots.publish(&temp, &meta)?;
+            Ok((path, meta))
+        })
+        .await
+        .map_err(to_io)?;
+        StateMachineStore::<C>::open_snapshot(built.0, built.1)
+            .await
+            .map_err(to_io)
+    }
+}
+
+impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
+    type SnapshotData = tokio::fs::File;
+    type SnapshotBuilder = SnapshotBuilder<C>;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, Membership<C>), io::Error> {
+        applied_state::<C>(&self.db).map_err(to_io)
+    }
+
+    async fn apply<Strm>(&mut self, entries: Strm) -> Result<(), io::Error>
+    where
+        Strm: Stream<Item = Result<EntryResponder<C>, io::Error>> + Unpin + OptionalSend,
+    {
+        // Every committed entry openraft hands over at once, applied in one
+        // write batch.
+        let (entries, responders): (Vec<C::Entry>, Vec<_>) =
+            entries.try_collect::<Vec<_>>().await?.into_iter().unzip();
+        let outcomes = self.apply_committed(entries).await.map_err(to_io)?;
+        for (responder, outcome) in responders.into_iter().zip(outcomes) {
+            if let Some(responder) = responder {
+                responder.send(outcome);
+            }
+        }
+        Ok(())
     }
 
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
@@ -407,26 +433,11 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
         }
     }
 
-    async fn begin_receiving_snapshot(
-        &mut self,
-    ) -> Result<Box<tokio::fs::File>, StorageError<NodeId>> {
-        // An anonymous file: it disappears when dropped.
-        let path = self.snapshots.temp_path();
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(|e| snapshot_error(StoreError::io(&path, e)))?;
-        std::fs::remove_file(&path).map_err(|e| snapshot_error(StoreError::io(&path, e)))?;
-        Ok(Box::new(tokio::fs::File::from_std(file)))
-    }
-
     async fn install_snapshot(
         &mut self,
         meta: &Meta<C>,
-        snapshot: Box<tokio::fs::File>,
-    ) -> Result<(), StorageError<NodeId>> {
+        snapshot: tokio::fs::File,
+    ) -> Result<(), io::Error> {
         let mut received = snapshot.into_std().await;
         let db = self.db.clone();
         let applied = self.applied.clone();
@@ -445,15 +456,17 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
             out.sync_all().map_err(|e| StoreError::io(&temp, e))?;
             let (got, reader): (Meta<C>, _) = SnapshotReader::open(&temp)?;
             reader.verify()?;
-            if got.last_log_id != expected.last_log_id || got.snapshot_id != expected.snapshot_id {
+            if got.last_log_id != expected.last_log_id
+                || got.last_membership != expected.last_membership
+            {
                 return Err(StoreError::corrupt(
                     "received snapshot",
                     format!(
-                        "holds {:?}/{}, expected {:?}/{}",
+                        "holds {:?} ({:?}), expected {:?} ({:?})",
                         got.last_log_id,
-                        got.snapshot_id,
+                        got.last_membership,
                         expected.last_log_id,
-                        expected.snapshot_id
+                        expected.last_membership
                     ),
                 ));
             }
@@ -467,19 +480,19 @@ impl<C: IdemRaftTypes> RaftStateMachine<C> for StateMachineStore<C> {
             Ok(())
         })
         .await
-        .map_err(snapshot_error)?;
+        .map_err(to_io)?;
         self.key_watch.touch_all();
         Ok(())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<C>>, StorageError<NodeId>> {
-        let current = self.snapshots.current::<C::Node>().map_err(sm_read_error)?;
+    async fn get_current_snapshot(&mut self) -> Result<Option<SnapshotOf<C>>, io::Error> {
+        let current = self.snapshots.current::<C::Node>().map_err(to_io)?;
         match current {
             None => Ok(None),
             Some((path, meta)) => Self::open_snapshot(path, meta)
                 .await
                 .map(Some)
-                .map_err(sm_read_error),
+                .map_err(to_io),
         }
     }
 }

@@ -7,17 +7,25 @@ mod common;
 use common::{copy_snapshot, TestTypes};
 use idem_core::*;
 use idem_store::Store;
-use openraft::storage::RaftStateMachine;
-use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
 
-fn entry(index: u64, command: ApiKeyCommand) -> Entry<TestTypes> {
+use idem_store::{LeaderId, LogId};
+use openraft::EntryPayload;
+type Entry = idem_store::Entry<openraft::impls::BasicNode>;
+
+fn entry(index: u64, command: ApiKeyCommand) -> Entry {
     let stamp = Stamp {
         hlc: HlcTimestamp::new(1_000_000 + index, 0),
         term: 1,
         term_elapsed_ms: index,
     };
     Entry {
-        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        log_id: LogId::new(
+            LeaderId {
+                term: 1,
+                node_id: 1,
+            },
+            index,
+        ),
         payload: EntryPayload::Normal(
             StampedBatch::new(stamp, vec![Command::ApiKey(command)]).unwrap(),
         ),
@@ -46,7 +54,7 @@ async fn keys_survive_a_restart_and_travel_in_snapshots() {
         let mut store = Store::<TestTypes>::open(dir.path()).unwrap();
         let out = store
             .state_machine
-            .apply(vec![
+            .apply_committed(vec![
                 entry(1, ApiKeyCommand::SetSecret(secret.clone())),
                 entry(2, ApiKeyCommand::Create(key_record(&secret, &kept))),
                 entry(3, ApiKeyCommand::Create(key_record(&secret, &revoked))),
@@ -78,7 +86,7 @@ async fn keys_survive_a_restart_and_travel_in_snapshots() {
     let stray = PresentedKey::new(ApiKeyId::from_bytes([9; 8]), [9; 32]);
     follower
         .state_machine
-        .apply(vec![entry(
+        .apply_committed(vec![entry(
             1,
             ApiKeyCommand::Create(key_record(&secret, &stray)),
         )])

@@ -7,14 +7,22 @@ mod common;
 use common::TestTypes;
 use idem_core::*;
 use idem_store::Store;
-use openraft::storage::RaftStateMachine;
-use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
 
-fn log_id(term: u64, index: u64) -> LogId<u64> {
-    LogId::new(CommittedLeaderId::new(term, 1), index)
+use idem_store::{LeaderId, LogId};
+use openraft::EntryPayload;
+type Entry = idem_store::Entry<openraft::impls::BasicNode>;
+
+fn log_id(term: u64, index: u64) -> LogId {
+    LogId::new(
+        LeaderId {
+            term,
+            node_id: 1,
+        },
+        index,
+    )
 }
 
-fn reserve_entry(term: u64, index: u64, wall_ms: u64, key: &str) -> Entry<TestTypes> {
+fn reserve_entry(term: u64, index: u64, wall_ms: u64, key: &str) -> Entry {
     let stamp = Stamp {
         hlc: HlcTimestamp::new(wall_ms, 0),
         term,
@@ -33,11 +41,11 @@ fn reserve_entry(term: u64, index: u64, wall_ms: u64, key: &str) -> Entry<TestTy
     }
 }
 
-fn seen(store: &Store<TestTypes>) -> (AppliedClock, Option<LogId<u64>>) {
+fn seen(store: &Store<TestTypes>) -> (AppliedClock, Option<LogId>) {
     (store.reader.applied_clock(), store.reader.applied_log_id())
 }
 
-fn stored(dir: &std::path::Path) -> (AppliedClock, Option<LogId<u64>>) {
+fn stored(dir: &std::path::Path) -> (AppliedClock, Option<LogId>) {
     seen(&Store::<TestTypes>::open(dir).unwrap())
 }
 
@@ -51,7 +59,7 @@ async fn the_reader_sees_what_each_apply_and_each_snapshot_install_stored() {
         assert_eq!(seen(&store).1, None);
         store
             .state_machine
-            .apply(vec![reserve_entry(1, 1, t + 10, "a")])
+            .apply_committed(vec![reserve_entry(1, 1, t + 10, "a")])
             .await
             .unwrap();
         steps.push(seen(&store));
@@ -59,7 +67,7 @@ async fn the_reader_sees_what_each_apply_and_each_snapshot_install_stored() {
         // A blank entry moves the log id, not the clock.
         store
             .state_machine
-            .apply(vec![Entry {
+            .apply_committed(vec![Entry {
                 log_id: log_id(2, 2),
                 payload: EntryPayload::Blank,
             }])
@@ -70,7 +78,7 @@ async fn the_reader_sees_what_each_apply_and_each_snapshot_install_stored() {
         // Two entries in one call: the clock and id of the last.
         store
             .state_machine
-            .apply(vec![
+            .apply_committed(vec![
                 reserve_entry(2, 3, t + 20, "b"),
                 reserve_entry(2, 4, t + 30, "c"),
             ])
@@ -89,7 +97,7 @@ async fn the_reader_sees_what_each_apply_and_each_snapshot_install_stored() {
         let mut other = Store::<TestTypes>::open(other_dir.path()).unwrap();
         other
             .state_machine
-            .apply(vec![reserve_entry(1, 1, t + 99, "z")])
+            .apply_committed(vec![reserve_entry(1, 1, t + 99, "z")])
             .await
             .unwrap();
         common::copy_snapshot(&mut store, &mut other).await;

@@ -8,8 +8,10 @@ mod common;
 use common::TestTypes;
 use idem_core::*;
 use idem_store::Store;
-use openraft::storage::RaftStateMachine;
-use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
+
+use idem_store::{LeaderId, LogId};
+use openraft::EntryPayload;
+type Entry = idem_store::Entry<openraft::impls::BasicNode>;
 
 fn id(key: &str) -> KeyId {
     KeyId::new(Namespace::new("ns").unwrap(), IdemKey::new(key).unwrap())
@@ -23,9 +25,15 @@ fn stamp(term: u64, wall_ms: u64) -> Stamp {
     }
 }
 
-fn batch(term: u64, index: u64, stamp: Stamp, commands: Vec<Command>) -> Entry<TestTypes> {
+fn batch(term: u64, index: u64, stamp: Stamp, commands: Vec<Command>) -> Entry {
     Entry {
-        log_id: LogId::new(CommittedLeaderId::new(term, 1), index),
+        log_id: LogId::new(
+            LeaderId {
+                term,
+                node_id: 1,
+            },
+            index,
+        ),
         payload: EntryPayload::Normal(StampedBatch::new(stamp, commands).unwrap()),
     }
 }
@@ -55,7 +63,7 @@ async fn tokens_within_an_entry_are_distinct_and_increase_across_entries() {
     let keys: Vec<String> = (0..5).map(|i| format!("k{i}")).collect();
     let out = store
         .state_machine
-        .apply(vec![
+        .apply_committed(vec![
             batch(1, 1, stamp(1, t), keys.iter().map(|k| reserve(k)).collect()),
             // The same key twice in one entry: the second is answered in
             // progress (the first grant is live), not granted again.
@@ -94,7 +102,7 @@ async fn an_entry_refused_as_a_whole_refuses_every_command_and_changes_nothing()
     // Stamped in term 1, appended in term 2: the stamp cannot be trusted.
     let out = store
         .state_machine
-        .apply(vec![batch(
+        .apply_committed(vec![batch(
             2,
             1,
             stamp(1, t),

@@ -7,8 +7,10 @@ mod common;
 use common::TestTypes;
 use idem_core::*;
 use idem_store::Store;
-use openraft::storage::RaftStateMachine;
-use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
+
+use idem_store::{LeaderId, LogId};
+use openraft::EntryPayload;
+type Entry = idem_store::Entry<openraft::impls::BasicNode>;
 
 fn id(key: &str) -> KeyId {
     KeyId::new(Namespace::new("ns").unwrap(), IdemKey::new(key).unwrap())
@@ -22,9 +24,15 @@ fn stamp(wall_ms: u64) -> Stamp {
     }
 }
 
-fn entry(index: u64, wall_ms: u64, command: Command) -> Entry<TestTypes> {
+fn entry(index: u64, wall_ms: u64, command: Command) -> Entry {
     Entry {
-        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        log_id: LogId::new(
+            LeaderId {
+                term: 1,
+                node_id: 1,
+            },
+            index,
+        ),
         payload: EntryPayload::Normal(StampedBatch::one(stamp(wall_ms), command)),
     }
 }
@@ -55,7 +63,7 @@ async fn the_index_lists_due_records_in_deadline_order_and_follows_changes() {
     let t = 1_000_000;
     store
         .state_machine
-        .apply(vec![
+        .apply_committed(vec![
             entry(1, t, reserve("late", 10_000)),
             entry(2, t, reserve("soon", 2_000)),
             entry(3, t + 10, complete("soon", 2)),
@@ -77,7 +85,7 @@ async fn the_index_lists_due_records_in_deadline_order_and_follows_changes() {
     });
     let out = store
         .state_machine
-        .apply(vec![entry(4, t + 5_000, purge)])
+        .apply_committed(vec![entry(4, t + 5_000, purge)])
         .await
         .unwrap();
     let Some(Outcome::Purge(p)) = out.into_iter().flatten().next() else {

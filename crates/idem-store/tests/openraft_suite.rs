@@ -1,7 +1,7 @@
 //! openraft's own storage test suite, run against the RocksDB store.
 
 use idem_store::{LogStore, StateMachineStore, Store};
-use openraft::testing::{StoreBuilder, Suite};
+use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::StorageError;
 
 mod common;
@@ -20,7 +20,7 @@ impl StoreBuilder<TestTypes, LogStore<TestTypes>, StateMachineStore<TestTypes>, 
             LogStore<TestTypes>,
             StateMachineStore<TestTypes>,
         ),
-        StorageError<u64>,
+        StorageError<TestTypes>,
     > {
         let dir = tempfile::tempdir().expect("temp dir");
         let store = Store::<TestTypes>::open(dir.path()).expect("open store");
@@ -28,9 +28,9 @@ impl StoreBuilder<TestTypes, LogStore<TestTypes>, StateMachineStore<TestTypes>, 
     }
 }
 
-#[test]
-fn the_store_passes_openraft_storage_suite() {
-    if let Err(e) = Suite::test_all(Builder) {
+#[tokio::test]
+async fn the_store_passes_openraft_storage_suite() {
+    if let Err(e) = Suite::test_all(Builder).await {
         panic!("openraft storage suite: {e}");
     }
 }

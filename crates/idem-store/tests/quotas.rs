@@ -9,8 +9,10 @@ mod common;
 use common::{copy_snapshot, TestTypes};
 use idem_core::*;
 use idem_store::Store;
-use openraft::storage::RaftStateMachine;
-use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
+
+use idem_store::{LeaderId, LogId};
+use openraft::EntryPayload;
+type Entry = idem_store::Entry<openraft::impls::BasicNode>;
 
 fn ns() -> Namespace {
     Namespace::new("shop").unwrap()
@@ -20,14 +22,20 @@ fn key(k: &str) -> KeyId {
     KeyId::new(ns(), IdemKey::new(k).unwrap())
 }
 
-fn entry(index: u64, commands: Vec<Command>) -> Entry<TestTypes> {
+fn entry(index: u64, commands: Vec<Command>) -> Entry {
     let stamp = Stamp {
         hlc: HlcTimestamp::new(1_000_000 + index, 0),
         term: 1,
         term_elapsed_ms: index,
     };
     Entry {
-        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        log_id: LogId::new(
+            LeaderId {
+                term: 1,
+                node_id: 1,
+            },
+            index,
+        ),
         payload: EntryPayload::Normal(StampedBatch::new(stamp, commands).unwrap()),
     }
 }
@@ -78,7 +86,7 @@ async fn the_counted_usage_is_a_recount_across_restarts_and_snapshots() {
         let out = outcomes_of(
             store
                 .state_machine
-                .apply(vec![
+                .apply_committed(vec![
                     entry(1, vec![reserve("a"), reserve("b")]),
                     entry(2, vec![quota(3)]),
                     entry(3, vec![reserve("c"), reserve("d"), reserve("e")]),
@@ -99,7 +107,7 @@ async fn the_counted_usage_is_a_recount_across_restarts_and_snapshots() {
         let out = outcomes_of(
             store
                 .state_machine
-                .apply(vec![entry(4, vec![release, reserve("d"), reserve("e")])])
+                .apply_committed(vec![entry(4, vec![release, reserve("d"), reserve("e")])])
                 .await
                 .unwrap(),
         );
@@ -114,7 +122,7 @@ async fn the_counted_usage_is_a_recount_across_restarts_and_snapshots() {
     let out = outcomes_of(
         store
             .state_machine
-            .apply(vec![entry(5, vec![reserve("f")])])
+            .apply_committed(vec![entry(5, vec![reserve("f")])])
             .await
             .unwrap(),
     );
@@ -126,7 +134,7 @@ async fn the_counted_usage_is_a_recount_across_restarts_and_snapshots() {
     let mut follower = Store::<TestTypes>::open(other.path()).unwrap();
     follower
         .state_machine
-        .apply(vec![entry(1, vec![quota(100), reserve("x"), reserve("y")])])
+        .apply_committed(vec![entry(1, vec![quota(100), reserve("x"), reserve("y")])])
         .await
         .unwrap();
     copy_snapshot(&mut store, &mut follower).await;
@@ -138,7 +146,7 @@ async fn the_counted_usage_is_a_recount_across_restarts_and_snapshots() {
     let out = outcomes_of(
         follower
             .state_machine
-            .apply(vec![entry(6, vec![reserve("g")])])
+            .apply_committed(vec![entry(6, vec![reserve("g")])])
             .await
             .unwrap(),
     );

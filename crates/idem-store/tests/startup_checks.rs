@@ -2,15 +2,23 @@
 //! never silently used.
 
 use idem_store::{codec, Store, StoreError};
+use idem_store::{LeaderId, LogId};
 use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
-use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId};
+use openraft::EntryPayload;
+type Entry = idem_store::Entry<openraft::impls::BasicNode>;
 
 mod common;
 use common::TestTypes;
 
-fn blank(index: u64) -> Entry<TestTypes> {
+fn blank(index: u64) -> Entry {
     Entry {
-        log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+        log_id: LogId::new(
+            LeaderId {
+                term: 1,
+                node_id: 1,
+            },
+            index,
+        ),
         payload: EntryPayload::Blank,
     }
 }
@@ -128,7 +136,7 @@ async fn a_truncated_snapshot_is_reported() {
         let mut store = Store::<TestTypes>::open(dir.path()).unwrap();
         store
             .state_machine
-            .apply(vec![blank(1), blank(2)])
+            .apply_committed(vec![blank(1), blank(2)])
             .await
             .unwrap();
         let mut builder = store.state_machine.get_snapshot_builder().await;

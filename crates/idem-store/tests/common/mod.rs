@@ -5,9 +5,7 @@ openraft::declare_raft_types!(
         D = idem_core::StampedBatch,
         R = idem_store::AppliedOutcomes,
         NodeId = u64,
-        Node = openraft::BasicNode,
-        Entry = openraft::Entry<TestTypes>,
-        SnapshotData = tokio::fs::File,
+        Node = openraft::impls::BasicNode,
 );
 
 /// Builds a snapshot of `from` and installs it on `to`, as a follower
@@ -19,15 +17,21 @@ pub async fn copy_snapshot(
     to: &mut idem_store::Store<TestTypes>,
 ) {
     use openraft::storage::{RaftSnapshotBuilder, RaftStateMachine};
-    let snapshot = from
+    use tokio::io::AsyncWriteExt;
+    let mut snapshot = from
         .state_machine
         .get_snapshot_builder()
         .await
         .build_snapshot()
         .await
         .unwrap();
-    let mut incoming = to.state_machine.begin_receiving_snapshot().await.unwrap();
-    *incoming = *snapshot.snapshot;
+    // What the network layer does: the leader's bytes into a file of the
+    // follower's.
+    let mut incoming = to.state_machine.snapshot_inbox().file().unwrap();
+    tokio::io::copy(&mut snapshot.snapshot, &mut incoming)
+        .await
+        .unwrap();
+    incoming.flush().await.unwrap();
     to.state_machine
         .install_snapshot(&snapshot.meta, incoming)
         .await
