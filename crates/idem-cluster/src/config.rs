@@ -88,6 +88,9 @@ impl ClusterConfig {
             // without an election: its leader lease (and the cluster's
             // time) restart with it (see `node::step_down_after_restart`).
             enable_leader_restore: Some(false),
+            // Replication learns of an entry as soon as `append` returns,
+            // not at the end of the core's loop pass (bench/README.md).
+            broadcast_submitted_on_append: Some(true),
             ..Default::default()
         };
         config.validate().map_err(|e| e.to_string())
