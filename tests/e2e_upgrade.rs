@@ -76,8 +76,9 @@ fn key(ns: &str, k: &str, action: &str) -> String {
     }
 }
 
-/// Every kind of record the old release wrote reads as it was written.
-fn the_old_records_are_there() {
+/// Both fixtures completed orders 1-30 alike: each reads back, and its
+/// reserve replays the stored response.
+fn the_completed_orders_replay() {
     for i in [1, 7, 30] {
         let r = get(&key("payments", &format!("order-{i}"), "")).expect("get");
         assert_eq!(r.status, 200, "order-{i}: {r:?}");
@@ -95,6 +96,11 @@ fn the_old_records_are_there() {
         assert_eq!(replay.status, 200, "order-{i} replay: {replay:?}");
         assert_eq!(replay.replayed.as_deref(), Some("true"));
     }
+}
+
+/// Every kind of record the old release wrote reads as it was written.
+fn the_old_records_are_there() {
+    the_completed_orders_replay();
     let r = get(&key("payments", "order-7", "")).expect("get");
     assert_eq!(r.body["token"], 4096);
     let held = post(
@@ -175,23 +181,7 @@ fn the_previous_releases_data_is_read_and_carried_forward() {
 /// completed records, a reservation under an attempt marked committing, a
 /// quota, a minted namespace and the API keys it issued.
 fn the_openraft_09_records_are_there(client_key: &str) {
-    for i in [1, 7, 30] {
-        let r = get(&key("payments", &format!("order-{i}"), "")).expect("get");
-        assert_eq!(r.status, 200, "order-{i}: {r:?}");
-        assert_eq!(r.body["state"], "completed", "{r:?}");
-        assert_eq!(r.body["fingerprint"], format!("fp-{i}"));
-        assert_eq!(
-            r.body["response"]["body"],
-            format!("{{\"charge\":\"ch_{i}\"}}")
-        );
-        let replay = post(
-            &key("payments", &format!("order-{i}"), "reserve"),
-            json!({"fingerprint": format!("fp-{i}")}),
-        )
-        .expect("reserve");
-        assert_eq!(replay.status, 200, "order-{i} replay: {replay:?}");
-        assert_eq!(replay.replayed.as_deref(), Some("true"));
-    }
+    the_completed_orders_replay();
     let r = get(&key("payments", "order-7", "")).expect("get");
     assert_eq!(r.body["token"], 5120);
     let held = get(&key("payments", "held", "")).expect("get");

@@ -6,13 +6,13 @@
 //! 100 ms while unsynced. Logs a warning when a member's wall clock is
 //! further from cluster time than the tolerance, and again when it is back.
 
-use openraft::type_config::async_runtime::WatchReceiver;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
 use idem_core::Agreement;
+use openraft::type_config::async_runtime::WatchReceiver;
 use tokio::time::Instant;
 
 use crate::clock::ClusterClock;

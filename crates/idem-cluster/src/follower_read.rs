@@ -30,12 +30,12 @@
 //! node's clock than the cluster allows, the read is refused (the caller
 //! tries again or answers 503) rather than judged at a doubtful time.
 
-use openraft::type_config::async_runtime::WatchReceiver;
 use std::sync::Arc;
 use std::time::Duration;
 
 use idem_core::Stamp;
 use idem_store::StateReader;
+use openraft::type_config::async_runtime::WatchReceiver;
 
 use crate::clock::ClusterClock;
 use crate::error::ClusterError;

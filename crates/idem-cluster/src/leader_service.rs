@@ -4,13 +4,12 @@
 //! (under the leader lease without a round, otherwise by a shared quorum
 //! round), changes the membership, and decides whether to refuse votes.
 
-use openraft::type_config::async_runtime::WatchReceiver;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::types::Vote;
 use idem_core::{Command, Outcome};
 use idem_store::StateReader;
+use openraft::type_config::async_runtime::WatchReceiver;
 use openraft::ServerState;
 
 use crate::clock::ClusterClock;
@@ -21,7 +20,7 @@ use crate::proposer::Proposer;
 use crate::read_barrier::ReadBarrier;
 use crate::rpc::{MembershipChange, ReadIndex};
 use crate::tasks::NodeTasks;
-use crate::types::{NodeId, Raft};
+use crate::types::{NodeId, Raft, Vote};
 
 pub(crate) struct LeaderService {
     id: NodeId,

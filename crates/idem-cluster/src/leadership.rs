@@ -7,10 +7,10 @@
 //! stamps must not fall behind them (the lateness bound counts on a new
 //! leader's cluster time being past every stamp in its state).
 
-use openraft::type_config::async_runtime::WatchReceiver;
 use std::sync::Arc;
 
 use idem_store::StateReader;
+use openraft::type_config::async_runtime::WatchReceiver;
 use openraft::ServerState;
 
 use crate::clock::ClusterClock;

@@ -1,10 +1,10 @@
 //! Membership changes, carried out by the leader: add a node (as a learner
 //! first, promoted to voter once it has caught up) and remove one.
 
-use openraft::type_config::async_runtime::WatchReceiver;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use openraft::type_config::async_runtime::WatchReceiver;
 use openraft::ChangeMembers;
 
 use crate::error::ClusterError;

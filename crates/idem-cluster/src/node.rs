@@ -8,15 +8,13 @@
 //! handles it needs, never the node, and [`ClusterNode::shutdown`] joins
 //! them all.
 
-use openraft::type_config::async_runtime::WatchReceiver;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::snapshot_transfer::SnapshotReceiver;
-use crate::types::Vote;
 use idem_core::{ApiKeyId, ApiKeyRecord, AuthSecret, Command, Namespace, Outcome, Reserve, Stamp};
 use idem_store::{KeyWatch, StartupReport, StateReader, SyncStats};
+use openraft::type_config::async_runtime::WatchReceiver;
 use tokio::net::TcpListener;
 
 use crate::clock::ClusterClock;
@@ -37,11 +35,12 @@ use crate::peer_service::PeerService;
 use crate::peer_tls::PeerTls;
 use crate::proposer::Proposer;
 use crate::rpc::{MembershipChange, ReadReply, ReadRequest, Request, Response};
+use crate::snapshot_transfer::SnapshotReceiver;
 use crate::status::ClusterStatus;
 use crate::tasks::NodeTasks;
 use crate::time_source::{SystemClocks, TimeSource};
 use crate::transport::{ask_leader, Transport};
-use crate::types::{NodeAddr, NodeId, Raft, Store};
+use crate::types::{NodeAddr, NodeId, Raft, Store, Vote};
 use crate::waiting::reserve_waiting;
 
 #[derive(Clone)]

@@ -3,11 +3,11 @@
 //! proposer gets its own command's outcome once the entry is committed
 //! (fsynced on a majority) and applied.
 
-use openraft::type_config::async_runtime::WatchReceiver;
 use std::sync::Arc;
 use std::time::Duration;
 
 use idem_core::{Command, Outcome, StampedBatch};
+use openraft::type_config::async_runtime::WatchReceiver;
 
 use crate::batcher::{BatchResult, Batcher};
 use crate::clock::ClusterClock;

@@ -14,10 +14,10 @@
 //! snapshot writing, however large the state grows, and keeps the log that
 //! is not yet covered by a snapshot within about a quarter of the state.
 
-use openraft::type_config::async_runtime::WatchReceiver;
 use std::time::Duration;
 
 use idem_store::StateReader;
+use openraft::type_config::async_runtime::WatchReceiver;
 
 use crate::types::Raft;
 

@@ -46,6 +46,18 @@ impl SnapshotReceiver {
         raft: &Raft,
         chunk: SnapshotChunk,
     ) -> Result<Option<SnapshotResponse<IdemTypes>>, String> {
+        let Some((vote, snapshot)) = self.take_piece(chunk).await? else {
+            return Ok(None);
+        };
+        raft.install_full_snapshot(vote, snapshot)
+            .await
+            .map(Some)
+            .map_err(|fatal| format!("installing the snapshot failed: {fatal}"))
+    }
+
+    /// Writes one piece where it belongs; the last one gives back the whole
+    /// snapshot, rewound, with the leader's vote.
+    async fn take_piece(&self, chunk: SnapshotChunk) -> Result<Option<(Vote, Snapshot)>, String> {
         let mut incoming = self.incoming.lock().await;
         if chunk.offset == 0 {
             let file = self
@@ -91,13 +103,115 @@ impl SnapshotReceiver {
         let Some(done) = incoming.take() else {
             return Err("snapshot transfer lost".into());
         };
-        let snapshot = Snapshot {
-            meta: chunk.meta,
-            snapshot: done.file,
-        };
-        raft.install_full_snapshot(done.vote, snapshot)
+        Ok(Some((
+            done.vote,
+            Snapshot {
+                meta: chunk.meta,
+                snapshot: done.file,
+            },
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+
+    use super::*;
+    use crate::types::NodeAddr;
+    use idem_store::LeaderId;
+
+    fn receiver(dir: &std::path::Path) -> SnapshotReceiver {
+        let store = crate::types::Store::open(dir).expect("store");
+        SnapshotReceiver::new(store.state_machine.snapshot_inbox())
+    }
+
+    fn piece(term: u64, index: u64, offset: u64, data: &[u8], done: bool) -> SnapshotChunk {
+        SnapshotChunk {
+            vote: Vote::new_committed(term, 1),
+            meta: idem_store::SnapshotMeta::<NodeAddr> {
+                last_log_id: Some(LogId::new(LeaderId { term, node_id: 1 }, index)),
+                last_membership: Default::default(),
+            },
+            offset,
+            data: data.to_vec(),
+            done,
+        }
+    }
+
+    async fn contents(snapshot: Snapshot) -> Vec<u8> {
+        let mut file = snapshot.snapshot;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).await.expect("read");
+        bytes
+    }
+
+    #[tokio::test]
+    async fn pieces_in_order_make_the_whole_file() {
+        let dir = tempfile::tempdir().expect("dir");
+        let r = receiver(dir.path());
+        assert!(r
+            .take_piece(piece(2, 9, 0, b"abc", false))
             .await
-            .map(Some)
-            .map_err(|fatal| format!("installing the snapshot failed: {fatal}"))
+            .expect("first")
+            .is_none());
+        assert!(r
+            .take_piece(piece(2, 9, 3, b"de", false))
+            .await
+            .expect("second")
+            .is_none());
+        let (vote, snapshot) = r
+            .take_piece(piece(2, 9, 5, b"f", true))
+            .await
+            .expect("last")
+            .expect("whole");
+        assert_eq!(vote, Vote::new_committed(2, 1));
+        assert_eq!(snapshot.meta.last_log_id.map(|l| l.index), Some(9));
+        assert_eq!(contents(snapshot).await, b"abcdef");
+    }
+
+    #[tokio::test]
+    async fn a_piece_that_does_not_continue_the_transfer_is_refused_and_ends_it() {
+        let dir = tempfile::tempdir().expect("dir");
+        let r = receiver(dir.path());
+        // Nothing under way.
+        let e = r
+            .take_piece(piece(2, 9, 3, b"x", true))
+            .await
+            .expect_err("no start");
+        assert!(e.contains("offset 0"), "{e}");
+        // A gap.
+        r.take_piece(piece(2, 9, 0, b"abc", false))
+            .await
+            .expect("start");
+        let e = r
+            .take_piece(piece(2, 9, 4, b"x", false))
+            .await
+            .expect_err("gap");
+        assert!(e.contains("does not continue"), "{e}");
+        // The transfer is gone: its next piece is refused too.
+        assert!(r.take_piece(piece(2, 9, 3, b"d", true)).await.is_err());
+        // Another leader's or another snapshot's piece.
+        r.take_piece(piece(2, 9, 0, b"abc", false))
+            .await
+            .expect("start");
+        assert!(r.take_piece(piece(3, 9, 3, b"d", true)).await.is_err());
+        r.take_piece(piece(2, 9, 0, b"abc", false))
+            .await
+            .expect("start");
+        assert!(r.take_piece(piece(2, 10, 3, b"d", true)).await.is_err());
+        // A new start replaces a transfer under way.
+        r.take_piece(piece(2, 9, 0, b"abc", false))
+            .await
+            .expect("start");
+        r.take_piece(piece(4, 12, 0, b"xy", false))
+            .await
+            .expect("restart");
+        let (_, snapshot) = r
+            .take_piece(piece(4, 12, 2, b"z", true))
+            .await
+            .expect("last")
+            .expect("whole");
+        assert_eq!(contents(snapshot).await, b"xyz");
     }
 }

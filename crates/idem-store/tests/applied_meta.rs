@@ -13,13 +13,7 @@ use openraft::EntryPayload;
 type Entry = idem_store::Entry<openraft::impls::BasicNode>;
 
 fn log_id(term: u64, index: u64) -> LogId {
-    LogId::new(
-        LeaderId {
-            term,
-            node_id: 1,
-        },
-        index,
-    )
+    LogId::new(LeaderId { term, node_id: 1 }, index)
 }
 
 fn reserve_entry(term: u64, index: u64, wall_ms: u64, key: &str) -> Entry {

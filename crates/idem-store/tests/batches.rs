@@ -27,13 +27,7 @@ fn stamp(term: u64, wall_ms: u64) -> Stamp {
 
 fn batch(term: u64, index: u64, stamp: Stamp, commands: Vec<Command>) -> Entry {
     Entry {
-        log_id: LogId::new(
-            LeaderId {
-                term,
-                node_id: 1,
-            },
-            index,
-        ),
+        log_id: LogId::new(LeaderId { term, node_id: 1 }, index),
         payload: EntryPayload::Normal(StampedBatch::new(stamp, commands).unwrap()),
     }
 }
