@@ -7,6 +7,12 @@ use clap::Parser;
 
 use idem_server::cli::{self, Cli, Commands};
 
+/// mimalloc instead of glibc's malloc: a request allocates and frees many
+/// small buffers (HTTP, JSON, RocksDB reads), and glibc's allocator was
+/// 13-15% of every node's CPU samples under replay load (bench/README.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
